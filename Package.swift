@@ -33,5 +33,6 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "SkiffNetTests", dependencies: ["SkiffNet"], swiftSettings: strict),
+        .testTarget(name: "SkiffCLITests", dependencies: ["skiff"], swiftSettings: strict),
     ]
 )
