@@ -120,7 +120,7 @@ extension ManifestValue: Hashable {
 }
 
 extension ManifestValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, ExpressibleByBooleanLiteral,
-    ExpressibleByArrayLiteral, ExpressibleByNilLiteral, ExpressibleByFloatLiteral
+    ExpressibleByArrayLiteral, ExpressibleByFloatLiteral
 {
     /// A string value.
     public init(stringLiteral value: String) { self = .string(value) }
@@ -130,8 +130,6 @@ extension ManifestValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral
     public init(booleanLiteral value: Bool) { self = .bool(value) }
     /// A list value.
     public init(arrayLiteral elements: ManifestValue...) { self = .list(elements) }
-    /// The null value.
-    public init(nilLiteral: ()) { self = .null }
     /// A float value.
     public init(floatLiteral value: Double) { self = .float(value) }
 }

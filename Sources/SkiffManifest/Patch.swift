@@ -99,7 +99,8 @@ public struct PatchOperation: Sendable {
             }
             let type = try text("type") ?? ""
             let pathText = try text("path")
-            let value: ManifestValue? = definition["value"].flatMap { $0 == .null ? nil : $0 }
+            var value: ManifestValue? = definition["value"]
+            if value == .null { value = nil }
             var absent: Bool?
             if let raw = definition["absent"], raw != .null {
                 guard case .bool(let flag) = raw else {
