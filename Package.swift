@@ -53,7 +53,14 @@ let package = Package(
         .testTarget(name: "SkiffNetTests", dependencies: ["SkiffNet"], swiftSettings: strict),
         .testTarget(
             name: "SkiffManifestTests",
-            dependencies: ["SkiffManifest", "SkiffNet"],
+            dependencies: [
+                "SkiffManifest",
+                "SkiffNet",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+            ],
             resources: [.copy("Fixtures")],
             swiftSettings: strict
         ),
