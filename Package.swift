@@ -8,6 +8,9 @@ let strict: [SwiftSetting] = [
 
 let yams: Target.Dependency = .product(name: "Yams", package: "Yams")
 let crypto: Target.Dependency = .product(name: "Crypto", package: "swift-crypto")
+let cryptoExtras: Target.Dependency = .product(name: "_CryptoExtras", package: "swift-crypto")
+let x509: Target.Dependency = .product(name: "X509", package: "swift-certificates")
+let asn1: Target.Dependency = .product(name: "SwiftASN1", package: "swift-asn1")
 
 let package = Package(
     name: "skiff",
@@ -15,6 +18,8 @@ let package = Package(
     products: [
         .executable(name: "skiff", targets: ["skiff"]),
         .library(name: "SkiffNet", targets: ["SkiffNet"]),
+        .library(name: "SkiffManifest", targets: ["SkiffManifest"]),
+        .library(name: "SkiffTemplates", targets: ["SkiffTemplates"]),
         .library(name: "SkiffCloud", targets: ["SkiffCloud"]),
         .library(name: "SkiffLocalCloud", targets: ["SkiffLocalCloud"]),
         .library(name: "SkiffDeploy", targets: ["SkiffDeploy"]),
@@ -23,10 +28,16 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
     ],
     targets: [
         // Libraries: all the logic.
         .target(name: "SkiffNet", swiftSettings: strict),
+        .target(
+            name: "SkiffManifest", dependencies: ["SkiffNet", yams, crypto, cryptoExtras, x509, asn1],
+            swiftSettings: strict),
+        .target(name: "SkiffTemplates", dependencies: ["SkiffNet", yams], swiftSettings: strict),
         .target(name: "SkiffCloud", dependencies: ["SkiffNet"], swiftSettings: strict),
         .target(name: "SkiffLocalCloud", dependencies: ["SkiffCloud", "SkiffNet", yams], swiftSettings: strict),
         .target(name: "SkiffDeploy", dependencies: ["SkiffNet", "SkiffCloud", yams, crypto], swiftSettings: strict),
@@ -36,6 +47,7 @@ let package = Package(
             name: "skiff",
             dependencies: [
                 "SkiffNet",
+                "SkiffManifest",
                 "SkiffCloud",
                 "SkiffLocalCloud",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -51,6 +63,12 @@ let package = Package(
 
         // Tests.
         .testTarget(name: "SkiffNetTests", dependencies: ["SkiffNet"], swiftSettings: strict),
+        .testTarget(
+            name: "SkiffManifestTests", dependencies: ["SkiffManifest", "SkiffNet", crypto, cryptoExtras, x509, asn1],
+            resources: [.copy("Fixtures")], swiftSettings: strict),
+        .testTarget(
+            name: "SkiffTemplatesTests", dependencies: ["SkiffTemplates", "SkiffNet"], resources: [.copy("Corpus")],
+            swiftSettings: strict),
         .testTarget(name: "SkiffCloudTests", dependencies: ["SkiffCloud", "SkiffNet"], swiftSettings: strict),
         .testTarget(
             name: "SkiffLocalCloudTests", dependencies: ["SkiffLocalCloud", "SkiffCloud", "SkiffNet"],
