@@ -12,9 +12,11 @@ let package = Package(
     products: [
         .executable(name: "skiff", targets: ["skiff"]),
         .library(name: "SkiffNet", targets: ["SkiffNet"]),
+        .library(name: "SkiffTemplates", targets: ["SkiffTemplates"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         .target(name: "SkiffNet", swiftSettings: strict),
@@ -33,5 +35,16 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "SkiffNetTests", dependencies: ["SkiffNet"], swiftSettings: strict),
+        .target(
+            name: "SkiffTemplates",
+            dependencies: ["SkiffNet", .product(name: "Yams", package: "Yams")],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "SkiffTemplatesTests",
+            dependencies: ["SkiffTemplates", "SkiffNet"],
+            resources: [.copy("Corpus")],
+            swiftSettings: strict
+        ),
     ]
 )
