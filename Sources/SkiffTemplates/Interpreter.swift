@@ -97,7 +97,7 @@ final class Interpreter {
     }
 
     func noMethod(_ name: String, _ receiver: RValue, _ line: Int) -> Signal {
-        if Interpreter.knownMethods.contains(name) || Interpreter.knownMethods.contains(name.trimmingBang) {
+        if receiver == .null || Interpreter.knownMethods.contains(name) || Interpreter.knownMethods.contains(name.trimmingBang) {
             return runtime("undefined method '\(name)' for \(receiver.className)", line)
         }
         return failure(.unsupportedMethod, "unsupported method '\(name)' for \(receiver.className)", line)
@@ -291,6 +291,13 @@ final class Interpreter {
                 let result = try body(&element)
                 try self.indexSet(&container, index, element, node.line)
                 return result
+            }
+        case .binary("<<", let base, let valueNode):
+            // `list << a << b`: the inner append returns the list itself, so keep writing to the variable.
+            let value = try eval(valueNode)
+            return try withLValue(base) { (target: inout RValue) throws(Signal) -> RValue in
+                _ = try self.append(&target, value, node.line)
+                return try body(&target)
             }
         default:
             var value = try eval(node)

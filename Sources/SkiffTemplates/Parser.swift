@@ -7,9 +7,9 @@ struct Parser {
     /// Whether a `do` block may bind to the call being parsed (not inside command arguments).
     private var doAllowed = true
 
-    init(tokens: [Token], locals: [Set<String>] = [[]]) {
+    init(tokens: [Token], locals: [Set<String>] = [[]], endLine: Int? = nil) {
         var tokens = tokens
-        let lastLine = tokens.last?.line ?? 1
+        let lastLine = endLine ?? tokens.last?.line ?? 1
         tokens.append(Token(kind: .end, line: lastLine, spaced: true))
         self.tokens = tokens
         self.locals = locals
@@ -31,7 +31,8 @@ struct Parser {
                 tokens.append(Token(kind: .outputClose, line: tokens.last?.line ?? line, spaced: true))
             }
         }
-        var parser = Parser(tokens: tokens)
+        let endLine = source.reduce(1) { $1 == "\n" ? $0 + 1 : $0 }
+        var parser = Parser(tokens: tokens, endLine: endLine)
         let node = try parser.parseStatements(terminators: [])
         if parser.current.kind != .end {
             throw parser.unexpected()
@@ -150,7 +151,12 @@ struct Parser {
             default:
                 break
             }
-            nodes.append(try parseStatement())
+            let statement = try parseStatement()
+            nodes.append(statement)
+            switch statement.kind {
+            case .text, .output: continue
+            default: break
+            }
             switch current.kind {
             case .newline, .end, .text, .outputOpen, .outputClose:
                 break
