@@ -1,0 +1,313 @@
+import Foundation
+import Yams
+
+/// A Ruby value inside the interpreter.
+enum RValue: Hashable, Sendable {
+    case null
+    case bool(Bool)
+    case int(Int)
+    case float(Double)
+    case string(String)
+    case symbol(String)
+    case array([RValue])
+    case hash(RHash)
+    /// An `OpenStruct` (as bosh wraps `spec` and `properties`): fields by method name, nil when missing.
+    case object(RHash)
+    case range(Int, Int, exclusive: Bool)
+    /// A constant such as `JSON`, `YAML` or a class name.
+    case module(String)
+    /// The value returned by `if_p`: `active` when the block did not run, so `.else` runs its block.
+    case elseBlock(active: Bool)
+
+    init(_ value: TemplateValue) {
+        switch value {
+        case .null: self = .null
+        case .bool(let value): self = .bool(value)
+        case .int(let value): self = .int(value)
+        case .double(let value): self = .float(value)
+        case .string(let value): self = .string(value)
+        case .array(let items): self = .array(items.map(RValue.init))
+        case .hash(let hash):
+            var result = RHash()
+            for (key, value) in hash { result[.string(key)] = RValue(value) }
+            self = .hash(result)
+        }
+    }
+
+    /// Ruby truthiness: only nil and false are false.
+    var truthy: Bool {
+        switch self {
+        case .null, .bool(false): return false
+        default: return true
+        }
+    }
+
+    /// The Ruby class name, for messages.
+    var className: String {
+        switch self {
+        case .null: return "nil"
+        case .bool(let value): return value ? "true" : "false"
+        case .int: return "Integer"
+        case .float: return "Float"
+        case .string: return "String"
+        case .symbol: return "Symbol"
+        case .array: return "Array"
+        case .hash: return "Hash"
+        case .object: return "OpenStruct"
+        case .range: return "Range"
+        case .module(let name): return name
+        case .elseBlock: return "ElseBlock"
+        }
+    }
+
+    /// Converts back to the public value model (symbols become strings, structs become hashes).
+    var templateValue: TemplateValue {
+        switch self {
+        case .null, .elseBlock: return .null
+        case .bool(let value): return .bool(value)
+        case .int(let value): return .int(value)
+        case .float(let value): return .double(value)
+        case .string(let value), .symbol(let value), .module(let value): return .string(value)
+        case .array(let items): return .array(items.map(\.templateValue))
+        case .hash(let hash), .object(let hash):
+            var result = TemplateHash()
+            for (key, value) in hash.pairs { result[RubyFormat.toS(key)] = value.templateValue }
+            return .hash(result)
+        case .range(let low, let high, let exclusive):
+            return .array(Array(exclusive ? low..<max(low, high) : low..<max(low, high + 1)).map(TemplateValue.int))
+        }
+    }
+
+    /// Wraps nested hashes as `OpenStruct`s, as bosh's `openstruct` helper does for `spec` and `properties`.
+    var openStruct: RValue {
+        switch self {
+        case .hash(let hash):
+            var result = RHash()
+            for (key, value) in hash.pairs { result[key] = value.openStruct }
+            return .object(result)
+        case .array(let items):
+            return .array(items.map(\.openStruct))
+        default:
+            return self
+        }
+    }
+}
+
+/// An insertion-ordered hash of Ruby values.
+struct RHash: Hashable, Sendable {
+    private(set) var keys: [RValue] = []
+    private var storage: [RValue: RValue] = [:]
+
+    init() {}
+
+    init(_ pairs: [(RValue, RValue)]) {
+        for (key, value) in pairs { self[key] = value }
+    }
+
+    var count: Int { keys.count }
+    var isEmpty: Bool { keys.isEmpty }
+    var values: [RValue] { keys.compactMap { storage[$0] } }
+    var pairs: [(RValue, RValue)] { keys.compactMap { key in storage[key].map { (key, $0) } } }
+
+    subscript(key: RValue) -> RValue? {
+        get { storage[key] }
+        set {
+            if let newValue {
+                if storage.updateValue(newValue, forKey: key) == nil { keys.append(key) }
+            } else if storage.removeValue(forKey: key) != nil {
+                keys.removeAll { $0 == key }
+            }
+        }
+    }
+
+    static func == (lhs: RHash, rhs: RHash) -> Bool { lhs.storage == rhs.storage }
+    func hash(into hasher: inout Hasher) { hasher.combine(storage) }
+}
+
+/// Ruby's text forms of values: `to_s`, `inspect`, `to_json`, `to_yaml`.
+enum RubyFormat {
+    /// `Float#to_s`: shortest round-trip digits, exponent form below 1e-4 and from 1e16.
+    static func float(_ value: Double) -> String {
+        if value.isNaN { return "NaN" }
+        if value.isInfinite { return value < 0 ? "-Infinity" : "Infinity" }
+        if value == 0 { return value.sign == .minus ? "-0.0" : "0.0" }
+        // Decompose Swift's shortest representation into digits and a decimal exponent.
+        let text = "\(abs(value))"
+        var mantissa = text
+        var exponent = 0
+        if let e = text.firstIndex(where: { $0 == "e" || $0 == "E" }) {
+            mantissa = String(text[..<e])
+            exponent = Int(text[text.index(after: e)...]) ?? 0
+        }
+        var integerPart = mantissa
+        var fraction = ""
+        if let dot = mantissa.firstIndex(of: ".") {
+            integerPart = String(mantissa[..<dot])
+            fraction = String(mantissa[mantissa.index(after: dot)...])
+        }
+        var digits = integerPart + fraction
+        var pointPosition = integerPart.count + exponent
+        while digits.hasPrefix("0") && digits.count > 1 {
+            digits.removeFirst()
+            pointPosition -= 1
+        }
+        while digits.hasSuffix("0") && digits.count > 1 { digits.removeLast() }
+        let sign = value < 0 ? "-" : ""
+        let decimalExponent = pointPosition - 1
+        if decimalExponent < -4 || decimalExponent >= 16 {
+            let first = String(digits.prefix(1))
+            var rest = String(digits.dropFirst())
+            if rest.isEmpty { rest = "0" }
+            let exponentSign = decimalExponent < 0 ? "-" : "+"
+            let magnitude = abs(decimalExponent)
+            let exponentText = magnitude < 10 ? "0\(magnitude)" : "\(magnitude)"
+            return "\(sign)\(first).\(rest)e\(exponentSign)\(exponentText)"
+        }
+        if pointPosition <= 0 {
+            return "\(sign)0.\(String(repeating: "0", count: -pointPosition))\(digits)"
+        }
+        if pointPosition >= digits.count {
+            return "\(sign)\(digits)\(String(repeating: "0", count: pointPosition - digits.count)).0"
+        }
+        let split = digits.index(digits.startIndex, offsetBy: pointPosition)
+        return "\(sign)\(digits[..<split]).\(digits[split...])"
+    }
+
+    /// `to_s` as ERB's `<%= %>` applies it.
+    static func toS(_ value: RValue) -> String {
+        switch value {
+        case .null: return ""
+        case .bool(let value): return value ? "true" : "false"
+        case .int(let value): return String(value)
+        case .float(let value): return float(value)
+        case .string(let value), .symbol(let value), .module(let value): return value
+        case .array, .hash, .object, .range, .elseBlock: return inspect(value)
+        }
+    }
+
+    /// `inspect`, in the `{"a"=>1}` style.
+    static func inspect(_ value: RValue) -> String {
+        switch value {
+        case .null: return "nil"
+        case .string(let text): return inspectString(text)
+        case .symbol(let name): return ":\(name)"
+        case .array(let items): return "[" + items.map(inspect).joined(separator: ", ") + "]"
+        case .hash(let hash):
+            return "{" + hash.pairs.map { "\(inspect($0.0))=>\(inspect($0.1))" }.joined(separator: ", ") + "}"
+        case .object(let hash):
+            let fields = hash.pairs.map { " \(toS($0.0))=\(inspect($0.1))" }.joined(separator: ",")
+            return "#<OpenStruct\(fields)>"
+        case .range(let low, let high, let exclusive): return "\(low)\(exclusive ? "..." : "..")\(high)"
+        case .elseBlock: return "#<ElseBlock>"
+        default: return toS(value)
+        }
+    }
+
+    static func inspectString(_ text: String) -> String {
+        var result = "\""
+        var previous: Unicode.Scalar?
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": result += "\\\""
+            case "\\": result += "\\\\"
+            case "\n": result += "\\n"
+            case "\t": result += "\\t"
+            case "\r": result += "\\r"
+            case "\u{1B}": result += "\\e"
+            case "{" where previous == "#": result += "{"
+            default:
+                if scalar.value < 0x20 || scalar.value == 0x7F {
+                    result += String(format: "\\x%02X", scalar.value)
+                } else {
+                    result.unicodeScalars.append(scalar)
+                }
+            }
+            previous = scalar
+        }
+        return result + "\""
+    }
+
+    /// `JSON.generate` / `to_json` (compact) or `JSON.pretty_generate` (pretty).
+    static func json(_ value: RValue, pretty: Bool = false, indent: String = "") -> String {
+        switch value {
+        case .null, .elseBlock: return "null"
+        case .bool(let value): return value ? "true" : "false"
+        case .int(let value): return String(value)
+        case .float(let value): return float(value)
+        case .string(let text), .symbol(let text), .module(let text): return jsonString(text)
+        case .range: return jsonString(inspect(value))
+        case .array(let items):
+            if items.isEmpty { return "[]" }
+            if !pretty { return "[" + items.map { json($0) }.joined(separator: ",") + "]" }
+            let inner = indent + "  "
+            let body = items.map { inner + json($0, pretty: true, indent: inner) }.joined(separator: ",\n")
+            return "[\n\(body)\n\(indent)]"
+        case .hash(let hash), .object(let hash):
+            if hash.isEmpty { return "{}" }
+            if !pretty {
+                return "{" + hash.pairs.map { "\(jsonString(toS($0.0))):\(json($0.1))" }.joined(separator: ",") + "}"
+            }
+            let inner = indent + "  "
+            let body = hash.pairs.map { "\(inner)\(jsonString(toS($0.0))): \(json($0.1, pretty: true, indent: inner))" }
+                .joined(separator: ",\n")
+            return "{\n\(body)\n\(indent)}"
+        }
+    }
+
+    static func jsonString(_ text: String) -> String {
+        var result = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": result += "\\\""
+            case "\\": result += "\\\\"
+            case "\n": result += "\\n"
+            case "\t": result += "\\t"
+            case "\r": result += "\\r"
+            case "\u{08}": result += "\\b"
+            case "\u{0C}": result += "\\f"
+            default:
+                if scalar.value < 0x20 {
+                    result += String(format: "\\u%04x", scalar.value)
+                } else {
+                    result.unicodeScalars.append(scalar)
+                }
+            }
+        }
+        return result + "\""
+    }
+
+    /// `to_yaml` as Psych emits it: a `---` document, block style.
+    static func yaml(_ value: RValue) throws(TemplateError) -> String {
+        do {
+            let node = yamlNode(value)
+            switch node {
+            case .scalar:
+                // Psych writes scalars on the document start line: `--- foo`.
+                let text = try Yams.serialize(node: node)
+                return "--- " + text
+            default:
+                return try Yams.serialize(node: node, width: -1, explicitStart: true)
+            }
+        } catch {
+            throw TemplateError(code: .runtime, message: "to_yaml failed: \(error)")
+        }
+    }
+
+    static func yamlNode(_ value: RValue) -> Node {
+        switch value {
+        case .null, .elseBlock: return Node("", Tag(.null), .plain)
+        case .bool(let value): return Node(value ? "true" : "false", Tag(.bool))
+        case .int(let value): return Node(String(value), Tag(.int))
+        case .float(let value): return Node(float(value), Tag(.float))
+        case .string(let text), .module(let text):
+            if text.contains("\n") { return Node(text, Tag(.str), .literal) }
+            return Resolver.default.resolveTag(of: Node(text)) == .str && !text.isEmpty
+                ? Node(text, Tag(.str)) : Node(text, Tag(.str), .singleQuoted)
+        case .symbol(let name): return Node(":\(name)", Tag(.str))
+        case .range: return Node(inspect(value), Tag(.str))
+        case .array(let items): return Node(items.map(yamlNode), Tag(.seq))
+        case .hash(let hash), .object(let hash):
+            return Node(hash.pairs.map { (yamlNode($0.0), yamlNode($0.1)) }, Tag(.map))
+        }
+    }
+}
