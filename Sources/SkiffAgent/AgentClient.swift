@@ -146,6 +146,8 @@ public final class AgentClient: Sendable {
         )
         http.httpVersion = .http1Only
         http.connectionPool = .init(idleTimeout: .seconds(5))
+        // One connection attempt per request, as the Go client makes; callers retry (waitUntilReady, get_task).
+        http.connectionPool.retryConnectionEstablishment = false
         self.http = HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton, configuration: http)
     }
 
