@@ -11,6 +11,13 @@ let crypto: Target.Dependency = .product(name: "Crypto", package: "swift-crypto"
 let cryptoExtras: Target.Dependency = .product(name: "_CryptoExtras", package: "swift-crypto")
 let x509: Target.Dependency = .product(name: "X509", package: "swift-certificates")
 let asn1: Target.Dependency = .product(name: "SwiftASN1", package: "swift-asn1")
+let nio: [Target.Dependency] = [
+    .product(name: "NIOCore", package: "swift-nio"),
+    .product(name: "NIOPosix", package: "swift-nio"),
+    .product(name: "NIOHTTP1", package: "swift-nio"),
+    .product(name: "NIOSSL", package: "swift-nio-ssl"),
+]
+let httpClient: Target.Dependency = .product(name: "AsyncHTTPClient", package: "async-http-client")
 
 let package = Package(
     name: "skiff",
@@ -22,6 +29,7 @@ let package = Package(
         .library(name: "SkiffTemplates", targets: ["SkiffTemplates"]),
         .library(name: "SkiffCloud", targets: ["SkiffCloud"]),
         .library(name: "SkiffLocalCloud", targets: ["SkiffLocalCloud"]),
+        .library(name: "SkiffAgent", targets: ["SkiffAgent"]),
         .library(name: "SkiffDeploy", targets: ["SkiffDeploy"]),
     ],
     dependencies: [
@@ -30,6 +38,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
         .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
         // Libraries: all the logic.
@@ -40,7 +51,15 @@ let package = Package(
         .target(name: "SkiffTemplates", dependencies: ["SkiffNet", yams], swiftSettings: strict),
         .target(name: "SkiffCloud", dependencies: ["SkiffNet"], swiftSettings: strict),
         .target(name: "SkiffLocalCloud", dependencies: ["SkiffCloud", "SkiffNet", yams], swiftSettings: strict),
-        .target(name: "SkiffDeploy", dependencies: ["SkiffNet", "SkiffCloud", yams, crypto], swiftSettings: strict),
+        .target(
+            name: "SkiffAgent", dependencies: ["SkiffNet", crypto, x509, asn1, httpClient] + nio, swiftSettings: strict),
+        .target(
+            name: "SkiffDeploy",
+            dependencies: [
+                "SkiffNet", "SkiffManifest", "SkiffTemplates", "SkiffCloud", "SkiffLocalCloud", "SkiffAgent", yams, crypto,
+                httpClient,
+            ],
+            swiftSettings: strict),
 
         // The command-line layer and the benchmarks.
         .executableTarget(
@@ -50,6 +69,8 @@ let package = Package(
                 "SkiffManifest",
                 "SkiffCloud",
                 "SkiffLocalCloud",
+                "SkiffAgent",
+                "SkiffDeploy",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
@@ -73,6 +94,7 @@ let package = Package(
         .testTarget(
             name: "SkiffLocalCloudTests", dependencies: ["SkiffLocalCloud", "SkiffCloud", "SkiffNet"],
             swiftSettings: strict),
+        .testTarget(name: "SkiffAgentTests", dependencies: ["SkiffAgent", "SkiffNet"], swiftSettings: strict),
         .testTarget(name: "SkiffCLITests", dependencies: ["skiff"], swiftSettings: strict),
     ]
 )
