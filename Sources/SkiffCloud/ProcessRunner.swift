@@ -157,20 +157,19 @@ public enum ProcessRunner {
         return body(pointers)
     }
 
-    /// Finds `name` on `PATH` (and in the sbin directories root's tools live in); nil if absent.
+    /// Finds `name` on `path` (default: this process's `PATH` plus the sbin and bin directories); nil if absent.
     public static func find(_ name: String, path: String? = nil) -> String? {
         if name.contains("/") { return FileManager.default.isExecutableFile(atPath: name) ? name : nil }
-        let searchPath = path ?? ProcessInfo.processInfo.environment["PATH"] ?? ""
-        var directories = searchPath.split(separator: ":").map(String.init)
-        directories += ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"]
-        for directory in directories where !directory.isEmpty {
+        let searchPath =
+            path ?? ((ProcessInfo.processInfo.environment["PATH"] ?? "")
+                + ":/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+        for directory in searchPath.split(separator: ":") where !directory.isEmpty {
             let candidate = directory + "/" + name
             if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
         }
         return nil
     }
 }
-
 
 // glibc functions Swift's Glibc module leaves out (they need _GNU_SOURCE); glibc 2.34 and later have them all.
 @_silgen_name("pipe2")

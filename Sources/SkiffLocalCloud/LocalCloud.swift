@@ -265,6 +265,8 @@ public struct LocalCloud: CloudProvider {
             #!/bin/sh
             # skiff local cloud: boots VM \(record.cid) in netns \(record.netns) and a private mount namespace.
             set -eu
+            PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+            export PATH
             vm=\(Naming.shellQuote(layout.vm(record.cid)))
             root="$vm/root"
 
@@ -306,7 +308,7 @@ public struct LocalCloud: CloudProvider {
             cd /
             setsid bash -c 'exec -a "skiff-vm:$0" sleep infinity' \(record.cid) </dev/null >/dev/null 2>&1 &
             echo "$!"
-            setsid \(agent) </dev/null >>/var/vcap/bosh/log/agent.log 2>&1 &
+            setsid env -i PATH="$PATH" HOME=/var/vcap LANG=C.UTF-8 \(agent) </dev/null >>/var/vcap/bosh/log/agent.log 2>&1 &
 
             """
     }
