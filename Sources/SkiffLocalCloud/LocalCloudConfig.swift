@@ -15,6 +15,8 @@ public struct LocalCloudConfig: Sendable, Hashable {
     public var agentCommand: [String]?
     /// The mbus URL written into agent settings (`mbus`), e.g. `https://mbus:PASSWORD@0.0.0.0:6868`.
     public var mbus: String?
+    /// NTP servers written into agent settings (`ntp`).
+    public var ntp: [String] = []
 
     /// Creates a configuration.
     public init(stateDirectory: String = LocalCloudConfig.defaultStateDirectory, agentCommand: [String]? = nil,
@@ -52,6 +54,7 @@ public struct LocalCloudConfig: Sendable, Hashable {
             }
         }
         if let value = mapping["mbus"], let text = value.string { mbus = text }
+        if let value = mapping["ntp"]?.sequence { ntp = value.compactMap(\.string) }
     }
 
     /// Reads a configuration file.
