@@ -51,6 +51,30 @@ public actor Agent {
         }
     }
 
+    /// Picks up what a previous run of the agent left: the applied spec, its jobs, and (if they were started) the
+    /// processes, adopting live ones by their pidfiles as monit does after a restart.
+    public func restore() async throws(AgentError) {
+        guard let data = FileManager.default.contents(atPath: paths.specFile) else { return }
+        let raw: JSONValue
+        let restored: ApplySpec
+        do {
+            raw = try JSONDecoder().decode(JSONValue.self, from: data)
+            restored = try raw.decode(as: ApplySpec.self)
+        } catch {
+            throw AgentError(.invalidSettings, "cannot read the applied spec '\(paths.specFile)': \(error)")
+        }
+        spec = restored
+        specValue = raw
+        jobs = (restored.job?.templates ?? []).map(\.name).filter { Files.exists(paths.path("jobs", $0)) }
+        await supervisor.configure(try installer.monitProcesses(jobs: jobs))
+        let desired = (try? String(contentsOfFile: paths.desiredStateFile, encoding: .utf8)) ?? ""
+        if desired == "running", !jobs.isEmpty { await supervisor.startAll() }
+    }
+
+    private func recordDesiredState(_ state: String) {
+        try? Files.write(Data(state.utf8), to: paths.desiredStateFile)
+    }
+
     /// Stops all supervised processes (used when the agent shuts down).
     public func shutdown() async {
         for (_, record) in tasks {
@@ -109,9 +133,11 @@ public actor Agent {
         case "cancel_task": return try cancelTask(arguments)
         case "apply": return try await apply(arguments)
         case "start":
+            recordDesiredState("running")
             if !jobs.isEmpty { await supervisor.startAll() }
             return "started"
         case "stop":
+            recordDesiredState("stopped")
             await supervisor.stopAll()
             return "stopped"
         case "drain": return try await drain(arguments)

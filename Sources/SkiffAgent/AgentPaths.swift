@@ -34,6 +34,7 @@ public struct AgentPaths: Sendable, Hashable {
     public var specFile: String { path("bosh", "spec.json") }
     public var settingsFile: String { path("bosh", "settings.json") }
     public var disksFile: String { path("bosh", "persistent_disks.json") }
+    public var desiredStateFile: String { path("bosh", "desired_job_state") }
     public var defaultBlobsDirectory: String { path("data", "blobs") }
     public var packagesDirectory: String { path("packages") }
     public var jobsDirectory: String { path("jobs") }

@@ -226,11 +226,11 @@ public struct AgentSettings: Codable, Hashable, Sendable {
 
     /// Reads settings from a JSON file; errors name the file and the field.
     public static func load(path: String) throws(AgentError) -> AgentSettings {
-        let data: Data
-        do {
-            data = try Data(contentsOf: URL(fileURLWithPath: path))
-        } catch {
-            throw AgentError(.invalidSettings, "cannot read agent settings '\(path)': \(error.localizedDescription)")
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw AgentError(.invalidSettings, "agent settings '\(path)': no such file")
+        }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw AgentError(.invalidSettings, "agent settings '\(path)': cannot read the file")
         }
         return try decode(data, source: path)
     }

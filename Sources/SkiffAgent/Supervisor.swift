@@ -140,6 +140,13 @@ public actor Supervisor {
         launched.removeAll { !$0.isRunning }
     }
 
+    /// Stops watching without touching the processes, as when the agent itself dies.
+    func stopMonitoring() {
+        monitoring = false
+        loop?.cancel()
+        loop = nil
+    }
+
     /// The current state of each process, in start order.
     public func statuses() -> [ProcessStatus] {
         let now = clock.now

@@ -24,6 +24,7 @@ struct AgentCommand: AsyncParsableCommand {
         try await reportingErrors {
             let loaded = try AgentSettings.load(path: settings)
             let agent = Agent(settings: loaded, root: root)
+            try await agent.restore()
             let server = try await AgentServer.bind(agent: agent)
             let mbus = try loaded.mbusURL()
             printError("skiff agent \(loaded.agentID) listening on \(mbus.scheme)://\(mbus.host.hostPort(server.port))")

@@ -283,3 +283,95 @@ enum BlobDigestHelper {
         return (try? BlobDigest.hash(file: file, algorithm: .sha1)) ?? ""
     }
 }
+
+@Suite struct CertificateNameTests {
+    @Test func certificateForAnotherAddressIsRejected() async throws {
+        let (ca, leaf) = try MbusCertificates.issue(ipAddresses: [.v4(IPv4Address(bits: 0x0a00_0009))])
+        let root = try AgentFixture.makeRoot()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let agent = Agent(settings: AgentSettings(agentID: "a", mbus: "https://m:p@[::1]:1"), root: root)
+        let server = try await AgentServer.bind(
+            agent: agent, mbus: MbusURL(user: "m", password: "p", host: loopbacks[0], port: 0), certificate: leaf)
+        let serving = Task { try await server.run() }
+        let client = try AgentClient(
+            configuration: .init(
+                mbus: MbusURL(user: "m", password: "p", host: loopbacks[0], port: server.port), caPEM: ca.certificate))
+        await #expect {
+            try await client.ping()
+        } throws: { ($0 as? AgentClientError)?.code == .tls }
+        await client.shutdown()
+        await server.close()
+        serving.cancel()
+        _ = try? await serving.value
+    }
+}
+
+@Suite struct AgentRestartTests {
+    @Test func restartedAgentAdoptsRunningProcesses() async throws {
+        let pids = PidRecorder()
+        let fixture = try await AgentFixture.start(host: loopbacks[1])
+        var second: Agent?
+        do {
+            let pidfile = "\(fixture.root)/sys/run/demo/demo.pid"
+            let monit = """
+                check process demo with pidfile \(pidfile)
+                  start program "/bin/sh -c 'echo $$ > \(pidfile); exec sleep 600'"
+                """
+            let archive = try await makeTarball(["demo/monit": (monit, false)])
+            try await fixture.client.uploadBlob(id: "rendered", data: archive)
+            try await fixture.client.apply(
+                ApplySpec(
+                    deployment: "d", name: "demo",
+                    job: .init(name: "demo", templates: [.init(name: "demo", version: "1", sha1: "", blobstoreID: "")]),
+                    renderedTemplatesArchive: .init(blobstoreID: "rendered", sha1: BlobDigestHelper.sha1(archive))))
+            try await fixture.client.start()
+            #expect(try await eventually { try await fixture.client.getState().jobState == "running" })
+            let pid = try #require(ProcessProbe.readPidfile(pidfile))
+            pids.record(pid)
+            // The first agent dies without stopping anything; a new one on the same root takes over.
+            await fixture.agent.supervisor.stopMonitoring()
+            let restarted = Agent(settings: await fixture.agent.settings, root: fixture.root, timing: AgentFixture.timing)
+            second = restarted
+            try await restarted.restore()
+            let state = await restarted.handle(AgentRequest(method: "get_state"))
+            guard case .value(let value) = state else {
+                Issue.record("get_state failed: \(state)")
+                return
+            }
+            #expect(value["job_state"] == "running")
+            #expect(value["deployment"] == "d")
+            #expect(ProcessProbe.readPidfile(pidfile) == pid)
+            _ = await restarted.handle(AgentRequest(method: "stop"))
+            #expect(try await eventually { !ProcessProbe.isAlive(pid) })
+        } catch {
+            await second?.shutdown()
+            await fixture.stop(killing: pids.pids)
+            throw error
+        }
+        await second?.shutdown()
+        await fixture.stop(killing: pids.pids)
+    }
+}
+
+@Suite struct DiskMountTests {
+    @Test(.enabled(if: geteuid() == 0, "bind mounts need root"))
+    func mountDiskBindMountsAnExistingDevicePathAsRoot() async throws {
+        try await AgentFixture.with(host: loopbacks[0]) { fixture, _ in
+            let device = fixture.root + "/skiff-fake-disk"
+            try FileManager.default.createDirectory(atPath: device, withIntermediateDirectories: true)
+            try Data("on-disk\n".utf8).write(to: URL(fileURLWithPath: device + "/marker"))
+            let store = fixture.root + "/store"
+            do {
+                try await fixture.client.addPersistentDisk(cid: "disk-1", hint: ["path": .string(device)])
+                try await fixture.client.mountDisk(cid: "disk-1")
+                #expect(FileManager.default.fileExists(atPath: store + "/marker"))
+                #expect(try await fixture.client.listDisk() == ["disk-1"])
+                try await fixture.client.unmountDisk(cid: "disk-1")
+                #expect(!FileManager.default.fileExists(atPath: store + "/marker"))
+            } catch {
+                _ = try? await CommandRunner.run("/bin/umount", [store])
+                throw error
+            }
+        }
+    }
+}
