@@ -96,7 +96,7 @@ public final class AgentClient: Sendable {
         public var caPEM: String?
         /// `reply_to` in requests (bosh sends the state's director id).
         public var replyTo: String
-        /// Delay between `get_task` polls.
+        /// The longest delay between `get_task` polls (the first polls come sooner).
         public var pollInterval: Duration
         /// `get_task` failures tolerated in a row while polling.
         public var toleratedPollErrors: Int
@@ -255,9 +255,12 @@ public final class AgentClient: Sendable {
             return value
         }
         var failures = 0
+        // Short tasks finish in milliseconds: poll after 10 ms, doubling up to `pollInterval` (bosh polls every 1 s).
+        var delay = min(Duration.milliseconds(10), configuration.pollInterval)
         while true {
             do {
-                try await Task.sleep(for: configuration.pollInterval)
+                try await Task.sleep(for: delay)
+                delay = min(delay * 2, configuration.pollInterval)
             } catch {
                 throw AgentClientError(.timeout, method: method, "waiting for '\(method)' was cancelled")
             }

@@ -52,6 +52,7 @@ public struct SupervisorTiming: Sendable, Hashable {
 public actor Supervisor {
     enum Phase: Hashable {
         case stopped
+        case waiting(since: ContinuousClock.Instant)
         case starting(since: ContinuousClock.Instant)
         case running(pid: Int32, since: ContinuousClock.Instant)
         case failing(retryAt: ContinuousClock.Instant)
@@ -106,12 +107,20 @@ public actor Supervisor {
         let now = clock.now
         for name in order {
             guard var entry = entries[name] else { continue }
-            if case .running(let pid, _) = entry.phase, ProcessProbe.isAlive(pid) { continue }
+            switch entry.phase {
+            case .starting, .waiting: continue
+            case .running(let pid, _) where ProcessProbe.isAlive(pid): continue
+            default: break
+            }
             if let pid = ProcessProbe.readPidfile(entry.process.pidfile), ProcessProbe.isAlive(pid) {
                 entry.phase = .running(pid: pid, since: now)
             } else {
                 entry.failures = 0
-                launch(&entry)
+                if dependenciesRunning(entry.process) {
+                    launch(&entry)
+                } else {
+                    entry.phase = .waiting(since: now)
+                }
             }
             entries[name] = entry
         }
@@ -155,7 +164,7 @@ public actor Supervisor {
             switch entry.phase {
             case .stopped:
                 return ProcessStatus(state: "stopped", name: name, pid: nil, uptimeSeconds: 0, restarts: entry.restarts)
-            case .starting:
+            case .starting, .waiting:
                 return ProcessStatus(
                     state: "starting", name: name, pid: nil, uptimeSeconds: 0, restarts: entry.restarts)
             case .running(let pid, let since):
@@ -187,6 +196,9 @@ public actor Supervisor {
             switch entry.phase {
             case .stopped:
                 break
+            case .waiting(let since):
+                // `depends on`: start once the dependencies run, or anyway after the start timeout.
+                if dependenciesRunning(entry.process) || now - since > timing.startTimeout { launch(&entry) }
             case .starting(let since):
                 if let pid = ProcessProbe.readPidfile(entry.process.pidfile), ProcessProbe.isAlive(pid) {
                     entry.phase = .running(pid: pid, since: now)
@@ -215,6 +227,14 @@ public actor Supervisor {
                 }
             }
             entries[name] = entry
+        }
+    }
+
+    private func dependenciesRunning(_ process: MonitProcess) -> Bool {
+        process.dependsOn.allSatisfy { dependency in
+            guard let entry = entries[dependency] else { return true }
+            if case .running = entry.phase { return true }
+            return false
         }
     }
 
