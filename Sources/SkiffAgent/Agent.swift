@@ -37,7 +37,9 @@ public actor Agent {
         let paths = AgentPaths(root: root)
         self.paths = paths
         var blobDirectory = paths.defaultBlobsDirectory
-        if settings.blobstore?.provider == "local", let path = settings.blobstore?.options?["blobstore_path"]?.stringValue {
+        if settings.blobstore?.provider == "local",
+            let path = settings.blobstore?.options?["blobstore_path"]?.stringValue
+        {
             blobDirectory = paths.rebase(path)
         }
         let blobstore = LocalBlobstore(directory: blobDirectory)
@@ -249,7 +251,10 @@ public actor Agent {
     // MARK: scripts
 
     private func scriptEnvironment() -> [String: String] {
-        ["PATH": CommandRunner.defaultPath, "BOSH_JOB_STATE": specValue.description, "BOSH_JOB_NEXT_STATE": specValue.description]
+        [
+            "PATH": CommandRunner.defaultPath, "BOSH_JOB_STATE": specValue.description,
+            "BOSH_JOB_NEXT_STATE": specValue.description,
+        ]
     }
 
     private func runScript(_ arguments: [JSONValue]) async throws -> JSONValue {
@@ -276,11 +281,10 @@ public actor Agent {
         let failed = outcomes.filter { !$0.1 }.map(\.0)
         guard failed.isEmpty else {
             let succeeded = outcomes.filter(\.1).map(\.0)
-            throw AgentError(
-                .scriptFailed,
-                "\(failed.count) of \(outcomes.count) \(name) scripts failed. Failed Jobs: \(failed.joined(separator: ", "))."
-                    + (succeeded.isEmpty ? "" : " Successful Jobs: \(succeeded.joined(separator: ", ")).")
-            )
+            let failedList = failed.joined(separator: ", ")
+            let succeededList = succeeded.isEmpty ? "" : " Successful Jobs: \(succeeded.joined(separator: ", "))."
+            let summary = "\(failed.count) of \(outcomes.count) \(name) scripts failed."
+            throw AgentError(.scriptFailed, "\(summary) Failed Jobs: \(failedList).\(succeededList)")
         }
         return .object([:])
     }
@@ -303,7 +307,8 @@ public actor Agent {
             defer { try? Files.remove(stdout) }
             let log = paths.path("sys", "log", job, "drain.log")
             let status = try await CommandRunner.runSplit(
-                script, [first, "hash_unchanged"], environment: scriptEnvironment(), stdoutPath: stdout, stderrPath: log)
+                script, [first, "hash_unchanged"], environment: scriptEnvironment(), stdoutPath: stdout, stderrPath: log
+            )
             let text = (try? String(contentsOfFile: stdout, encoding: .utf8)) ?? ""
             guard status == 0 else {
                 throw AgentError(.scriptFailed, "drain script of job '\(job)' exited with status \(status)")

@@ -142,7 +142,8 @@ public final class AgentClient: Sendable {
         }
         var http = HTTPClient.Configuration(
             tlsConfiguration: tls,
-            timeout: .init(connect: configuration.connectTimeout.timeAmount, read: configuration.requestTimeout.timeAmount)
+            timeout: .init(
+                connect: configuration.connectTimeout.timeAmount, read: configuration.requestTimeout.timeAmount)
         )
         http.httpVersion = .http1Only
         http.connectionPool = .init(idleTimeout: .seconds(5))
@@ -239,7 +240,8 @@ public final class AgentClient: Sendable {
         case .value(let value): return value
         case .exception(let message):
             throw AgentClientError(
-                .agentException, method: method, "Sending '\(method)' to the agent: Agent responded with error: \(message)")
+                .agentException, method: method,
+                "Sending '\(method)' to the agent: Agent responded with error: \(message)")
         }
     }
 

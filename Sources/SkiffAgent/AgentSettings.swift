@@ -286,7 +286,11 @@ private func typeName(_ type: Any.Type) -> String {
     case is Int.Type, is Double.Type: "a number"
     case is Bool.Type: "true or false"
     default:
-        if "\(type)".hasPrefix("Array") { "a list" } else if "\(type)".hasPrefix("Dictionary") { "a map" } else {
+        if "\(type)".hasPrefix("Array") {
+            "a list"
+        } else if "\(type)".hasPrefix("Dictionary") {
+            "a map"
+        } else {
             "a map"
         }
     }

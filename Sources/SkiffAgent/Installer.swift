@@ -130,7 +130,8 @@ struct Installer: Sendable {
                 do {
                     try FileManager.default.moveItem(atPath: rendered, toPath: target)
                 } catch {
-                    throw AgentError(.applyFailed, "cannot install job '\(template.name)': \(error.localizedDescription)")
+                    throw AgentError(
+                        .applyFailed, "cannot install job '\(template.name)': \(error.localizedDescription)")
                 }
                 let bin = (target as NSString).appendingPathComponent("bin")
                 for file in Files.contents(bin) { Files.makeExecutable((bin as NSString).appendingPathComponent(file)) }

@@ -1,11 +1,11 @@
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The state of one supervised process, as bosh-agent reports it.
@@ -169,7 +169,8 @@ public actor Supervisor {
                     state: "starting", name: name, pid: nil, uptimeSeconds: 0, restarts: entry.restarts)
             case .running(let pid, let since):
                 let up = Int((now - since).components.seconds)
-                return ProcessStatus(state: "running", name: name, pid: pid, uptimeSeconds: up, restarts: entry.restarts)
+                return ProcessStatus(
+                    state: "running", name: name, pid: pid, uptimeSeconds: up, restarts: entry.restarts)
             case .failing:
                 return ProcessStatus(state: "failing", name: name, pid: nil, uptimeSeconds: 0, restarts: entry.restarts)
             }

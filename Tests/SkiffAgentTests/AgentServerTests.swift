@@ -2,11 +2,11 @@ import Foundation
 import SkiffNet
 import Testing
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
 @testable import SkiffAgent
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 @Suite(.serialized) struct AgentServerTests {
     @Test(arguments: loopbacks)
@@ -189,8 +189,11 @@ import Glibc
             try await client.apply(ApplySpec(deployment: "demo", name: "demo", job: .init(name: "demo", templates: [])))
             let spec = ApplySpec(
                 deployment: "demo", name: "demo",
-                packages: ["tool": .init(name: "tool", version: "v1", sha1: BlobDigestHelper.sha1(package),
-                    blobstoreID: "pkg-blob")],
+                packages: [
+                    "tool": .init(
+                        name: "tool", version: "v1", sha1: BlobDigestHelper.sha1(package),
+                        blobstoreID: "pkg-blob")
+                ],
                 job: .init(name: "demo", templates: [.init(name: "demo", version: "j1", sha1: "", blobstoreID: "")]),
                 renderedTemplatesArchive: .init(blobstoreID: rendered.id, sha1: rendered.digest))
             try await client.stop()
@@ -199,7 +202,8 @@ import Glibc
 
             let fm = FileManager.default
             #expect(try fm.destinationOfSymbolicLink(atPath: "\(root)/jobs/demo") == "\(root)/data/jobs/demo/j1")
-            #expect(try fm.destinationOfSymbolicLink(atPath: "\(root)/packages/tool") == "\(root)/data/packages/tool/v1")
+            #expect(
+                try fm.destinationOfSymbolicLink(atPath: "\(root)/packages/tool") == "\(root)/data/packages/tool/v1")
             #expect(fm.fileExists(atPath: "\(root)/jobs/demo/config/demo.conf"))
             #expect(fm.isExecutableFile(atPath: "\(root)/packages/tool/bin/tool"))
             #expect(fm.fileExists(atPath: "\(root)/sys/log/demo"))
@@ -252,7 +256,8 @@ import Glibc
             try await client.apply(
                 ApplySpec(
                     deployment: "d", name: "broken",
-                    job: .init(name: "broken", templates: [.init(name: "broken", version: "1", sha1: "", blobstoreID: "")]),
+                    job: .init(
+                        name: "broken", templates: [.init(name: "broken", version: "1", sha1: "", blobstoreID: "")]),
                     renderedTemplatesArchive: .init(blobstoreID: rendered.id, sha1: rendered.digest)))
             await #expect {
                 try await client.runScript("pre-start")
@@ -330,7 +335,8 @@ enum BlobDigestHelper {
             pids.record(pid)
             // The first agent dies without stopping anything; a new one on the same root takes over.
             await fixture.agent.supervisor.stopMonitoring()
-            let restarted = Agent(settings: await fixture.agent.settings, root: fixture.root, timing: AgentFixture.timing)
+            let restarted = Agent(
+                settings: await fixture.agent.settings, root: fixture.root, timing: AgentFixture.timing)
             second = restarted
             try await restarted.restore()
             let state = await restarted.handle(AgentRequest(method: "get_state"))
@@ -342,7 +348,7 @@ enum BlobDigestHelper {
             #expect(value["deployment"] == "d")
             #expect(ProcessProbe.readPidfile(pidfile) == pid)
             _ = await restarted.handle(AgentRequest(method: "stop"))
-            #expect(try await eventually { !ProcessProbe.isAlive(pid) })
+            #expect(await eventually { !ProcessProbe.isAlive(pid) })
         } catch {
             await second?.shutdown()
             await fixture.stop(killing: pids.pids)
