@@ -88,7 +88,7 @@ public actor Agent {
     /// Methods that answer with a task id and finish in the background.
     static let asyncMethods: Set<String> = [
         "apply", "stop", "drain", "run_script", "compile_package", "prepare", "mount_disk", "unmount_disk",
-        "add_persistent_disk", "remove_persistent_disk", "migrate_disk",
+        "add_persistent_disk", "remove_persistent_disk", "migrate_disk", "update_settings", "upload_blob",
     ]
 
     /// Answers one request.
@@ -147,6 +147,7 @@ public actor Agent {
         case "compile_package": return try await compilePackage(arguments)
         case "prepare": return "prepared"
         case "update_settings": return try updateSettings(arguments)
+        case "upload_blob": return try uploadBlob(arguments)
         case "add_persistent_disk": return try addPersistentDisk(arguments)
         case "remove_persistent_disk": return try removePersistentDisk(arguments)
         case "mount_disk": return try await mountDisk(arguments)
@@ -354,6 +355,23 @@ public actor Agent {
             try Files.write(Data(update.description.utf8), to: paths.path("bosh", "update_settings.json"), mode: 0o600)
         }
         return "updated"
+    }
+
+    /// `upload_blob [blob_id, digest, base64 payload]`: stores the payload after checking its digest.
+    private func uploadBlob(_ arguments: [JSONValue]) throws(AgentError) -> JSONValue {
+        guard arguments.count >= 3, let id = arguments[0].stringValue, let digest = arguments[1].stringValue,
+            let payload = arguments[2].stringValue, let data = Data(base64Encoded: payload)
+        else {
+            throw AgentError(.invalidArguments, "upload_blob expects [blob_id, checksum, base64 payload]")
+        }
+        try blobstore.put(id, data: data)
+        do {
+            _ = try blobstore.verifiedPath(id, digest: digest)
+        } catch {
+            try? Files.remove(try blobstore.path(for: id))
+            throw error
+        }
+        return .string(id)
     }
 
     private func saveDisks() throws(AgentError) {

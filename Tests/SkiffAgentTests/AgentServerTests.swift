@@ -381,3 +381,34 @@ enum BlobDigestHelper {
         }
     }
 }
+
+@Suite struct UnspecifiedAddressTests {
+    @Test func listensOnAllAddressesWithASelfSignedCertificate() async throws {
+        let root = try AgentFixture.makeRoot()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let settings = try AgentSettings.decode(
+            Data(#"{"agent_id":"any","mbus":"https://mbus:pw@[::]:6868"}"#.utf8), source: "inline")
+        let agent = Agent(settings: settings, root: root)
+        let listen = try settings.mbusURL()
+        let server = try await AgentServer.bind(
+            agent: agent, mbus: MbusURL(user: "mbus", password: "pw", host: listen.host, port: 0), certificate: nil)
+        let serving = Task { try await server.run() }
+        var answers: [String] = []
+        for host in loopbacks {
+            let client = try AgentClient(
+                configuration: .init(
+                    mbus: MbusURL(user: "mbus", password: "pw", host: host, port: server.port), caPEM: nil))
+            answers.append((try? await client.ping()) ?? "failed")
+            let payload = Data("inline blob".utf8)
+            let sha1 = BlobDigestHelper.sha1(payload)
+            _ = try? await client.call(
+                "upload_blob", [.string("b-\(host.family)"), .string(sha1), .string(payload.base64EncodedString())])
+            await client.shutdown()
+        }
+        await server.close()
+        serving.cancel()
+        _ = try? await serving.value
+        #expect(answers == ["pong", "pong"])
+        #expect(agent.blobstore.contains("b-IPv6") && agent.blobstore.contains("b-IPv4"))
+    }
+}
