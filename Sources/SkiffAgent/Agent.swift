@@ -12,6 +12,7 @@ public actor Agent {
     public nonisolated let supervisor: Supervisor
 
     private let installer: Installer
+    private let log: @Sendable (String) -> Void
     private var specValue: JSONValue = .object([:])
     private var spec = ApplySpec()
     private var jobs: [String] = []
@@ -32,8 +33,15 @@ public actor Agent {
     }
 
     /// Creates an agent over `root`; the blobstore is the settings' local `blobstore_path` (rebased) or `data/blobs`.
-    public init(settings: AgentSettings, root: String = "/var/vcap", timing: SupervisorTiming = SupervisorTiming()) {
+    ///
+    /// `log` receives one line per request and per finished task: method names and outcomes, never arguments
+    /// (they can hold settings with secrets).
+    public init(
+        settings: AgentSettings, root: String = "/var/vcap", timing: SupervisorTiming = SupervisorTiming(),
+        log: @escaping @Sendable (String) -> Void = { _ in }
+    ) {
         self.settings = settings
+        self.log = log
         let paths = AgentPaths(root: root)
         self.paths = paths
         var blobDirectory = paths.defaultBlobsDirectory
@@ -101,30 +109,40 @@ public actor Agent {
                 guard let self else { return }
                 do {
                     let value = try await self.perform(method, arguments)
-                    await self.finish(id, .done(value))
+                    await self.finish(id, method, .done(value))
                 } catch let error as AgentError {
-                    await self.finish(id, .failed(error.message))
+                    await self.finish(id, method, .failed(error.message))
                 } catch {
-                    await self.finish(id, .failed("\(error)"))
+                    await self.finish(id, method, .failed("\(error)"))
                 }
             }
             if tasks[id] == nil { tasks[id] = .running(task) }
+            log("\(method): started task \(id)")
             return .value(["agent_task_id": .string(id), "state": "running"])
         }
+        if method != "get_task" && method != "ping" { log(method) }
         do {
             return .value(try await perform(method, request.arguments))
         } catch let error as AgentError where error.code == .unknownMethod {
+            log(error.message)
             return .exception(error.message)
         } catch let error as AgentError {
+            if error.code != .taskNotFound { log("\(method) failed: \(error.message)") }
             return .exception("Action Failed \(method): \(error.message)")
         } catch {
+            log("\(method) failed: \(error)")
             return .exception("Action Failed \(method): \(error)")
         }
     }
 
-    private func finish(_ id: String, _ record: TaskRecord) {
+    private func finish(_ id: String, _ method: String, _ record: TaskRecord) {
         if case .failed = tasks[id], case .failed = record { return }
         tasks[id] = record
+        if case .failed(let message) = record {
+            log("task \(id) (\(method)) failed: \(message)")
+        } else {
+            log("task \(id) (\(method)) done")
+        }
     }
 
     private func perform(_ method: String, _ arguments: [JSONValue]) async throws -> JSONValue {
