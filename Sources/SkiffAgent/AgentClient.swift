@@ -88,12 +88,26 @@ public struct AgentState: Sendable, Hashable {
 
 /// Talks to a bosh-agent (or `skiff agent`) over the HTTPS mbus, as the bosh CLI's create-env does.
 public final class AgentClient: Sendable {
+    /// How the agent's certificate is checked.
+    public enum TLSVerification: Sendable, Hashable {
+        /// Verify the chain against this CA (PEM) and the address against the certificate's IP SANs.
+        case verify(caPEM: String)
+        /// Accept any certificate: only when the manifest gives no `cloud_provider.cert.ca`, as bosh does.
+        case skip
+
+        /// bosh's rule for `cloud_provider.cert.ca`: verify against it when given, skip when absent or empty.
+        public static func fromManifestCA(_ caPEM: String?) -> TLSVerification {
+            guard let caPEM, !caPEM.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { return .skip }
+            return .verify(caPEM: caPEM)
+        }
+    }
+
     /// How to reach the agent.
     public struct Configuration: Sendable {
         /// The mbus URL with user and password.
         public var mbus: MbusURL
-        /// The CA (PEM) the agent's certificate must chain to; nil or empty skips verification, as bosh does.
-        public var caPEM: String?
+        /// How the agent's certificate is checked.
+        public var verification: TLSVerification
         /// `reply_to` in requests (bosh sends the state's director id).
         public var replyTo: String
         /// The longest delay between `get_task` polls (the first polls come sooner).
@@ -107,17 +121,30 @@ public final class AgentClient: Sendable {
 
         /// Creates a configuration with bosh's defaults (1 s polls, 10 tolerated errors, 30 s connect).
         public init(
-            mbus: MbusURL, caPEM: String?, replyTo: String = "skiff", pollInterval: Duration = .seconds(1),
-            toleratedPollErrors: Int = 10, connectTimeout: Duration = .seconds(30),
+            mbus: MbusURL, verification: TLSVerification, replyTo: String = "skiff",
+            pollInterval: Duration = .seconds(1), toleratedPollErrors: Int = 10,
+            connectTimeout: Duration = .seconds(30),
             requestTimeout: Duration = .seconds(300)
         ) {
             self.mbus = mbus
-            self.caPEM = caPEM
+            self.verification = verification
             self.replyTo = replyTo
             self.pollInterval = pollInterval
             self.toleratedPollErrors = toleratedPollErrors
             self.connectTimeout = connectTimeout
             self.requestTimeout = requestTimeout
+        }
+
+        /// Creates a configuration from the manifest's `cloud_provider.cert.ca` (nil or empty skips verification).
+        public init(
+            mbus: MbusURL, caPEM: String?, replyTo: String = "skiff", pollInterval: Duration = .seconds(1),
+            toleratedPollErrors: Int = 10, connectTimeout: Duration = .seconds(30),
+            requestTimeout: Duration = .seconds(300)
+        ) {
+            self.init(
+                mbus: mbus, verification: .fromManifestCA(caPEM), replyTo: replyTo, pollInterval: pollInterval,
+                toleratedPollErrors: toleratedPollErrors, connectTimeout: connectTimeout,
+                requestTimeout: requestTimeout)
         }
     }
 
@@ -130,14 +157,15 @@ public final class AgentClient: Sendable {
         self.configuration = configuration
         var tls = TLSConfiguration.makeClientConfiguration()
         tls.minimumTLSVersion = .tlsv12
-        if let ca = configuration.caPEM, !ca.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+        switch configuration.verification {
+        case .verify(let ca):
             do {
                 tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(ca.utf8)))
             } catch {
                 throw AgentClientError(.configuration, "the mbus CA certificate is not valid PEM: \(error)")
             }
             tls.certificateVerification = .fullVerification
-        } else {
+        case .skip:
             tls.certificateVerification = .none
         }
         var http = HTTPClient.Configuration(

@@ -156,8 +156,9 @@ public actor Supervisor {
         loop = nil
     }
 
-    /// The current state of each process, in start order.
+    /// The current state of each process, in start order (pidfiles are checked afresh first).
     public func statuses() -> [ProcessStatus] {
+        check()
         let now = clock.now
         return order.compactMap { name in
             guard let entry = entries[name] else { return nil }
