@@ -56,7 +56,9 @@ public struct AgentClientError: Error, Sendable, Hashable, CustomStringConvertib
 public struct AgentState: Sendable, Hashable {
     /// One supervised process.
     public struct Process: Sendable, Hashable {
+        /// The process name.
         public var name: String
+        /// Its state, `running` when healthy.
         public var state: String
     }
 
@@ -71,7 +73,8 @@ public struct AgentState: Sendable, Hashable {
     /// The whole answer.
     public var raw: JSONValue
 
-    init(_ value: JSONValue) throws(AgentClientError) {
+    /// Reads a `get_state` value; it must have `job_state`.
+    public init(_ value: JSONValue) throws(AgentClientError) {
         guard let jobState = value["job_state"]?.stringValue else {
             throw AgentClientError(.invalidResponse, method: "get_state", "get_state answer has no job_state: \(value)")
         }

@@ -2,6 +2,7 @@ import Foundation
 
 /// What `compile_package` produced: the compiled tarball in the agent blobstore.
 public struct CompiledPackage: Codable, Hashable, Sendable {
+    /// The compiled tarball's id in the agent blobstore.
     public var blobstoreID: String
     /// Plain SHA-1 hex, as bosh-agent reports it.
     public var sha1: String

@@ -12,6 +12,7 @@ import Foundation
 public struct ProcessStatus: Hashable, Sendable {
     /// `running`, `starting`, `failing` or `stopped`.
     public var state: String
+    /// The process name from the monit file.
     public var name: String
     /// The PID from the pidfile while running.
     public var pid: Int32?
