@@ -293,6 +293,24 @@ enum RubyFormat {
         }
     }
 
+    /// The scalar style Psych asks for when dumping a string.
+    static func psychStyle(_ text: String) -> Node.Scalar.Style {
+        if let newline = text.firstIndex(of: "\n"), text.index(after: newline) != text.endIndex {
+            return .literal
+        }
+        if text == "<<" { return .singleQuoted }
+        if ["y", "Y", "n", "N"].contains(text) { return .doubleQuoted }
+        if let first = text.first, !(first.isLetter || first.isNumber || first == "_"), !text.dropFirst().contains("\"")
+        {
+            return .doubleQuoted
+        }
+        if text.isEmpty || Resolver.default.resolveTag(of: Node(text)) != .str { return .singleQuoted }
+        if text.hasPrefix("0"), text.dropFirst().drop(while: { ("0"..."7").contains($0) }).first.map({ $0 == "8" || $0 == "9" }) == true {
+            return .singleQuoted
+        }
+        return .any
+    }
+
     static func yamlNode(_ value: RValue) -> Node {
         switch value {
         case .null, .elseBlock: return Node("", Tag(.null), .plain)
@@ -300,9 +318,7 @@ enum RubyFormat {
         case .int(let value): return Node(String(value), Tag(.int))
         case .float(let value): return Node(float(value), Tag(.float))
         case .string(let text), .module(let text):
-            if text.contains("\n") { return Node(text, Tag(.str), .literal) }
-            return Resolver.default.resolveTag(of: Node(text)) == .str && !text.isEmpty
-                ? Node(text, Tag(.str)) : Node(text, Tag(.str), .singleQuoted)
+            return Node(text, Tag(.str), psychStyle(text))
         case .symbol(let name): return Node(":\(name)", Tag(.str))
         case .range: return Node(inspect(value), Tag(.str))
         case .array(let items): return Node(items.map(yamlNode), Tag(.seq))
