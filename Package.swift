@@ -43,7 +43,7 @@ let package = Package(
         .testTarget(
             name: "SkiffTemplatesTests",
             dependencies: ["SkiffTemplates", "SkiffNet"],
-            resources: [.copy("Corpus")],
+            resources: [.copy("Corpus"), .copy("Snippets")],
             swiftSettings: strict
         ),
     ]

@@ -156,6 +156,10 @@ struct Lexer {
                 } else {
                     throw syntaxError("unsupported symbol literal")
                 }
+            case ":" where expectsOperand && Lexer.operatorSymbol(after: index, in: chars) != nil:
+                let name = Lexer.operatorSymbol(after: index, in: chars) ?? ""
+                index += 1 + name.unicodeScalars.count
+                emit(.symbol(name))
             case "%" where expectsOperand && (peek(1) == "w" || peek(1) == "i" || peek(1) == "W"):
                 try lexWords()
             case "/" where expectsOperand && !(tokens.last.map { if case .identifier = $0.kind { true } else { false } }
@@ -178,6 +182,23 @@ struct Lexer {
                 }
             }
         }
+    }
+
+    /// The operator named by a symbol such as `:+` or `:<=>` starting at `position` (the colon), if any.
+    static func operatorSymbol(after position: Int, in chars: [Unicode.Scalar]) -> String? {
+        for name in ["<=>", "===", "==", "<=", ">=", "<<", ">>", "**", "[]", "+", "-", "*", "/", "%", "<", ">"] {
+            var offset = position + 1
+            var matches = true
+            for scalar in name.unicodeScalars {
+                if offset >= chars.count || chars[offset] != scalar {
+                    matches = false
+                    break
+                }
+                offset += 1
+            }
+            if matches { return name }
+        }
+        return nil
     }
 
     private mutating func lexWord(allowSuffix: Bool) -> String {

@@ -257,7 +257,8 @@ extension Interpreter {
             try arity(name, arguments, 2...2, line)
             let from = Array(try stringArgument(0))
             let to = Array(try stringArgument(1))
-            guard !from.contains("-"), !to.contains("-"), !from.contains("^") else {
+            func hasRange(_ set: [Character]) -> Bool { set.count > 2 && set.dropFirst().dropLast().contains("-") }
+            guard !hasRange(from), !hasRange(to), from.first != "^" || from.count == 1 else {
                 throw failure(.unsupportedSyntax, "unsupported syntax: character ranges in tr", line)
             }
             return .string(String(text.map { character -> Character in

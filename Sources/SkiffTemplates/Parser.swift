@@ -319,6 +319,10 @@ struct Parser {
         if isOp("..") || isOp("...") {
             let exclusive = isOp("...")
             advance()
+            switch current.kind {
+            case .op("]"), .op(")"), .newline, .outputClose, .end: throw unsupported("endless ranges")
+            default: break
+            }
             let right = try parseBinary(level: 0)
             return SyntaxNode(kind: .range(left, right, exclusive: exclusive), line: startLine)
         }
@@ -468,6 +472,7 @@ struct Parser {
             if closing != nil { skipNewlines() }
             guard acceptOp(",") else { break }
             skipNewlines()
+            if let closing, isOp(closing) { break }
         }
         if !pairs.isEmpty { arguments.append(SyntaxNode(kind: .hash(pairs), line: startLine)) }
         return arguments

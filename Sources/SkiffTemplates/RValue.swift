@@ -126,7 +126,7 @@ struct RHash: Hashable, Sendable {
 
 /// Ruby's text forms of values: `to_s`, `inspect`, `to_json`, `to_yaml`.
 enum RubyFormat {
-    /// `Float#to_s`: shortest round-trip digits, exponent form below 1e-4 and from 1e16.
+    /// `Float#to_s`: shortest round-trip digits, exponent form below 1e-4 and from 1e15.
     static func float(_ value: Double) -> String {
         if value.isNaN { return "NaN" }
         if value.isInfinite { return value < 0 ? "-Infinity" : "Infinity" }
@@ -154,7 +154,7 @@ enum RubyFormat {
         while digits.hasSuffix("0") && digits.count > 1 { digits.removeLast() }
         let sign = value < 0 ? "-" : ""
         let decimalExponent = pointPosition - 1
-        if decimalExponent < -4 || decimalExponent >= 16 {
+        if decimalExponent < -4 || decimalExponent >= 15 {
             let first = String(digits.prefix(1))
             var rest = String(digits.dropFirst())
             if rest.isEmpty { rest = "0" }
@@ -279,15 +279,7 @@ enum RubyFormat {
     /// `to_yaml` as Psych emits it: a `---` document, block style.
     static func yaml(_ value: RValue) throws(TemplateError) -> String {
         do {
-            let node = yamlNode(value)
-            switch node {
-            case .scalar:
-                // Psych writes scalars on the document start line: `--- foo`.
-                let text = try Yams.serialize(node: node)
-                return "--- " + text
-            default:
-                return try Yams.serialize(node: node, width: -1, explicitStart: true)
-            }
+            return try Yams.serialize(node: yamlNode(value), width: -1, explicitStart: true)
         } catch {
             throw TemplateError(code: .runtime, message: "to_yaml failed: \(error)")
         }
