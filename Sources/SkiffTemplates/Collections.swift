@@ -52,6 +52,9 @@ extension Interpreter {
     func sendArray(_ items: [RValue], _ name: String, _ arguments: [RValue], _ block: Callable?, _ line: Int)
         throws(Signal) -> RValue
     {
+        if block == nil, arguments.isEmpty, Interpreter.enumeratorMethods.contains(name) {
+            return .enumerator(items, method: name)
+        }
         switch name {
         case "length", "size": return .int(items.count)
         case "count":
@@ -144,8 +147,24 @@ extension Interpreter {
             }
             return .array(unique(items))
         case "sort":
-            if block != nil { throw failure(.unsupportedSyntax, "unsupported syntax: sort with a block", line) }
-            return .array(try sorted(items, keys: items, line))
+            guard block != nil else { return .array(try sorted(items, keys: items, line)) }
+            var failure: Signal?
+            let result = items.enumerated().sorted { a, b in
+                guard failure == nil else { return false }
+                do {
+                    let order = try invoke(block, [a.element, b.element], line)
+                    guard case .int(let value) = order else {
+                        failure = runtime("comparison of \(a.element.className) with \(b.element.className) failed", line)
+                        return false
+                    }
+                    return value < 0 || (value == 0 && a.offset < b.offset)
+                } catch {
+                    failure = (error as? Signal) ?? runtime("sort failed", line)
+                    return false
+                }
+            }
+            if let failure { throw failure }
+            return .array(result.map { $0.element })
         case "sort_by", "min_by", "max_by":
             var keys: [RValue] = []
             for item in items { keys.append(try invoke(block, [item], line)) }
@@ -288,12 +307,59 @@ extension Interpreter {
         }
     }
 
+    static let enumeratorMethods: Set<String> = [
+        "each", "map", "collect", "each_with_index", "select", "filter", "reject", "flat_map", "each_pair",
+    ]
+
+    /// `items.each_with_index.map { |x, i| }`, `items.each.with_index(1)`, `items.map.with_index { }`, `to_a`.
+    func sendEnumerator(_ items: [RValue], _ method: String, _ name: String, _ arguments: [RValue],
+        _ block: Callable?, _ line: Int) throws(Signal) -> RValue
+    {
+        let indexed = method == "each_with_index"
+        let elements = indexed ? items.enumerated().map { RValue.array([$0.element, .int($0.offset)]) } : items
+        switch name {
+        case "with_index", "each_with_index":
+            var offset = 0
+            if let first = arguments.first, case .int(let start) = first { offset = start }
+            guard block != nil else {
+                return .enumerator(items, method: "each_with_index")
+            }
+            var results: [RValue] = []
+            var kept: [RValue] = []
+            for (index, item) in items.enumerated() {
+                let result = try invoke(block, [item, .int(index + offset)], line)
+                results.append(result)
+                if result.truthy == (method != "reject") { kept.append(item) }
+            }
+            switch method {
+            case "map", "collect": return .array(results)
+            case "flat_map": return .array(results.flatMap { if case .array(let inner) = $0 { inner } else { [$0] } })
+            case "select", "filter", "reject": return .array(kept)
+            default: return .array(items)
+            }
+        case "to_a", "entries":
+            return .array(elements)
+        case "size", "count" where block == nil && arguments.isEmpty:
+            return .int(items.count)
+        case "next", "peek", "rewind":
+            throw failure(.unsupportedMethod, "unsupported method '\(name)' for Enumerator", line)
+        default:
+            guard block != nil || !Interpreter.enumeratorMethods.contains(name) else {
+                return .enumerator(elements, method: name)
+            }
+            return try sendArray(elements, indexed && name == "each" ? "each" : name, arguments, block, line)
+        }
+    }
+
     // MARK: Hashes
 
     func sendHash(_ hash: RHash, _ name: String, _ arguments: [RValue], _ block: Callable?, _ line: Int)
         throws(Signal) -> RValue
     {
         let pairs = hash.pairs.map { RValue.array([$0.0, $0.1]) }
+        if block == nil, arguments.isEmpty, Interpreter.enumeratorMethods.contains(name) {
+            return .enumerator(pairs, method: name == "each_pair" ? "each" : name)
+        }
         switch name {
         case "length", "size": return .int(hash.count)
         case "count" where block == nil && arguments.isEmpty: return .int(hash.count)

@@ -280,6 +280,11 @@ struct Lexer {
                 break
             }
         }
+        if !isFloat, text.count > 1, text.hasPrefix("0") {
+            guard let value = Int(text.dropFirst(), radix: 8) else { throw syntaxError("invalid octal literal '\(text)'") }
+            emit(.integer(value))
+            return
+        }
         if isFloat {
             guard let value = Double(text) else { throw syntaxError("invalid number literal '\(text)'") }
             emit(.float(value))

@@ -70,6 +70,8 @@ extension Interpreter {
             throw noMethod(name, receiver, line)
         case .module(let module):
             return try sendModule(module, name, arguments, line)
+        case .enumerator(let items, let method):
+            return try sendEnumerator(items, method, name, arguments, block, line)
         case .elseBlock(let active):
             switch name {
             case "else":
@@ -123,7 +125,12 @@ extension Interpreter {
             try arity(name, arguments, 1...1, line)
             guard case .module(let className) = arguments[0] else { throw runtime("class or module required", line) }
             return .bool(isA(receiver, className))
-        case "class": return .module(receiver.className)
+        case "class":
+            switch receiver {
+            case .null: return .module("NilClass")
+            case .bool(let flag): return .module(flag ? "TrueClass" : "FalseClass")
+            default: return .module(receiver.className)
+            }
         case "respond_to?":
             if case .object(let fields) = receiver, let first = arguments.first {
                 return .bool(fields[.string(RubyFormat.toS(first))] != nil)
@@ -440,6 +447,7 @@ extension Interpreter {
         case "succ", "next": return .int(number + 1)
         case "pred": return .int(number - 1)
         case "times":
+            if block == nil { return .enumerator((0..<max(0, number)).map(RValue.int), method: "each") }
             guard number > 0 else { return .int(number) }
             for index in 0..<number { _ = try invoke(block, [.int(index)], line) }
             return .int(number)

@@ -16,6 +16,8 @@ enum RValue: Hashable, Sendable {
     case range(Int, Int, exclusive: Bool)
     /// A constant such as `JSON`, `YAML` or a class name.
     case module(String)
+    /// An enumerator from a block-less `each`, `map`, `each_with_index`, `select` or `times`.
+    case enumerator([RValue], method: String)
     /// The value returned by `if_p`: `active` when the block did not run, so `.else` runs its block.
     case elseBlock(active: Bool)
 
@@ -57,6 +59,7 @@ enum RValue: Hashable, Sendable {
         case .range: return "Range"
         case .module(let name): return name
         case .elseBlock: return "ElseBlock"
+        case .enumerator: return "Enumerator"
         }
     }
 
@@ -64,6 +67,7 @@ enum RValue: Hashable, Sendable {
     var templateValue: TemplateValue {
         switch self {
         case .null, .elseBlock: return .null
+        case .enumerator(let items, _): return .array(items.map(\.templateValue))
         case .bool(let value): return .bool(value)
         case .int(let value): return .int(value)
         case .float(let value): return .double(value)
@@ -181,7 +185,7 @@ enum RubyFormat {
         case .int(let value): return String(value)
         case .float(let value): return float(value)
         case .string(let value), .symbol(let value), .module(let value): return value
-        case .array, .hash, .object, .range, .elseBlock: return inspect(value)
+        case .array, .hash, .object, .range, .elseBlock, .enumerator: return inspect(value)
         }
     }
 
@@ -199,6 +203,7 @@ enum RubyFormat {
             return "#<OpenStruct\(fields)>"
         case .range(let low, let high, let exclusive): return "\(low)\(exclusive ? "..." : "..")\(high)"
         case .elseBlock: return "#<ElseBlock>"
+        case .enumerator(let items, let method): return "#<Enumerator: \(inspect(.array(items))):\(method)>"
         default: return toS(value)
         }
     }
@@ -231,6 +236,7 @@ enum RubyFormat {
     static func json(_ value: RValue, pretty: Bool = false, indent: String = "") -> String {
         switch value {
         case .null, .elseBlock: return "null"
+        case .enumerator(let items, _): return json(.array(items), pretty: pretty, indent: indent)
         case .bool(let value): return value ? "true" : "false"
         case .int(let value): return String(value)
         case .float(let value): return float(value)
@@ -296,16 +302,33 @@ enum RubyFormat {
         {
             return .doubleQuoted
         }
-        if text.isEmpty || Resolver.default.resolveTag(of: Node(text)) != .str { return .singleQuoted }
+        if text.isEmpty || psychTokenizesAsNonString(text) { return .singleQuoted }
         if text.hasPrefix("0"), text.dropFirst().drop(while: { ("0"..."7").contains($0) }).first.map({ $0 == "8" || $0 == "9" }) == true {
             return .singleQuoted
         }
         return .any
     }
 
+    private static let psychNonString: [NSRegularExpression] = [
+        "^(?:yes|true|on|no|false|off|null|~)$",
+        "^(?:[-+]?0b[0-1_,]+|[-+]?0[0-7_,]+|[-+]?(?:0|[1-9](?:[0-9]|,[0-9]|_[0-9])*)|[-+]?0x[0-9a-fA-F_,]+)$",
+        "^(?:[-+]?([0-9][0-9_,]*)?\\.[0-9]*([eE][-+][0-9]+)?|[-+]?\\.(?:inf|Inf|INF)|\\.(?:nan|NaN|NAN))$",
+        "^\\d{4}-(?:1[012]|0\\d|\\d)-(?:[12]\\d|3[01]|0\\d|\\d)$",
+        "^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9]){1,2}(?:\\.[0-9_]*)?$",
+        "^-?\\d{4}-\\d{1,2}-\\d{1,2}(?:[Tt]|\\s+)\\d{1,2}:\\d\\d:\\d\\d(?:\\.\\d*)?(?:\\s*(?:Z|[-+]\\d{1,2}:?(?:\\d\\d)?))?$",
+    ].compactMap { try? NSRegularExpression(pattern: $0, options: [.caseInsensitive]) }
+
+    /// Whether Psych's scalar scanner would read `text` as something other than a string (bool, null, number,
+    /// date), so that dumping it must quote it.
+    static func psychTokenizesAsNonString(_ text: String) -> Bool {
+        let range = NSRange(text.startIndex..., in: text)
+        return psychNonString.contains { $0.firstMatch(in: text, range: range) != nil }
+    }
+
     static func yamlNode(_ value: RValue) -> Node {
         switch value {
         case .null, .elseBlock: return Node("", Tag(.null), .plain)
+        case .enumerator(let items, _): return yamlNode(.array(items))
         case .bool(let value): return Node(value ? "true" : "false", Tag(.bool))
         case .int(let value): return Node(String(value), Tag(.int))
         case .float(let value): return Node(float(value), Tag(.float))
