@@ -288,7 +288,7 @@ extension Interpreter {
         func slice(_ start: Int, _ length: Int) -> RValue {
             let begin = start < 0 ? items.count + start : start
             guard begin >= 0, begin <= items.count, length >= 0 else { return .null }
-            return .array(Array(items[begin..<min(items.count, begin + length)]))
+            return .array(Array(items[begin..<(begin + min(length, items.count - begin))]))
         }
         switch (arguments.first, arguments.count) {
         case (.int(let index), 1):
@@ -327,7 +327,7 @@ extension Interpreter {
             var results: [RValue] = []
             var kept: [RValue] = []
             for (index, item) in items.enumerated() {
-                let result = try invoke(block, [item, .int(index + offset)], line)
+                let result = try invoke(block, [item, .int(index &+ offset)], line)
                 results.append(result)
                 if result.truthy == (method != "reject") { kept.append(item) }
             }
@@ -339,7 +339,9 @@ extension Interpreter {
             }
         case "to_a", "entries":
             return .array(elements)
-        case "size", "count" where block == nil && arguments.isEmpty:
+        case "size":
+            return .int(items.count)
+        case "count" where block == nil && arguments.isEmpty:
             return .int(items.count)
         case "next", "peek", "rewind":
             throw failure(.unsupportedMethod, "unsupported method '\(name)' for Enumerator", line)
@@ -505,22 +507,25 @@ extension Interpreter {
     func mutate(_ value: inout RValue, _ name: String, _ arguments: [RValue], _ block: Callable?, _ line: Int)
         throws(Signal) -> RValue
     {
-        switch (name, value) {
-        case ("push", .array(var items)), ("append", .array(var items)):
-            value = .null
-            items += arguments
-            value = .array(items)
+        if value.isArray && (name == "push" || name == "append") {
+            value.appendInPlace(items: arguments)
             return value
-        case ("concat", .array(var items)):
-            value = .null
+        }
+        if value.isArray && name == "concat" {
             for argument in arguments {
                 guard case .array(let more) = argument else {
                     throw runtime("no implicit conversion of \(argument.className) into Array", line)
                 }
-                items += more
+                value.appendInPlace(items: more)
             }
-            value = .array(items)
             return value
+        }
+        if value.isHash && name == "store" {
+            try arity(name, arguments, 2...2, line)
+            value.setInPlace(key: arguments[0], arguments[1])
+            return arguments[1]
+        }
+        switch (name, value) {
         case ("concat", .string), ("append", .string):
             for argument in arguments { _ = try append(&value, argument, line) }
             return value
@@ -582,25 +587,21 @@ extension Interpreter {
 
     /// `container[index] = value`.
     func indexSet(_ container: inout RValue, _ index: [RValue], _ value: RValue, _ line: Int) throws(Signal) {
-        switch container {
-        case .hash(var hash):
+        if container.isHash {
             guard index.count == 1 else { throw runtime("wrong number of arguments for '[]='", line) }
-            container = .null
-            hash[index[0]] = value
-            container = .hash(hash)
-        case .array(var items):
-            guard index.count == 1, case .int(let position) = index[0] else {
-                throw failure(.unsupportedSyntax, "unsupported syntax: array slice assignment", line)
-            }
-            let resolved = position < 0 ? items.count + position : position
-            guard resolved >= 0 else { throw runtime("index \(position) too small for array", line) }
-            container = .null
-            while items.count <= resolved { items.append(.null) }
-            items[resolved] = value
-            container = .array(items)
-        default:
-            throw noMethod("[]=", container, line)
+            container.setInPlace(key: index[0], value)
+            return
         }
+        guard container.isArray else { throw noMethod("[]=", container, line) }
+        guard index.count == 1, case .int(let position) = index[0] else {
+            throw failure(.unsupportedSyntax, "unsupported syntax: array slice assignment", line)
+        }
+        var count = 0
+        if case .array(let items) = container { count = items.count }
+        let resolved = position < 0 ? count + position : position
+        guard resolved >= 0 else { throw runtime("index \(position) too small for array", line) }
+        try checkSize(resolved, line)
+        container.setInPlace(index: resolved, value)
     }
 
     // MARK: format
@@ -633,7 +634,7 @@ extension Interpreter {
                     digits.append(digit)
                     characters.removeFirst()
                 }
-                precision = Int(digits) ?? 0
+                precision = min(Int(digits) ?? 0, 1000)
             }
             guard let type = characters.popFirst() else { throw runtime("incomplete format specifier", line) }
             if type == "%" {
@@ -652,14 +653,14 @@ extension Interpreter {
                 let number: Int
                 switch argument {
                 case .int(let value): number = value
-                case .float(let value) where value.isFinite: number = Int(value.rounded(.down))
+                case .float(let value) where value.isFinite: number = try exactInteger(value.rounded(.down), line)
                 case .string(let text):
                     guard let value = Int(text) else { throw runtime("invalid value for Integer(): \"\(text)\"", line) }
                     number = value
                 default: throw runtime("can't convert \(argument.className) into Integer", line)
                 }
                 let radix = type == "x" || type == "X" ? 16 : type == "o" ? 8 : type == "b" ? 2 : 10
-                body = String(abs(number), radix: radix, uppercase: type == "X")
+                body = String(number.magnitude, radix: radix, uppercase: type == "X")
                 if number < 0 { body = "-" + body } else if flags.contains("+") { body = "+" + body }
                 else if flags.contains(" ") { body = " " + body }
             case "f", "e", "g":
@@ -672,6 +673,7 @@ extension Interpreter {
                 throw failure(.unsupportedSyntax, "unsupported syntax: format directive '%\(type)'", line)
             }
             if let targetWidth = Int(width), body.count < targetWidth {
+                try checkSize(targetWidth, line)
                 let padding = targetWidth - body.count
                 if flags.contains("-") {
                     body += String(repeating: " ", count: padding)

@@ -49,6 +49,7 @@ extension Interpreter {
         case .float(let number): return try sendFloat(number, name, arguments, line)
         case .range(let low, let high, let exclusive):
             let upper = exclusive ? high - 1 : high
+            if upper >= low { try checkSize(upper.subtractingReportingOverflow(low).overflow ? Int.max : upper - low, line) }
             let items = upper < low ? [] : (low...upper).map(RValue.int)
             switch name {
             case "include?", "member?", "cover?", "===":
@@ -316,6 +317,7 @@ extension Interpreter {
             try arity(name, arguments, 1...2, line)
             guard case .int(let width) = arguments[0] else { throw runtime("no implicit conversion into Integer", line) }
             let pad = arguments.count > 1 ? RubyFormat.toS(arguments[1]) : " "
+            try checkSize(width, line)
             let missing = width - text.count
             guard missing > 0, !pad.isEmpty else { return .string(text) }
             func padding(_ count: Int) -> String {
@@ -403,7 +405,7 @@ extension Interpreter {
         func slice(_ start: Int, _ length: Int) -> RValue {
             let begin = start < 0 ? characters.count + start : start
             guard begin >= 0, begin <= characters.count, length >= 0 else { return .null }
-            return .string(String(characters[begin..<min(characters.count, begin + length)]))
+            return .string(String(characters[begin..<(begin + min(length, characters.count - begin))]))
         }
         switch (arguments.first, arguments.count) {
         case (.int(let index), 1):
@@ -438,15 +440,18 @@ extension Interpreter {
                 return .string(String(number, radix: radix))
             }
             return .string(String(number))
-        case "abs": return .int(abs(number))
+        case "abs":
+            guard number != Int.min else { throw runtime("integer overflow", line) }
+            return .int(abs(number))
         case "zero?": return .bool(number == 0)
         case "positive?": return .bool(number > 0)
         case "negative?": return .bool(number < 0)
         case "even?": return .bool(number % 2 == 0)
         case "odd?": return .bool(number % 2 != 0)
-        case "succ", "next": return .int(number + 1)
-        case "pred": return .int(number - 1)
+        case "succ", "next": return .int(number &+ 1)
+        case "pred": return .int(number &- 1)
         case "times":
+            try checkSize(number, line)
             if block == nil { return .enumerator((0..<max(0, number)).map(RValue.int), method: "each") }
             guard number > 0 else { return .int(number) }
             for index in 0..<number { _ = try invoke(block, [.int(index)], line) }
@@ -454,6 +459,7 @@ extension Interpreter {
         case "upto", "downto":
             try arity(name, arguments, 1...1, line)
             guard case .int(let limit) = arguments[0] else { throw runtime("no implicit conversion into Integer", line) }
+            try checkSize(limit.subtractingReportingOverflow(number).overflow ? Int.max : abs(limit - number), line)
             let sequence = name == "upto" ? Array(stride(from: number, through: limit, by: 1))
                 : Array(stride(from: number, through: limit, by: -1))
             for index in sequence { _ = try invoke(block, [.int(index)], line) }
@@ -475,8 +481,7 @@ extension Interpreter {
         -> RValue
     {
         func integer(_ value: Double) throws(Signal) -> RValue {
-            guard value.isFinite, abs(value) < 9.2e18 else { throw runtime("\(RubyFormat.float(value)) out of range", line) }
-            return .int(Int(value))
+            .int(try exactInteger(value, line))
         }
         switch name {
         case "to_i", "to_int", "truncate": return try integer(number.rounded(.towardZero))

@@ -6,6 +6,17 @@ struct Parser {
     private var locals: [Set<String>]
     /// Whether a `do` block may bind to the call being parsed (not inside command arguments).
     private var doAllowed = true
+    /// Current expression nesting, bounded so that hostile input cannot exhaust the stack.
+    private var depth = 0
+    static let maximumDepth = 150
+
+    private mutating func enter() throws(TemplateError) {
+        depth += 1
+        if depth > Parser.maximumDepth {
+            throw TemplateError(code: .unsupportedSyntax,
+                message: "unsupported syntax: expressions nested deeper than \(Parser.maximumDepth) levels", line: line)
+        }
+    }
 
     init(tokens: [Token], locals: [Set<String>] = [[]], endLine: Int? = nil) {
         var tokens = tokens
@@ -294,6 +305,8 @@ struct Parser {
     }
 
     private mutating func parseTernary() throws(TemplateError) -> SyntaxNode {
+        try enter()
+        defer { depth -= 1 }
         let startLine = line
         let condition = try parseRange()
         guard acceptOp("?") else { return condition }
@@ -357,6 +370,8 @@ struct Parser {
     }
 
     private mutating func parseUnaryMinus() throws(TemplateError) -> SyntaxNode {
+        try enter()
+        defer { depth -= 1 }
         let startLine = line
         if acceptOp("-") {
             let operand = try parseUnaryMinus()
@@ -381,6 +396,8 @@ struct Parser {
     }
 
     private mutating func parseUnary() throws(TemplateError) -> SyntaxNode {
+        try enter()
+        defer { depth -= 1 }
         let startLine = line
         if acceptOp("!") {
             return SyntaxNode(kind: .not(try parseUnary()), line: startLine)

@@ -36,6 +36,55 @@ enum RValue: Hashable, Sendable {
         }
     }
 
+    /// Which case this is, without holding on to the payload (so in-place mutation stays copy-free).
+    var isArray: Bool {
+        if case .array = self { return true }
+        return false
+    }
+
+    var isString: Bool {
+        if case .string = self { return true }
+        return false
+    }
+
+    var isHash: Bool {
+        if case .hash = self { return true }
+        return false
+    }
+
+    /// Appends to a string value without copying its storage (the payload is moved out first).
+    mutating func appendInPlace(string more: String) {
+        guard case .string(var text) = self else { return }
+        self = .null
+        text += more
+        self = .string(text)
+    }
+
+    /// Appends to an array value without copying its storage.
+    mutating func appendInPlace(items more: [RValue]) {
+        guard case .array(var items) = self else { return }
+        self = .null
+        items.append(contentsOf: more)
+        self = .array(items)
+    }
+
+    /// `hash[key] = value` without copying the hash storage.
+    mutating func setInPlace(key: RValue, _ value: RValue) {
+        guard case .hash(var hash) = self else { return }
+        self = .null
+        hash[key] = value
+        self = .hash(hash)
+    }
+
+    /// `array[index] = value` (padding with nil) without copying the array storage.
+    mutating func setInPlace(index: Int, _ value: RValue) {
+        guard case .array(var items) = self else { return }
+        self = .null
+        while items.count <= index { items.append(.null) }
+        items[index] = value
+        self = .array(items)
+    }
+
     /// Ruby truthiness: only nil and false are false.
     var truthy: Bool {
         switch self {

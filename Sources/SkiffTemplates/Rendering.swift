@@ -271,12 +271,14 @@ public enum JobRenderer {
         let resolved = PropertyResolver.resolve(job.spec.properties, from: properties)
         let specValue = spec.templateValue(job: name, properties: resolved)
         var files: [RenderedFile] = []
-        var sources = job.spec.templates.map { ($0.source, "templates/" + $0.source, $0.destination) }
-        if let monit = job.monit { sources.append(("monit", "monit", "monit")) } // bosh renders monit too
-        for (key, file, destination) in sources {
+        var sources = job.spec.templates.map { (key: $0.source, file: "templates/" + $0.source, destination: $0.destination,
+            isMonit: false) }
+        // bosh renders the monit file as a template too.
+        if job.monit != nil { sources.append((key: "monit", file: "monit", destination: "monit", isMonit: true)) }
+        for (key, file, destination, isMonit) in sources {
             try JobTemplates.checkSafe(destination, job: name, field: "destination")
             let text: String
-            if key == "monit" && file == "monit" {
+            if isMonit {
                 text = job.monit ?? ""
             } else {
                 try JobTemplates.checkSafe(key, job: name, field: "source")
