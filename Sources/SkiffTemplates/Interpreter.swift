@@ -228,6 +228,15 @@ final class Interpreter {
             return .module(name)
         case .next(let valueNode):
             throw Signal.next(try valueNode.map { (node: SyntaxNode) throws(Signal) -> RValue in try eval(node) } ?? .null)
+        case .rescueModifier(let body, let fallback):
+            do {
+                return try eval(body)
+            } catch {
+                guard case .failure(let failure) = error,
+                    [.runtime, .unknownProperty, .raised].contains(failure.code)
+                else { throw error }
+                return try eval(fallback)
+            }
         case .blockPass(let name):
             throw failure(.syntax, "syntax error, unexpected '&:\(name)'", node.line)
         }

@@ -21,7 +21,7 @@ extension Interpreter {
         "nan?", "infinite?", "cover?", "dump", "generate", "pretty_generate", "else", "else_if_p", "tr", "squeeze",
         "delete_prefix", "delete_suffix", "clear", "pop", "shift", "replace", "+", "-", "*", "/", "%", "**", "<",
         ">", "<=", ">=", "<=>", "<<", "===", "-@", "ord", "hex", "sort_by", "uniq", "each_key", "each_value",
-        "select!", "reject!", "filter_map", "tally", "sample", "shuffle", "minmax", "step",
+        "select!", "reject!", "filter_map", "tally", "sample", "shuffle", "minmax", "step", "fdiv", "with_index",
     ]
 
     // MARK: Dispatch
@@ -435,6 +435,12 @@ extension Interpreter {
         switch name {
         case "to_i", "to_int", "round", "floor", "ceil", "truncate": return .int(number)
         case "to_f": return .float(Double(number))
+        case "fdiv":
+            try arity(name, arguments, 1...1, line)
+            guard let divisor = self.number(arguments[0]) else {
+                throw runtime("\(arguments[0].className) can't be coerced into Float", line)
+            }
+            return .float(Double(number) / divisor)
         case "to_s":
             if let base = arguments.first, case .int(let radix) = base, (2...36).contains(radix) {
                 return .string(String(number, radix: radix))

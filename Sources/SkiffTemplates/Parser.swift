@@ -205,7 +205,16 @@ struct Parser {
                 let condition = try parseExpressionStatement()
                 let negated = SyntaxNode(kind: .not(condition), line: condition.line)
                 node = SyntaxNode(kind: .conditional(condition: negated, then: node, otherwise: nil), line: startLine)
-            } else if isKeyword("while") || isKeyword("until") || isKeyword("rescue") {
+            } else if acceptKeyword("rescue") {
+                let fallback = try parseExpressionStatement()
+                if case .assign(let name, let value) = node.kind {
+                    // `a = b rescue c` assigns `b rescue c`, as Ruby parses it.
+                    let guarded = SyntaxNode(kind: .rescueModifier(value, fallback), line: startLine)
+                    node = SyntaxNode(kind: .assign(name, guarded), line: startLine)
+                } else {
+                    node = SyntaxNode(kind: .rescueModifier(node, fallback), line: startLine)
+                }
+            } else if isKeyword("while") || isKeyword("until") {
                 throw unsupported("'\(Parser.describe(current.kind).trimmingQuotes)' modifier")
             } else {
                 return node

@@ -204,15 +204,18 @@ struct MethodTests {
         ("<%= '%s:%d' % ['host', 80] %>", "host:80"),
         ("<%= \"line1\\nline2\\n\".lines.map(&:chomp).inspect %>", "[\"line1\", \"line2\"]"),
         ("<% s = ' x ' %><% s.strip! %>[<%= s %>]", "[x]"),
-        ("<%= 10.0.round %> <%= 2.567.round(2) %> <%= 7.fdiv(2) rescue 'x' %>", ""),
+        ("<%= 10.0.round %> <%= 2.567.round(2) %> <%= 7.fdiv(2) %>", "10 2.57 3.5"),
+        ("<%= p('missing') rescue 'fallback' %> <% x = p('nope') rescue 'r' %><%= x %>", "fallback r"),
+        ("<%= (1 / 0 rescue -1) %> <%= p('port') rescue 0 %>", "-1 8080"),
     ])
     func methods(source: String, expected: String) throws {
-        if source.contains("fdiv") {
-            // `rescue` modifiers are refused, not ignored.
-            #expect(renderError(source)?.code == .unsupportedSyntax)
-            return
-        }
         #expect(try render(source) == expected)
+    }
+
+    @Test func rescueDoesNotHideUnsupportedCode() {
+        // Ruby would rescue a NoMethodError here; the renderer refuses instead of silently using the fallback.
+        #expect(renderError("<%= p('name').frobnicate rescue 'x' %>")?.code == .unsupportedMethod)
+        #expect(renderError("<%= p('name') rescue 'x' %>") == nil)
     }
 
     @Test func integerAndNilConversions() throws {
