@@ -70,9 +70,13 @@ extension Interpreter {
             var matches = 0
             for item in items {
                 let hit: Bool
-                if let pattern = arguments.first { hit = caseEquals(pattern, item) }
-                else if block != nil { hit = try invoke(block, [item], line).truthy }
-                else { hit = item.truthy }
+                if let pattern = arguments.first {
+                    hit = caseEquals(pattern, item)
+                } else if block != nil {
+                    hit = try invoke(block, [item], line).truthy
+                } else {
+                    hit = item.truthy
+                }
                 if hit { matches += 1 }
             }
             switch name {
@@ -131,8 +135,11 @@ extension Interpreter {
         case "find_index", "index":
             for (index, item) in items.enumerated() {
                 let hit: Bool
-                if let needle = arguments.first { hit = equals(needle, item) }
-                else { hit = try invoke(block, [item], line).truthy }
+                if let needle = arguments.first {
+                    hit = equals(needle, item)
+                } else {
+                    hit = try invoke(block, [item], line).truthy
+                }
                 if hit { return .int(index) }
             }
             return .null
@@ -154,7 +161,8 @@ extension Interpreter {
                 do {
                     let order = try invoke(block, [a.element, b.element], line)
                     guard case .int(let value) = order else {
-                        failure = runtime("comparison of \(a.element.className) with \(b.element.className) failed", line)
+                        failure = runtime(
+                            "comparison of \(a.element.className) with \(b.element.className) failed", line)
                         return false
                     }
                     return value < 0 || (value == 0 && a.offset < b.offset)
@@ -261,8 +269,11 @@ extension Interpreter {
         case "tally":
             var counts = RHash()
             for item in items {
-                if case .int(let count) = counts[item] ?? .null { counts[item] = .int(count + 1) }
-                else { counts[item] = .int(1) }
+                if case .int(let count) = counts[item] ?? .null {
+                    counts[item] = .int(count + 1)
+                } else {
+                    counts[item] = .int(1)
+                }
             }
             return .hash(counts)
         case "dig":
@@ -312,9 +323,10 @@ extension Interpreter {
     ]
 
     /// `items.each_with_index.map { |x, i| }`, `items.each.with_index(1)`, `items.map.with_index { }`, `to_a`.
-    func sendEnumerator(_ items: [RValue], _ method: String, _ name: String, _ arguments: [RValue],
-        _ block: Callable?, _ line: Int) throws(Signal) -> RValue
-    {
+    func sendEnumerator(
+        _ items: [RValue], _ method: String, _ name: String, _ arguments: [RValue],
+        _ block: Callable?, _ line: Int
+    ) throws(Signal) -> RValue {
         let indexed = method == "each_with_index"
         let elements = indexed ? items.enumerated().map { RValue.array([$0.element, .int($0.offset)]) } : items
         switch name {
@@ -476,9 +488,10 @@ extension Interpreter {
 
     // MARK: OpenStruct
 
-    func sendObject(_ fields: RHash, _ receiver: RValue, _ name: String, _ arguments: [RValue], _ block: Callable?,
-        _ line: Int) throws(Signal) -> RValue
-    {
+    func sendObject(
+        _ fields: RHash, _ receiver: RValue, _ name: String, _ arguments: [RValue], _ block: Callable?,
+        _ line: Int
+    ) throws(Signal) -> RValue {
         switch name {
         case "[]":
             try arity(name, arguments, 1...1, line)
@@ -486,7 +499,9 @@ extension Interpreter {
         case "to_h", "marshal_dump":
             return .hash(fields)
         case "each_pair":
-            for (key, value) in fields.pairs { _ = try invoke(block, [.array([.symbol(RubyFormat.toS(key)), value])], line) }
+            for (key, value) in fields.pairs {
+                _ = try invoke(block, [.array([.symbol(RubyFormat.toS(key)), value])], line)
+            }
             return receiver
         case "dig":
             var current = receiver
@@ -558,8 +573,12 @@ extension Interpreter {
             hash[arguments[0]] = nil
             value = .hash(hash)
             return removed
-        case ("clear", .array): value = .array([]); return value
-        case ("clear", .hash): value = .hash(RHash()); return value
+        case ("clear", .array):
+            value = .array([])
+            return value
+        case ("clear", .hash):
+            value = .hash(RHash())
+            return value
         case ("merge!", .hash), ("update", .hash):
             value = try sendHash(hashOf(value), "merge", arguments, block, line)
             return value
@@ -646,7 +665,8 @@ extension Interpreter {
             next += 1
             var body: String
             switch type {
-            case "s": body = RubyFormat.toS(argument)
+            case "s":
+                body = RubyFormat.toS(argument)
                 if let precision { body = String(body.prefix(precision)) }
             case "p": body = RubyFormat.inspect(argument)
             case "d", "i", "x", "X", "o", "b":
@@ -661,8 +681,13 @@ extension Interpreter {
                 }
                 let radix = type == "x" || type == "X" ? 16 : type == "o" ? 8 : type == "b" ? 2 : 10
                 body = String(number.magnitude, radix: radix, uppercase: type == "X")
-                if number < 0 { body = "-" + body } else if flags.contains("+") { body = "+" + body }
-                else if flags.contains(" ") { body = " " + body }
+                if number < 0 {
+                    body = "-" + body
+                } else if flags.contains("+") {
+                    body = "+" + body
+                } else if flags.contains(" ") {
+                    body = " " + body
+                }
             case "f", "e", "g":
                 guard let number = number(argument) ?? Double(RubyFormat.toS(argument)) else {
                     throw runtime("can't convert \(argument.className) into Float", line)

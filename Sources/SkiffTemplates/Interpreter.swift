@@ -1,3 +1,5 @@
+import Foundation
+
 /// Control flow out of an evaluation: a template error, or `next` leaving a block.
 enum Signal: Error {
     case failure(TemplateError)
@@ -97,7 +99,9 @@ final class Interpreter {
     }
 
     func noMethod(_ name: String, _ receiver: RValue, _ line: Int) -> Signal {
-        if receiver == .null || Interpreter.knownMethods.contains(name) || Interpreter.knownMethods.contains(name.trimmingBang) {
+        if receiver == .null || Interpreter.knownMethods.contains(name)
+            || Interpreter.knownMethods.contains(name.trimmingBang)
+        {
             return runtime("undefined method '\(name)' for \(receiver.className)", line)
         }
         return failure(.unsupportedMethod, "unsupported method '\(name)' for \(receiver.className)", line)
@@ -105,9 +109,12 @@ final class Interpreter {
 
     func arity(_ name: String, _ arguments: [RValue], _ range: ClosedRange<Int>, _ line: Int) throws(Signal) {
         guard range.contains(arguments.count) else {
-            let expected = range.lowerBound == range.upperBound ? "\(range.lowerBound)"
+            let expected =
+                range.lowerBound == range.upperBound
+                ? "\(range.lowerBound)"
                 : "\(range.lowerBound)..\(range.upperBound)"
-            throw runtime("wrong number of arguments for '\(name)' (given \(arguments.count), expected \(expected))",
+            throw runtime(
+                "wrong number of arguments for '\(name)' (given \(arguments.count), expected \(expected))",
                 line)
         }
     }
@@ -169,7 +176,8 @@ final class Interpreter {
                 return value
             }
         case .call(let receiver, let name, let arguments, let block):
-            return try evalCall(receiver: receiver, name: name, argumentNodes: arguments, block: block,
+            return try evalCall(
+                receiver: receiver, name: name, argumentNodes: arguments, block: block,
                 line: node.line)
         case .index(let receiver, let indexNodes):
             let value = try eval(receiver)
@@ -227,7 +235,8 @@ final class Interpreter {
             }
             return .module(name)
         case .next(let valueNode):
-            throw Signal.next(try valueNode.map { (node: SyntaxNode) throws(Signal) -> RValue in try eval(node) } ?? .null)
+            throw Signal.next(
+                try valueNode.map { (node: SyntaxNode) throws(Signal) -> RValue in try eval(node) } ?? .null)
         case .rescueModifier(let body, let fallback):
             do {
                 return try eval(body)
@@ -253,7 +262,9 @@ final class Interpreter {
         return values
     }
 
-    private func evalOperatorAssign(target: SyntaxNode, op: String, valueNode: SyntaxNode, line: Int) throws(Signal) -> RValue {
+    private func evalOperatorAssign(target: SyntaxNode, op: String, valueNode: SyntaxNode, line: Int) throws(Signal)
+        -> RValue
+    {
         let current = try eval(target)
         let value: RValue
         switch op {
@@ -367,7 +378,8 @@ final class Interpreter {
         scope = local
         defer { scope = saved }
         var values = arguments
-        let wantsSplat = block.parameters.count > 1
+        let wantsSplat =
+            block.parameters.count > 1
             || (block.parameters.count == 1 && { if case .destructure = block.parameters[0] { true } else { false } }())
         if wantsSplat, values.count == 1, case .array(let items) = values[0] {
             values = block.parameters.count == 1 ? [.array(items)] : items
@@ -525,7 +537,10 @@ final class Interpreter {
 
     func isA(_ value: RValue, _ className: String) -> Bool {
         switch className {
-        case "Numeric": if case .int = value { return true }; if case .float = value { return true }; return false
+        case "Numeric":
+            if case .int = value { return true }
+            if case .float = value { return true }
+            return false
         case "Object", "BasicObject": return true
         case "TrueClass": return value == .bool(true)
         case "FalseClass": return value == .bool(false)
@@ -706,7 +721,9 @@ final class Interpreter {
             switch value {
             case .string(let text): more = text
             case .int(let code):
-                guard let scalar = Unicode.Scalar(UInt32(clamping: code)) else { throw runtime("invalid codepoint", line) }
+                guard let scalar = Unicode.Scalar(UInt32(clamping: code)) else {
+                    throw runtime("invalid codepoint", line)
+                }
                 more = String(Character(scalar))
             default: throw runtime("no implicit conversion of \(value.className) into String", line)
             }
@@ -720,8 +737,6 @@ final class Interpreter {
         return target
     }
 }
-
-import Foundation
 
 extension String {
     /// The method name without a trailing `!`.

@@ -11,9 +11,10 @@ public struct PropertyDefinition: Sendable, Equatable {
     public var type: String?
 
     /// Creates a property definition.
-    public init(name: String, description: String? = nil, defaultValue: TemplateValue? = nil,
-        example: TemplateValue? = nil, type: String? = nil)
-    {
+    public init(
+        name: String, description: String? = nil, defaultValue: TemplateValue? = nil,
+        example: TemplateValue? = nil, type: String? = nil
+    ) {
         self.name = name
         self.description = description
         self.defaultValue = defaultValue
@@ -60,9 +61,10 @@ public struct JobSpec: Sendable, Equatable {
     public var provides: [LinkDefinition]
 
     /// Creates a spec from parts.
-    public init(name: String, templates: [TemplateMapping] = [], packages: [String] = [],
-        properties: [PropertyDefinition] = [], consumes: [LinkDefinition] = [], provides: [LinkDefinition] = [])
-    {
+    public init(
+        name: String, templates: [TemplateMapping] = [], packages: [String] = [],
+        properties: [PropertyDefinition] = [], consumes: [LinkDefinition] = [], provides: [LinkDefinition] = []
+    ) {
         self.name = name
         self.templates = templates
         self.packages = packages
@@ -94,7 +96,9 @@ public struct JobSpec: Sendable, Equatable {
 
         var templates: [TemplateMapping] = []
         if let node = mapping["templates"], !Self.isNull(node) {
-            guard let pairs = node.mapping else { throw invalid("'templates' must be a mapping of source to destination", node) }
+            guard let pairs = node.mapping else {
+                throw invalid("'templates' must be a mapping of source to destination", node)
+            }
             for (key, value) in pairs {
                 guard let source = key.scalar?.string, let destination = value.scalar?.string else {
                     throw invalid("'templates' entries must be strings", key)
@@ -118,7 +122,9 @@ public struct JobSpec: Sendable, Equatable {
         if let node = mapping["properties"], !Self.isNull(node) {
             guard let pairs = node.mapping else { throw invalid("'properties' must be a mapping", node) }
             for (key, value) in pairs {
-                guard let propertyName = key.scalar?.string else { throw invalid("property names must be strings", key) }
+                guard let propertyName = key.scalar?.string else {
+                    throw invalid("property names must be strings", key)
+                }
                 var definition = PropertyDefinition(name: propertyName)
                 if let fields = value.mapping {
                     definition.description = fields["description"]?.scalar?.string

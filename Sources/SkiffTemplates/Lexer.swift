@@ -162,15 +162,18 @@ struct Lexer {
                 emit(.symbol(name))
             case "%" where expectsOperand && (peek(1) == "w" || peek(1) == "i" || peek(1) == "W"):
                 try lexWords()
-            case "/" where expectsOperand && !(tokens.last.map { if case .identifier = $0.kind { true } else { false } }
-                == true && peek(1) == " "):
+            case "/"
+            where expectsOperand
+                && !(tokens.last.map { if case .identifier = $0.kind { true } else { false } }
+                    == true && peek(1) == " "):
                 emit(.unsupported("regular expression literals"))
                 index += 1
                 while let next = peek(), next != "/", next != "\n" {
                     index += next == "\\" ? 2 : 1
                 }
                 index += 1
-            case "<" where peek(1) == "<" && (peek(2) == "~" || peek(2) == "-")
+            case "<"
+            where peek(1) == "<" && (peek(2) == "~" || peek(2) == "-")
                 && peek(3).map({ ("A"..."Z").contains($0) || $0 == "'" || $0 == "\"" }) == true:
                 emit(.unsupported("heredocs"))
                 index += 3
@@ -281,7 +284,9 @@ struct Lexer {
             }
         }
         if !isFloat, text.count > 1, text.hasPrefix("0") {
-            guard let value = Int(text.dropFirst(), radix: 8) else { throw syntaxError("invalid octal literal '\(text)'") }
+            guard let value = Int(text.dropFirst(), radix: 8) else {
+                throw syntaxError("invalid octal literal '\(text)'")
+            }
             emit(.integer(value))
             return
         }

@@ -49,7 +49,9 @@ extension Interpreter {
         case .float(let number): return try sendFloat(number, name, arguments, line)
         case .range(let low, let high, let exclusive):
             let upper = exclusive ? high - 1 : high
-            if upper >= low { try checkSize(upper.subtractingReportingOverflow(low).overflow ? Int.max : upper - low, line) }
+            if upper >= low {
+                try checkSize(upper.subtractingReportingOverflow(low).overflow ? Int.max : upper - low, line)
+            }
             let items = upper < low ? [] : (low...upper).map(RValue.int)
             switch name {
             case "include?", "member?", "cover?", "===":
@@ -203,7 +205,8 @@ extension Interpreter {
         case "downcase": return .string(text.lowercased())
         case "capitalize": return .string(text.prefix(1).uppercased() + text.dropFirst().lowercased())
         case "swapcase":
-            return .string(String(text.map { $0.isUppercase ? Character($0.lowercased()) : Character($0.uppercased()) }))
+            return .string(
+                String(text.map { $0.isUppercase ? Character($0.lowercased()) : Character($0.uppercased()) }))
         case "strip": return .string(rubyStrip(text, leading: true, trailing: true))
         case "lstrip": return .string(rubyStrip(text, leading: true, trailing: false))
         case "rstrip": return .string(rubyStrip(text, leading: false, trailing: true))
@@ -269,14 +272,19 @@ extension Interpreter {
             guard !hasRange(from), !hasRange(to), from.first != "^" || from.count == 1 else {
                 throw failure(.unsupportedSyntax, "unsupported syntax: character ranges in tr", line)
             }
-            return .string(String(text.map { character -> Character in
-                guard let position = from.firstIndex(of: character) else { return character }
-                return to.isEmpty ? character : to[min(position, to.count - 1)]
-            }))
+            return .string(
+                String(
+                    text.map { character -> Character in
+                        guard let position = from.firstIndex(of: character) else { return character }
+                        return to.isEmpty ? character : to[min(position, to.count - 1)]
+                    }))
         case "squeeze":
             var result = ""
-            for character in text where !(result.last == character && (arguments.isEmpty
-                || (RubyFormat.toS(arguments[0]).contains(character))))
+            for character in text
+            where
+                !(result.last == character
+                && (arguments.isEmpty
+                    || (RubyFormat.toS(arguments[0]).contains(character))))
             {
                 result.append(character)
             }
@@ -301,7 +309,9 @@ extension Interpreter {
             var prefix = ""
             for character in trimmed {
                 prefix.append(character)
-                if let value = Double(prefix) { best = value } else if prefix.count > 1, !"eE+-.".contains(character) {
+                if let value = Double(prefix) {
+                    best = value
+                } else if prefix.count > 1, !"eE+-.".contains(character) {
                     break
                 }
             }
@@ -315,7 +325,9 @@ extension Interpreter {
             return .int(Int(scalar.value))
         case "center", "ljust", "rjust":
             try arity(name, arguments, 1...2, line)
-            guard case .int(let width) = arguments[0] else { throw runtime("no implicit conversion into Integer", line) }
+            guard case .int(let width) = arguments[0] else {
+                throw runtime("no implicit conversion into Integer", line)
+            }
             let pad = arguments.count > 1 ? RubyFormat.toS(arguments[1]) : " "
             try checkSize(width, line)
             let missing = width - text.count
@@ -413,7 +425,9 @@ extension Interpreter {
             guard position >= 0, position < characters.count else { return .null }
             return .string(String(characters[position]))
         case (.int(let start), 2):
-            guard case .int(let length) = arguments[1] else { throw runtime("no implicit conversion into Integer", line) }
+            guard case .int(let length) = arguments[1] else {
+                throw runtime("no implicit conversion into Integer", line)
+            }
             return slice(start, length)
         case (.range(let low, let high, let exclusive), 1):
             let begin = low < 0 ? characters.count + low : low
@@ -464,9 +478,13 @@ extension Interpreter {
             return .int(number)
         case "upto", "downto":
             try arity(name, arguments, 1...1, line)
-            guard case .int(let limit) = arguments[0] else { throw runtime("no implicit conversion into Integer", line) }
+            guard case .int(let limit) = arguments[0] else {
+                throw runtime("no implicit conversion into Integer", line)
+            }
             try checkSize(limit.subtractingReportingOverflow(number).overflow ? Int.max : abs(limit - number), line)
-            let sequence = name == "upto" ? Array(stride(from: number, through: limit, by: 1))
+            let sequence =
+                name == "upto"
+                ? Array(stride(from: number, through: limit, by: 1))
                 : Array(stride(from: number, through: limit, by: -1))
             for index in sequence { _ = try invoke(block, [.int(index)], line) }
             return .int(number)

@@ -13,7 +13,8 @@ struct Parser {
     private mutating func enter() throws(TemplateError) {
         depth += 1
         if depth > Parser.maximumDepth {
-            throw TemplateError(code: .unsupportedSyntax,
+            throw TemplateError(
+                code: .unsupportedSyntax,
                 message: "unsupported syntax: expressions nested deeper than \(Parser.maximumDepth) levels", line: line)
         }
     }
@@ -276,7 +277,8 @@ struct Parser {
             case .call(receiver: .some, let name, _, block: nil):
                 throw unsupported("attribute assignment '\(name)='", line: startLine)
             default:
-                throw TemplateError(code: .syntax, message: "syntax error, cannot assign to this expression",
+                throw TemplateError(
+                    code: .syntax, message: "syntax error, cannot assign to this expression",
                     line: startLine)
             }
         }
@@ -291,7 +293,8 @@ struct Parser {
             case .localVariable, .index:
                 break
             default:
-                throw TemplateError(code: .syntax, message: "syntax error, cannot assign to this expression",
+                throw TemplateError(
+                    code: .syntax, message: "syntax error, cannot assign to this expression",
                     line: startLine)
             }
             let value = try parseAssignedValue()
@@ -327,12 +330,14 @@ struct Parser {
             advance()
             let whenFalse = SyntaxNode(kind: .call(receiver: nil, name: name, arguments: [], block: nil), line: line)
             let resolved = isLocal(name) ? SyntaxNode(kind: .localVariable(name), line: line) : whenFalse
-            return SyntaxNode(kind: .conditional(condition: condition, then: whenTrue, otherwise: resolved), line: startLine)
+            return SyntaxNode(
+                kind: .conditional(condition: condition, then: whenTrue, otherwise: resolved), line: startLine)
         }
         try expectOp(":")
         skipNewlines()
         let whenFalse = try parseTernary()
-        return SyntaxNode(kind: .conditional(condition: condition, then: whenTrue, otherwise: whenFalse), line: startLine)
+        return SyntaxNode(
+            kind: .conditional(condition: condition, then: whenTrue, otherwise: whenFalse), line: startLine)
     }
 
     private mutating func parseRange() throws(TemplateError) -> SyntaxNode {
@@ -463,7 +468,8 @@ struct Parser {
         }
         _ = hadParentheses
         let block = try parseBlock()
-        return SyntaxNode(kind: .call(receiver: receiver, name: name, arguments: arguments, block: block), line: startLine)
+        return SyntaxNode(
+            kind: .call(receiver: receiver, name: name, arguments: arguments, block: block), line: startLine)
     }
 
     /// Parses comma-separated arguments; `k => v` and `k: v` pairs are gathered into a trailing hash.
@@ -586,10 +592,13 @@ struct Parser {
                 let call = try parseCallRest(receiver: node, name: name, line: startLine, allowCommand: true)
                 if safe {
                     // `a&.b` evaluates to nil when a is nil.
-                    let isNil = SyntaxNode(kind: .call(receiver: node, name: "nil?", arguments: [], block: nil),
+                    let isNil = SyntaxNode(
+                        kind: .call(receiver: node, name: "nil?", arguments: [], block: nil),
                         line: startLine)
-                    node = SyntaxNode(kind: .conditional(condition: isNil, then: SyntaxNode(kind: .nilLiteral, line: startLine),
-                        otherwise: call), line: startLine)
+                    node = SyntaxNode(
+                        kind: .conditional(
+                            condition: isNil, then: SyntaxNode(kind: .nilLiteral, line: startLine),
+                            otherwise: call), line: startLine)
                 } else {
                     node = call
                 }
@@ -623,7 +632,8 @@ struct Parser {
             return SyntaxNode(kind: .symbol(name), line: startLine)
         case .words(let words):
             advance()
-            return SyntaxNode(kind: .array(words.map { SyntaxNode(kind: .string([.literal($0)]), line: startLine) }),
+            return SyntaxNode(
+                kind: .array(words.map { SyntaxNode(kind: .string([.literal($0)]), line: startLine) }),
                 line: startLine)
         case .string(let parts):
             advance()
@@ -698,7 +708,8 @@ struct Parser {
             if case .label(let name) = current.kind {
                 advance()
                 skipNewlines()
-                entries.append(HashEntry(key: SyntaxNode(kind: .symbol(name), line: keyLine), value: try parseExpression()))
+                entries.append(
+                    HashEntry(key: SyntaxNode(kind: .symbol(name), line: keyLine), value: try parseExpression()))
             } else if case .string = current.kind, peekToken().kind == .op(":"), !peekToken().spaced {
                 let key = try parsePrimary()
                 try expectOp(":")
@@ -765,7 +776,8 @@ struct Parser {
             let elsifLine = line
             advance()
             otherwise = try parseIf(negated: false, line: elsifLine)
-            return SyntaxNode(kind: .conditional(condition: condition, then: body, otherwise: otherwise), line: startLine)
+            return SyntaxNode(
+                kind: .conditional(condition: condition, then: body, otherwise: otherwise), line: startLine)
         }
         if acceptKeyword("else") {
             otherwise = try parseStatements(terminators: ["end"])

@@ -352,7 +352,9 @@ enum RubyFormat {
             return .doubleQuoted
         }
         if text.isEmpty || psychTokenizesAsNonString(text) { return .singleQuoted }
-        if text.hasPrefix("0"), text.dropFirst().drop(while: { ("0"..."7").contains($0) }).first.map({ $0 == "8" || $0 == "9" }) == true {
+        if text.hasPrefix("0"),
+            text.dropFirst().drop(while: { ("0"..."7").contains($0) }).first.map({ $0 == "8" || $0 == "9" }) == true
+        {
             return .singleQuoted
         }
         return .any
@@ -364,7 +366,8 @@ enum RubyFormat {
         "^(?:[-+]?([0-9][0-9_,]*)?\\.[0-9]*([eE][-+][0-9]+)?|[-+]?\\.(?:inf|Inf|INF)|\\.(?:nan|NaN|NAN))$",
         "^\\d{4}-(?:1[012]|0\\d|\\d)-(?:[12]\\d|3[01]|0\\d|\\d)$",
         "^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9]){1,2}(?:\\.[0-9_]*)?$",
-        "^-?\\d{4}-\\d{1,2}-\\d{1,2}(?:[Tt]|\\s+)\\d{1,2}:\\d\\d:\\d\\d(?:\\.\\d*)?(?:\\s*(?:Z|[-+]\\d{1,2}:?(?:\\d\\d)?))?$",
+        "^-?\\d{4}-\\d{1,2}-\\d{1,2}(?:[Tt]|\\s+)\\d{1,2}:\\d\\d:\\d\\d(?:\\.\\d*)?"
+            + "(?:\\s*(?:Z|[-+]\\d{1,2}:?(?:\\d\\d)?))?$",
     ].compactMap { try? NSRegularExpression(pattern: $0, options: [.caseInsensitive]) }
 
     /// Whether Psych's scalar scanner would read `text` as something other than a string (bool, null, number,

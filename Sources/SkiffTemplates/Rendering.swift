@@ -13,9 +13,10 @@ public struct NetworkContext: Sendable, Equatable {
     public var extra: TemplateHash
 
     /// Creates a network entry.
-    public init(name: String, ip: IPAddress? = nil, netmask: IPAddress? = nil, gateway: IPAddress? = nil,
-        defaults: [String] = [], extra: TemplateHash = [:])
-    {
+    public init(
+        name: String, ip: IPAddress? = nil, netmask: IPAddress? = nil, gateway: IPAddress? = nil,
+        defaults: [String] = [], extra: TemplateHash = [:]
+    ) {
         self.name = name
         self.ip = ip
         self.netmask = netmask
@@ -62,10 +63,11 @@ public struct SpecContext: Sendable, Equatable {
     public var extra: TemplateHash
 
     /// Creates a context with bosh-cli's defaults for anything not given.
-    public init(deployment: String, name: String? = nil, jobName: String? = nil,
+    public init(
+        deployment: String, name: String? = nil, jobName: String? = nil,
         id: String = UUID().uuidString.lowercased(), index: Int = 0, az: String = "unknown", bootstrap: Bool = true,
-        address: IPAddress? = nil, ip: IPAddress? = nil, networks: [NetworkContext] = [], extra: TemplateHash = [:])
-    {
+        address: IPAddress? = nil, ip: IPAddress? = nil, networks: [NetworkContext] = [], extra: TemplateHash = [:]
+    ) {
         self.deployment = deployment
         self.name = name
         self.jobName = jobName
@@ -192,10 +194,12 @@ public struct JobTemplates: Sendable, Equatable {
         func read(_ relative: String) -> String? {
             try? String(contentsOf: directory.appendingPathComponent(relative), encoding: .utf8)
         }
-        let specFile = FileManager.default.fileExists(atPath: directory.appendingPathComponent("spec").path)
+        let specFile =
+            FileManager.default.fileExists(atPath: directory.appendingPathComponent("spec").path)
             ? "spec" : "job.MF"
         guard let specText = read(specFile) else {
-            throw TemplateError(code: .io, message: "no job spec ('spec' or 'job.MF') in \(directory.path)",
+            throw TemplateError(
+                code: .io, message: "no job spec ('spec' or 'job.MF') in \(directory.path)",
                 job: jobName)
         }
         let spec: JobSpec
@@ -208,7 +212,8 @@ public struct JobTemplates: Sendable, Equatable {
         for mapping in spec.templates {
             try JobTemplates.checkSafe(mapping.source, job: spec.name, field: "source")
             guard let text = read("templates/" + mapping.source) else {
-                throw TemplateError(code: .io, message: "template file not found", job: spec.name,
+                throw TemplateError(
+                    code: .io, message: "template file not found", job: spec.name,
                     file: "templates/\(mapping.source)")
             }
             templates[mapping.source] = text
@@ -220,7 +225,8 @@ public struct JobTemplates: Sendable, Equatable {
     static func checkSafe(_ path: String, job: String, field: String) throws(TemplateError) {
         let parts = path.split(separator: "/", omittingEmptySubsequences: false)
         if path.isEmpty || path.hasPrefix("/") || parts.contains("..") || parts.contains("") {
-            throw TemplateError(code: .invalidSpec, message: "template \(field) '\(path)' is not a safe relative path",
+            throw TemplateError(
+                code: .invalidSpec, message: "template \(field) '\(path)' is not a safe relative path",
                 job: job, file: "spec")
         }
     }
@@ -271,8 +277,12 @@ public enum JobRenderer {
         let resolved = PropertyResolver.resolve(job.spec.properties, from: properties)
         let specValue = spec.templateValue(job: name, properties: resolved)
         var files: [RenderedFile] = []
-        var sources = job.spec.templates.map { (key: $0.source, file: "templates/" + $0.source, destination: $0.destination,
-            isMonit: false) }
+        var sources = job.spec.templates.map {
+            (
+                key: $0.source, file: "templates/" + $0.source, destination: $0.destination,
+                isMonit: false
+            )
+        }
         // bosh renders the monit file as a template too.
         if job.monit != nil { sources.append((key: "monit", file: "monit", destination: "monit", isMonit: true)) }
         for (key, file, destination, isMonit) in sources {
@@ -289,7 +299,8 @@ public enum JobRenderer {
             }
             do {
                 let template = try ERBTemplate(source: text, file: file)
-                let content = try template.render(properties: resolved, spec: specValue, jobName: name,
+                let content = try template.render(
+                    properties: resolved, spec: specValue, jobName: name,
                     index: spec.index)
                 files.append(RenderedFile(source: key, destination: destination, content: content))
             } catch {

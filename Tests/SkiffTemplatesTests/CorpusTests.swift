@@ -38,12 +38,13 @@ struct CorpusCase: CustomStringConvertible, Sendable {
             func address(_ value: TemplateValue?) -> IPAddress? { value?.asString.flatMap { IPAddress($0) } }
             var networks: [NetworkContext] = []
             for (name, network) in value["networks"]?.asHash ?? [:] {
-                networks.append(NetworkContext(
-                    name: name,
-                    ip: address(network["ip"]),
-                    netmask: address(network["netmask"]),
-                    gateway: address(network["gateway"]),
-                    defaults: (network["default"]?.asArray ?? []).compactMap(\.asString)))
+                networks.append(
+                    NetworkContext(
+                        name: name,
+                        ip: address(network["ip"]),
+                        netmask: address(network["netmask"]),
+                        gateway: address(network["gateway"]),
+                        defaults: (network["default"]?.asArray ?? []).compactMap(\.asString)))
             }
             var index = 0
             if case .int(let number) = value["index"] ?? .null { index = number }
@@ -88,7 +89,8 @@ struct CorpusTests {
     func rendersLikeBosh(_ corpus: CorpusCase) throws {
         let result: RenderedJob
         do {
-            result = try JobRenderer.render(jobDirectory: corpus.jobDirectory, properties: try corpus.properties,
+            result = try JobRenderer.render(
+                jobDirectory: corpus.jobDirectory, properties: try corpus.properties,
                 spec: try corpus.context)
         } catch let error as TemplateError {
             let expected = corpus.read("error.txt")?.trimmingCharacters(in: .whitespacesAndNewlines)

@@ -65,8 +65,9 @@ struct SnippetTests {
     func matchesRuby(_ snippet: Snippet) {
         let outcome: Result<String, TemplateError>
         do {
-            outcome = .success(try ERBTemplate(source: snippet.source, file: "t.erb")
-                .render(properties: Snippet.properties, spec: Snippet.spec, jobName: "nginx", index: 0))
+            outcome = .success(
+                try ERBTemplate(source: snippet.source, file: "t.erb")
+                    .render(properties: Snippet.properties, spec: Snippet.spec, jobName: "nginx", index: 0))
         } catch {
             outcome = .failure(error)
         }
@@ -90,7 +91,8 @@ struct SnippetTests {
         case (.failure(let error), _, _):
             Issue.record("\(snippet.name) failed: \(error)\n\(snippet.source)")
         case (.success(let text), nil, _):
-            Issue.record("\(snippet.name) rendered \(text.debugDescription) but Ruby failed: \(snippet.ruby_error ?? "")")
+            Issue.record(
+                "\(snippet.name) rendered \(text.debugDescription) but Ruby failed: \(snippet.ruby_error ?? "")")
         }
     }
 }
