@@ -3,9 +3,13 @@ import SkiffNet
 
 /// One network of the instance as templates see it in `spec.networks.NAME`.
 public struct NetworkContext: Sendable, Equatable {
+    /// The network name, e.g. `default` or `private`.
     public var name: String
+    /// The instance's address on this network (`""` when nil).
     public var ip: IPAddress?
+    /// The netmask as an address, e.g. `255.255.255.0` or `ffff:ffff:ffff:ffff::`.
     public var netmask: IPAddress?
+    /// The network's gateway.
     public var gateway: IPAddress?
     /// What this network is the default for, e.g. `["dns", "gateway"]`; omitted when empty.
     public var defaults: [String]
@@ -175,6 +179,7 @@ public struct ERBTemplate: Sendable {
 
 /// A job's template sources: its spec, `monit` and `templates/` files.
 public struct JobTemplates: Sendable, Equatable {
+    /// The parsed job spec.
     public var spec: JobSpec
     /// The `monit` file text; nil when the job has none.
     public var monit: String?
@@ -238,6 +243,7 @@ public struct RenderedFile: Sendable, Equatable {
     public var source: String
     /// The destination path relative to the job directory.
     public var destination: String
+    /// The rendered text.
     public var content: String
 
     /// Creates a rendered file.
@@ -250,6 +256,7 @@ public struct RenderedFile: Sendable, Equatable {
 
 /// The result of rendering one job.
 public struct RenderedJob: Sendable, Equatable {
+    /// The job name.
     public var name: String
     /// Files in spec order, then `monit` (destination `monit`) when the job has one.
     public var files: [RenderedFile]
