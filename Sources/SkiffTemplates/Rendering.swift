@@ -217,9 +217,11 @@ public struct JobTemplates: Sendable, Equatable {
         for mapping in spec.templates {
             try JobTemplates.checkSafe(mapping.source, job: spec.name, field: "source")
             guard let text = read("templates/" + mapping.source) else {
+                let exists = FileManager.default.fileExists(
+                    atPath: directory.appendingPathComponent("templates/" + mapping.source).path)
                 throw TemplateError(
-                    code: .io, message: "template file not found", job: spec.name,
-                    file: "templates/\(mapping.source)")
+                    code: .io, message: exists ? "template file is not readable UTF-8 text" : "template file not found",
+                    job: spec.name, file: "templates/\(mapping.source)")
             }
             templates[mapping.source] = text
         }
@@ -315,6 +317,22 @@ public enum JobRenderer {
             }
         }
         return RenderedJob(name: name, files: files)
+    }
+
+    /// Renders every job of an instance group with bosh's property sources: each job sees its own `properties`
+    /// when the manifest gives them (`jobProperties`), else the manifest's global `properties` deep-merged with the
+    /// instance group's (instance group wins); only properties each job's spec declares are visible to it.
+    public static func render(
+        instanceGroupJobs jobs: [(job: JobTemplates, jobProperties: TemplateValue?)], globalProperties: TemplateValue,
+        instanceGroupProperties: TemplateValue, spec: SpecContext
+    ) throws(TemplateError) -> [RenderedJob] {
+        var rendered: [RenderedJob] = []
+        for entry in jobs {
+            let source = PropertyResolver.source(
+                global: globalProperties, cluster: instanceGroupProperties, job: entry.jobProperties)
+            rendered.append(try render(job: entry.job, properties: source, spec: spec))
+        }
+        return rendered
     }
 
     /// Reads the job directory (`spec`, `monit`, `templates/`) and renders it.

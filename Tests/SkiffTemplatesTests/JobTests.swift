@@ -89,10 +89,9 @@ struct JobSpecTests {
             Issue.record("accepted")
         } catch {
             #expect(error.code == .invalidSpec)
-            #expect(
-                error.description
-                    == "job.MF:2: invalid YAML: while parsing a flow sequence at line 1: did not find expected ',' or ']'"
-            )
+            let expected = "job.MF:2: invalid YAML: while parsing a flow sequence at line 1: "
+                + "did not find expected ',' or ']'"
+            #expect(error.description == expected)
         }
     }
 }
@@ -253,5 +252,23 @@ struct TemplateValueTests {
     @Test func addressesBecomeCanonicalText() throws {
         let address = try #require(IPAddress("2001:DB8:0:0::1"))
         #expect(TemplateValue(address) == "2001:db8::1")
+    }
+}
+
+struct InstanceGroupTests {
+    @Test func eachJobSeesItsOwnPropertySource() throws {
+        let web = JobTemplates(
+            spec: try JobSpec(yaml: "name: web\ntemplates: {t: out}\nproperties: {port: {}, name: {default: x}}\n"),
+            monit: nil, templates: ["t": "<%= p('name') %>:<%= p('port') %>"])
+        let worker = JobTemplates(
+            spec: try JobSpec(yaml: "name: worker\ntemplates: {t: out}\nproperties: {port: {default: 1}}\n"),
+            monit: nil, templates: ["t": "<%= p('port') %>"])
+        let rendered = try JobRenderer.render(
+            instanceGroupJobs: [(web, nil), (worker, ["port": 9])],
+            globalProperties: ["port": 80, "name": "global"], instanceGroupProperties: ["port": 8080],
+            spec: SpecContext(deployment: "d"))
+        #expect(rendered.map(\.name) == ["web", "worker"])
+        #expect(rendered[0][destination: "out"] == "global:8080")
+        #expect(rendered[1][destination: "out"] == "9")
     }
 }
