@@ -88,7 +88,7 @@ let package = Package(
             name: "SkiffManifestTests", dependencies: ["SkiffManifest", "SkiffNet", crypto, cryptoExtras, x509, asn1],
             resources: [.copy("Fixtures")], swiftSettings: strict),
         .testTarget(
-            name: "SkiffTemplatesTests", dependencies: ["SkiffTemplates", "SkiffNet"], resources: [.copy("Corpus")],
+            name: "SkiffTemplatesTests", dependencies: ["SkiffTemplates", "SkiffNet"], resources: [.copy("Corpus"), .copy("Snippets")],
             swiftSettings: strict),
         .testTarget(name: "SkiffCloudTests", dependencies: ["SkiffCloud", "SkiffNet"], swiftSettings: strict),
         .testTarget(

@@ -12,6 +12,7 @@ public actor Agent {
     public nonisolated let supervisor: Supervisor
 
     private let installer: Installer
+    private let log: @Sendable (String) -> Void
     private var specValue: JSONValue = .object([:])
     private var spec = ApplySpec()
     private var jobs: [String] = []
@@ -32,12 +33,21 @@ public actor Agent {
     }
 
     /// Creates an agent over `root`; the blobstore is the settings' local `blobstore_path` (rebased) or `data/blobs`.
-    public init(settings: AgentSettings, root: String = "/var/vcap", timing: SupervisorTiming = SupervisorTiming()) {
+    ///
+    /// `log` receives one line per request and per finished task: method names and outcomes, never arguments
+    /// (they can hold settings with secrets).
+    public init(
+        settings: AgentSettings, root: String = "/var/vcap", timing: SupervisorTiming = SupervisorTiming(),
+        log: @escaping @Sendable (String) -> Void = { _ in }
+    ) {
         self.settings = settings
+        self.log = log
         let paths = AgentPaths(root: root)
         self.paths = paths
         var blobDirectory = paths.defaultBlobsDirectory
-        if settings.blobstore?.provider == "local", let path = settings.blobstore?.options?["blobstore_path"]?.stringValue {
+        if settings.blobstore?.provider == "local",
+            let path = settings.blobstore?.options?["blobstore_path"]?.stringValue
+        {
             blobDirectory = paths.rebase(path)
         }
         let blobstore = LocalBlobstore(directory: blobDirectory)
@@ -51,6 +61,30 @@ public actor Agent {
         }
     }
 
+    /// Picks up what a previous run of the agent left: the applied spec, its jobs, and (if they were started) the
+    /// processes, adopting live ones by their pidfiles as monit does after a restart.
+    public func restore() async throws(AgentError) {
+        guard let data = FileManager.default.contents(atPath: paths.specFile) else { return }
+        let raw: JSONValue
+        let restored: ApplySpec
+        do {
+            raw = try JSONDecoder().decode(JSONValue.self, from: data)
+            restored = try raw.decode(as: ApplySpec.self)
+        } catch {
+            throw AgentError(.invalidSettings, "cannot read the applied spec '\(paths.specFile)': \(error)")
+        }
+        spec = restored
+        specValue = raw
+        jobs = (restored.job?.templates ?? []).map(\.name).filter { Files.exists(paths.path("jobs", $0)) }
+        await supervisor.configure(try installer.monitProcesses(jobs: jobs))
+        let desired = (try? String(contentsOfFile: paths.desiredStateFile, encoding: .utf8)) ?? ""
+        if desired == "running", !jobs.isEmpty { await supervisor.startAll() }
+    }
+
+    private func recordDesiredState(_ state: String) {
+        try? Files.write(Data(state.utf8), to: paths.desiredStateFile)
+    }
+
     /// Stops all supervised processes (used when the agent shuts down).
     public func shutdown() async {
         for (_, record) in tasks {
@@ -62,7 +96,7 @@ public actor Agent {
     /// Methods that answer with a task id and finish in the background.
     static let asyncMethods: Set<String> = [
         "apply", "stop", "drain", "run_script", "compile_package", "prepare", "mount_disk", "unmount_disk",
-        "add_persistent_disk", "remove_persistent_disk", "migrate_disk",
+        "add_persistent_disk", "remove_persistent_disk", "migrate_disk", "update_settings", "upload_blob",
     ]
 
     /// Answers one request.
@@ -75,30 +109,40 @@ public actor Agent {
                 guard let self else { return }
                 do {
                     let value = try await self.perform(method, arguments)
-                    await self.finish(id, .done(value))
+                    await self.finish(id, method, .done(value))
                 } catch let error as AgentError {
-                    await self.finish(id, .failed(error.message))
+                    await self.finish(id, method, .failed(error.message))
                 } catch {
-                    await self.finish(id, .failed("\(error)"))
+                    await self.finish(id, method, .failed("\(error)"))
                 }
             }
             if tasks[id] == nil { tasks[id] = .running(task) }
+            log("\(method): started task \(id)")
             return .value(["agent_task_id": .string(id), "state": "running"])
         }
+        if method != "get_task" && method != "ping" { log(method) }
         do {
             return .value(try await perform(method, request.arguments))
         } catch let error as AgentError where error.code == .unknownMethod {
+            log(error.message)
             return .exception(error.message)
         } catch let error as AgentError {
+            if error.code != .taskNotFound { log("\(method) failed: \(error.message)") }
             return .exception("Action Failed \(method): \(error.message)")
         } catch {
+            log("\(method) failed: \(error)")
             return .exception("Action Failed \(method): \(error)")
         }
     }
 
-    private func finish(_ id: String, _ record: TaskRecord) {
+    private func finish(_ id: String, _ method: String, _ record: TaskRecord) {
         if case .failed = tasks[id], case .failed = record { return }
         tasks[id] = record
+        if case .failed(let message) = record {
+            log("task \(id) (\(method)) failed: \(message)")
+        } else {
+            log("task \(id) (\(method)) done")
+        }
     }
 
     private func perform(_ method: String, _ arguments: [JSONValue]) async throws -> JSONValue {
@@ -109,9 +153,11 @@ public actor Agent {
         case "cancel_task": return try cancelTask(arguments)
         case "apply": return try await apply(arguments)
         case "start":
+            recordDesiredState("running")
             if !jobs.isEmpty { await supervisor.startAll() }
             return "started"
         case "stop":
+            recordDesiredState("stopped")
             await supervisor.stopAll()
             return "stopped"
         case "drain": return try await drain(arguments)
@@ -119,6 +165,7 @@ public actor Agent {
         case "compile_package": return try await compilePackage(arguments)
         case "prepare": return "prepared"
         case "update_settings": return try updateSettings(arguments)
+        case "upload_blob": return try uploadBlob(arguments)
         case "add_persistent_disk": return try addPersistentDisk(arguments)
         case "remove_persistent_disk": return try removePersistentDisk(arguments)
         case "mount_disk": return try await mountDisk(arguments)
@@ -223,7 +270,10 @@ public actor Agent {
     // MARK: scripts
 
     private func scriptEnvironment() -> [String: String] {
-        ["PATH": CommandRunner.defaultPath, "BOSH_JOB_STATE": specValue.description, "BOSH_JOB_NEXT_STATE": specValue.description]
+        [
+            "PATH": CommandRunner.defaultPath, "BOSH_JOB_STATE": specValue.description,
+            "BOSH_JOB_NEXT_STATE": specValue.description,
+        ]
     }
 
     private func runScript(_ arguments: [JSONValue]) async throws -> JSONValue {
@@ -250,11 +300,10 @@ public actor Agent {
         let failed = outcomes.filter { !$0.1 }.map(\.0)
         guard failed.isEmpty else {
             let succeeded = outcomes.filter(\.1).map(\.0)
-            throw AgentError(
-                .scriptFailed,
-                "\(failed.count) of \(outcomes.count) \(name) scripts failed. Failed Jobs: \(failed.joined(separator: ", "))."
-                    + (succeeded.isEmpty ? "" : " Successful Jobs: \(succeeded.joined(separator: ", ")).")
-            )
+            let failedList = failed.joined(separator: ", ")
+            let succeededList = succeeded.isEmpty ? "" : " Successful Jobs: \(succeeded.joined(separator: ", "))."
+            let summary = "\(failed.count) of \(outcomes.count) \(name) scripts failed."
+            throw AgentError(.scriptFailed, "\(summary) Failed Jobs: \(failedList).\(succeededList)")
         }
         return .object([:])
     }
@@ -277,7 +326,8 @@ public actor Agent {
             defer { try? Files.remove(stdout) }
             let log = paths.path("sys", "log", job, "drain.log")
             let status = try await CommandRunner.runSplit(
-                script, [first, "hash_unchanged"], environment: scriptEnvironment(), stdoutPath: stdout, stderrPath: log)
+                script, [first, "hash_unchanged"], environment: scriptEnvironment(), stdoutPath: stdout, stderrPath: log
+            )
             let text = (try? String(contentsOfFile: stdout, encoding: .utf8)) ?? ""
             guard status == 0 else {
                 throw AgentError(.scriptFailed, "drain script of job '\(job)' exited with status \(status)")
@@ -323,6 +373,23 @@ public actor Agent {
             try Files.write(Data(update.description.utf8), to: paths.path("bosh", "update_settings.json"), mode: 0o600)
         }
         return "updated"
+    }
+
+    /// `upload_blob [blob_id, digest, base64 payload]`: stores the payload after checking its digest.
+    private func uploadBlob(_ arguments: [JSONValue]) throws(AgentError) -> JSONValue {
+        guard arguments.count >= 3, let id = arguments[0].stringValue, let digest = arguments[1].stringValue,
+            let payload = arguments[2].stringValue, let data = Data(base64Encoded: payload)
+        else {
+            throw AgentError(.invalidArguments, "upload_blob expects [blob_id, checksum, base64 payload]")
+        }
+        try blobstore.put(id, data: data)
+        do {
+            _ = try blobstore.verifiedPath(id, digest: digest)
+        } catch {
+            try? Files.remove(try blobstore.path(for: id))
+            throw error
+        }
+        return .string(id)
     }
 
     private func saveDisks() throws(AgentError) {

@@ -56,7 +56,9 @@ public struct AgentClientError: Error, Sendable, Hashable, CustomStringConvertib
 public struct AgentState: Sendable, Hashable {
     /// One supervised process.
     public struct Process: Sendable, Hashable {
+        /// The process name.
         public var name: String
+        /// Its state, `running` when healthy.
         public var state: String
     }
 
@@ -71,7 +73,8 @@ public struct AgentState: Sendable, Hashable {
     /// The whole answer.
     public var raw: JSONValue
 
-    init(_ value: JSONValue) throws(AgentClientError) {
+    /// Reads a `get_state` value; it must have `job_state`.
+    public init(_ value: JSONValue) throws(AgentClientError) {
         guard let jobState = value["job_state"]?.stringValue else {
             throw AgentClientError(.invalidResponse, method: "get_state", "get_state answer has no job_state: \(value)")
         }
@@ -88,15 +91,29 @@ public struct AgentState: Sendable, Hashable {
 
 /// Talks to a bosh-agent (or `skiff agent`) over the HTTPS mbus, as the bosh CLI's create-env does.
 public final class AgentClient: Sendable {
+    /// How the agent's certificate is checked.
+    public enum TLSVerification: Sendable, Hashable {
+        /// Verify the chain against this CA (PEM) and the address against the certificate's IP SANs.
+        case verify(caPEM: String)
+        /// Accept any certificate: only when the manifest gives no `cloud_provider.cert.ca`, as bosh does.
+        case skip
+
+        /// bosh's rule for `cloud_provider.cert.ca`: verify against it when given, skip when absent or empty.
+        public static func fromManifestCA(_ caPEM: String?) -> TLSVerification {
+            guard let caPEM, !caPEM.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { return .skip }
+            return .verify(caPEM: caPEM)
+        }
+    }
+
     /// How to reach the agent.
     public struct Configuration: Sendable {
         /// The mbus URL with user and password.
         public var mbus: MbusURL
-        /// The CA (PEM) the agent's certificate must chain to; nil or empty skips verification, as bosh does.
-        public var caPEM: String?
+        /// How the agent's certificate is checked.
+        public var verification: TLSVerification
         /// `reply_to` in requests (bosh sends the state's director id).
         public var replyTo: String
-        /// Delay between `get_task` polls.
+        /// The longest delay between `get_task` polls (the first polls come sooner).
         public var pollInterval: Duration
         /// `get_task` failures tolerated in a row while polling.
         public var toleratedPollErrors: Int
@@ -107,17 +124,30 @@ public final class AgentClient: Sendable {
 
         /// Creates a configuration with bosh's defaults (1 s polls, 10 tolerated errors, 30 s connect).
         public init(
-            mbus: MbusURL, caPEM: String?, replyTo: String = "skiff", pollInterval: Duration = .seconds(1),
-            toleratedPollErrors: Int = 10, connectTimeout: Duration = .seconds(30),
+            mbus: MbusURL, verification: TLSVerification, replyTo: String = "skiff",
+            pollInterval: Duration = .seconds(1), toleratedPollErrors: Int = 10,
+            connectTimeout: Duration = .seconds(30),
             requestTimeout: Duration = .seconds(300)
         ) {
             self.mbus = mbus
-            self.caPEM = caPEM
+            self.verification = verification
             self.replyTo = replyTo
             self.pollInterval = pollInterval
             self.toleratedPollErrors = toleratedPollErrors
             self.connectTimeout = connectTimeout
             self.requestTimeout = requestTimeout
+        }
+
+        /// Creates a configuration from the manifest's `cloud_provider.cert.ca` (nil or empty skips verification).
+        public init(
+            mbus: MbusURL, caPEM: String?, replyTo: String = "skiff", pollInterval: Duration = .seconds(1),
+            toleratedPollErrors: Int = 10, connectTimeout: Duration = .seconds(30),
+            requestTimeout: Duration = .seconds(300)
+        ) {
+            self.init(
+                mbus: mbus, verification: .fromManifestCA(caPEM), replyTo: replyTo, pollInterval: pollInterval,
+                toleratedPollErrors: toleratedPollErrors, connectTimeout: connectTimeout,
+                requestTimeout: requestTimeout)
         }
     }
 
@@ -130,19 +160,21 @@ public final class AgentClient: Sendable {
         self.configuration = configuration
         var tls = TLSConfiguration.makeClientConfiguration()
         tls.minimumTLSVersion = .tlsv12
-        if let ca = configuration.caPEM, !ca.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+        switch configuration.verification {
+        case .verify(let ca):
             do {
                 tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(ca.utf8)))
             } catch {
                 throw AgentClientError(.configuration, "the mbus CA certificate is not valid PEM: \(error)")
             }
             tls.certificateVerification = .fullVerification
-        } else {
+        case .skip:
             tls.certificateVerification = .none
         }
         var http = HTTPClient.Configuration(
             tlsConfiguration: tls,
-            timeout: .init(connect: configuration.connectTimeout.timeAmount, read: configuration.requestTimeout.timeAmount)
+            timeout: .init(
+                connect: configuration.connectTimeout.timeAmount, read: configuration.requestTimeout.timeAmount)
         )
         http.httpVersion = .http1Only
         http.connectionPool = .init(idleTimeout: .seconds(5))
@@ -239,7 +271,8 @@ public final class AgentClient: Sendable {
         case .value(let value): return value
         case .exception(let message):
             throw AgentClientError(
-                .agentException, method: method, "Sending '\(method)' to the agent: Agent responded with error: \(message)")
+                .agentException, method: method,
+                "Sending '\(method)' to the agent: Agent responded with error: \(message)")
         }
     }
 
@@ -255,9 +288,12 @@ public final class AgentClient: Sendable {
             return value
         }
         var failures = 0
+        // Short tasks finish in milliseconds: poll after 10 ms, doubling up to `pollInterval` (bosh polls every 1 s).
+        var delay = min(Duration.milliseconds(10), configuration.pollInterval)
         while true {
             do {
-                try await Task.sleep(for: configuration.pollInterval)
+                try await Task.sleep(for: delay)
+                delay = min(delay * 2, configuration.pollInterval)
             } catch {
                 throw AgentClientError(.timeout, method: method, "waiting for '\(method)' was cancelled")
             }

@@ -1,11 +1,11 @@
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Where the agent keeps things, under a root that is `/var/vcap` on a VM and a temp directory in tests.
@@ -30,20 +30,37 @@ public struct AgentPaths: Sendable, Hashable {
         return root + path.dropFirst(prefix.count)
     }
 
+    /// `bosh/`: the agent's own files.
     public var boshDirectory: String { path("bosh") }
+    /// `bosh/spec.json`: the applied spec.
     public var specFile: String { path("bosh", "spec.json") }
+    /// `bosh/settings.json`.
     public var settingsFile: String { path("bosh", "settings.json") }
+    /// `bosh/persistent_disks.json`: disk hints and mounts.
     public var disksFile: String { path("bosh", "persistent_disks.json") }
+    /// `bosh/desired_job_state`: whether jobs should run after an agent restart.
+    public var desiredStateFile: String { path("bosh", "desired_job_state") }
+    /// `data/blobs`: the blobstore when the settings name none.
     public var defaultBlobsDirectory: String { path("data", "blobs") }
+    /// `packages/`: one link per installed package.
     public var packagesDirectory: String { path("packages") }
+    /// `jobs/`: one link per installed job.
     public var jobsDirectory: String { path("jobs") }
+    /// `data/packages/NAME/VERSION`: package contents.
     public var dataPackagesDirectory: String { path("data", "packages") }
+    /// `data/jobs/NAME/VERSION`: rendered job contents.
     public var dataJobsDirectory: String { path("data", "jobs") }
+    /// `data/compile/NAME`: where package sources are unpacked and built.
     public var compileDirectory: String { path("data", "compile") }
+    /// `data/tmp`: scratch space.
     public var tmpDirectory: String { path("data", "tmp") }
+    /// `sys/log/JOB`: job logs.
     public var logDirectory: String { path("sys", "log") }
+    /// `sys/run/JOB`: pidfiles and sockets.
     public var runDirectory: String { path("sys", "run") }
+    /// `monit/`: start and stop program output.
     public var monitDirectory: String { path("monit") }
+    /// `store/`: where the persistent disk is mounted.
     public var storeDirectory: String { path("store") }
 }
 

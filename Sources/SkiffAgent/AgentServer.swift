@@ -219,7 +219,8 @@ public final class AgentServer: Sendable {
             case .GET:
                 guard blobstore.contains(id) else { return Reply(status: .notFound) }
                 return Reply(
-                    status: .ok, body: ByteBuffer(bytes: try blobstore.get(id)), contentType: "application/octet-stream")
+                    status: .ok, body: ByteBuffer(bytes: try blobstore.get(id)), contentType: "application/octet-stream"
+                )
             case .HEAD:
                 return Reply(status: blobstore.contains(id) ? .ok : .notFound)
             case .DELETE:

@@ -103,21 +103,35 @@ public struct AgentSettings: Codable, Hashable, Sendable {
 
     /// `env.bosh`.
     public struct BoshEnv: Codable, Hashable, Sendable {
+        /// The VCAP user's crypted password.
         public var password: String?
+        /// Whether to keep the root password.
         public var keepRootPassword: Bool?
+        /// Whether to remove compilers.
         public var removeDevTools: Bool?
+        /// Whether to remove static libraries.
         public var removeStaticLibraries: Bool?
+        /// SSH keys for the VCAP user.
         public var authorizedKeys: [String]?
+        /// Swap size in MiB.
         public var swapSize: Int?
         /// `env.bosh.mbus`: the HTTPS listener's key pair.
         public var mbus: MbusEnv?
+        /// IPv6 switches.
         public var ipv6: IPv6Env?
+        /// Job directory options.
         public var jobDir: JSONValue?
+        /// Run directory options.
         public var runDir: JSONValue?
+        /// Extra blobstores.
         public var blobstores: JSONValue?
+        /// NTP servers.
         public var ntp: [String]?
+        /// Parallelism for agent work.
         public var parallel: Int?
+        /// Tags from the manifest.
         public var tags: JSONValue?
+        /// Agent-specific switches.
         public var agent: JSONValue?
 
         enum CodingKeys: String, CodingKey {
@@ -175,6 +189,7 @@ public struct AgentSettings: Codable, Hashable, Sendable {
 
     /// `env.bosh.ipv6`.
     public struct IPv6Env: Codable, Hashable, Sendable {
+        /// Whether IPv6 is enabled.
         public var enable: Bool?
     }
 
@@ -189,18 +204,31 @@ public struct AgentSettings: Codable, Hashable, Sendable {
 
     /// One network as the CLI sends it to the CPI and the CPI passes to the agent (§5.4).
     public struct Network: Codable, Hashable, Sendable {
+        /// `manual`, `dynamic` or `vip`.
         public var type: String?
+        /// The static address, as text.
         public var ip: String?
+        /// The netmask, as text.
         public var netmask: String?
+        /// The gateway, as text.
         public var gateway: String?
+        /// DNS servers.
         public var dns: [String]?
+        /// Which defaults (`dns`, `gateway`) it provides.
         public var `default`: [String]?
+        /// The network's cloud properties.
         public var cloudProperties: JSONValue?
+        /// The interface's MAC address.
         public var mac: String?
+        /// Whether the IaaS configured it already.
         public var preconfigured: Bool?
+        /// Whether DHCP resolved it.
         public var resolved: Bool?
+        /// Whether to configure it with DHCP.
         public var useDHCP: Bool?
+        /// An interface alias.
         public var alias: String?
+        /// The prefix length.
         public var prefix: JSONValue?
 
         enum CodingKeys: String, CodingKey {
@@ -226,11 +254,11 @@ public struct AgentSettings: Codable, Hashable, Sendable {
 
     /// Reads settings from a JSON file; errors name the file and the field.
     public static func load(path: String) throws(AgentError) -> AgentSettings {
-        let data: Data
-        do {
-            data = try Data(contentsOf: URL(fileURLWithPath: path))
-        } catch {
-            throw AgentError(.invalidSettings, "cannot read agent settings '\(path)': \(error.localizedDescription)")
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw AgentError(.invalidSettings, "agent settings '\(path)': no such file")
+        }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw AgentError(.invalidSettings, "agent settings '\(path)': cannot read the file")
         }
         return try decode(data, source: path)
     }
@@ -286,7 +314,11 @@ private func typeName(_ type: Any.Type) -> String {
     case is Int.Type, is Double.Type: "a number"
     case is Bool.Type: "true or false"
     default:
-        if "\(type)".hasPrefix("Array") { "a list" } else if "\(type)".hasPrefix("Dictionary") { "a map" } else {
+        if "\(type)".hasPrefix("Array") {
+            "a list"
+        } else if "\(type)".hasPrefix("Dictionary") {
+            "a map"
+        } else {
             "a map"
         }
     }

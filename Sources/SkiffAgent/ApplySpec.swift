@@ -1,10 +1,14 @@
 /// The spec the CLI `apply`s to the agent (§9.4): what to install and run.
 public struct ApplySpec: Codable, Hashable, Sendable {
+    /// The deployment name.
     public var deployment: String?
     /// The instance group's name.
     public var name: String?
+    /// The instance index (0).
     public var index: Int?
+    /// The instance id.
     public var id: String?
+    /// The availability zone (`unknown`).
     public var az: String?
     /// Packages to install, by name.
     public var packages: [String: BlobRef]?
@@ -14,6 +18,7 @@ public struct ApplySpec: Codable, Hashable, Sendable {
     public var job: Job?
     /// The archive of all rendered job templates.
     public var renderedTemplatesArchive: ArchiveRef?
+    /// A hash of the configuration (unused).
     public var configurationHash: String?
 
     enum CodingKeys: String, CodingKey {
@@ -42,11 +47,13 @@ public struct ApplySpec: Codable, Hashable, Sendable {
 
     /// A blob in the agent's blobstore: a package or a job template.
     public struct BlobRef: Codable, Hashable, Sendable {
+        /// The package, job or instance group name.
         public var name: String
         /// The fingerprint.
         public var version: String
         /// A digest: plain SHA-1 hex or a multi-digest such as `sha256:HEX`.
         public var sha1: String
+        /// The blob's id in the agent blobstore.
         public var blobstoreID: String
 
         enum CodingKeys: String, CodingKey {
@@ -65,7 +72,9 @@ public struct ApplySpec: Codable, Hashable, Sendable {
 
     /// The instance group and the release jobs it runs.
     public struct Job: Codable, Hashable, Sendable {
+        /// The package, job or instance group name.
         public var name: String
+        /// The release jobs, in order.
         public var templates: [BlobRef]
 
         /// Creates a job entry.
@@ -77,7 +86,9 @@ public struct ApplySpec: Codable, Hashable, Sendable {
 
     /// The rendered templates archive: its blobstore id and digest.
     public struct ArchiveRef: Codable, Hashable, Sendable {
+        /// The blob's id in the agent blobstore.
         public var blobstoreID: String
+        /// The archive's digest (`sha256:HEX` from the CLI).
         public var sha1: String
 
         enum CodingKeys: String, CodingKey {
@@ -95,8 +106,11 @@ public struct ApplySpec: Codable, Hashable, Sendable {
 
 /// One request to the agent: `{"method", "arguments", "reply_to"}`.
 public struct AgentRequest: Codable, Hashable, Sendable {
+    /// The agent method.
     public var method: String
+    /// Its arguments.
     public var arguments: [JSONValue]
+    /// Who asks (the director id).
     public var replyTo: String?
     /// The agent protocol version; absent means 0.
     public var `protocol`: Int?

@@ -1,11 +1,11 @@
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// What a finished command left behind.
@@ -26,8 +26,10 @@ enum CommandRunner {
         _ executable: String, _ arguments: [String], environment: [String: String]? = nil,
         directory: String? = nil, logPath: String? = nil
     ) async throws(AgentError) -> CommandResult {
-        let capture = logPath ?? (NSTemporaryDirectory() as NSString).appendingPathComponent(
-            "skiff-agent-\(UUID().uuidString).out")
+        let capture =
+            logPath
+            ?? (NSTemporaryDirectory() as NSString).appendingPathComponent(
+                "skiff-agent-\(UUID().uuidString).out")
         let removeCapture = logPath == nil
         defer { if removeCapture { try? FileManager.default.removeItem(atPath: capture) } }
         let process = Process()

@@ -2,6 +2,7 @@ import Foundation
 
 /// What `compile_package` produced: the compiled tarball in the agent blobstore.
 public struct CompiledPackage: Codable, Hashable, Sendable {
+    /// The compiled tarball's id in the agent blobstore.
     public var blobstoreID: String
     /// Plain SHA-1 hex, as bosh-agent reports it.
     public var sha1: String
@@ -130,7 +131,8 @@ struct Installer: Sendable {
                 do {
                     try FileManager.default.moveItem(atPath: rendered, toPath: target)
                 } catch {
-                    throw AgentError(.applyFailed, "cannot install job '\(template.name)': \(error.localizedDescription)")
+                    throw AgentError(
+                        .applyFailed, "cannot install job '\(template.name)': \(error.localizedDescription)")
                 }
                 let bin = (target as NSString).appendingPathComponent("bin")
                 for file in Files.contents(bin) { Files.makeExecutable((bin as NSString).appendingPathComponent(file)) }

@@ -16,7 +16,8 @@ public enum MbusCertificates {
             let now = Date()
             let caCertificate = try Certificate(
                 version: .v3, serialNumber: .init(), publicKey: .init(caKey.publicKey),
-                notValidBefore: now.addingTimeInterval(-300), notValidAfter: now.addingTimeInterval(86400 * Double(days)),
+                notValidBefore: now.addingTimeInterval(-300),
+                notValidAfter: now.addingTimeInterval(86400 * Double(days)),
                 issuer: caName, subject: caName, signatureAlgorithm: .ecdsaWithSHA256,
                 extensions: try Certificate.Extensions {
                     Critical(BasicConstraints.isCertificateAuthority(maxPathLength: nil))
@@ -26,7 +27,8 @@ public enum MbusCertificates {
             let leafKey = P256.Signing.PrivateKey()
             let leaf = try Certificate(
                 version: .v3, serialNumber: .init(), publicKey: .init(leafKey.publicKey),
-                notValidBefore: now.addingTimeInterval(-300), notValidAfter: now.addingTimeInterval(86400 * Double(days)),
+                notValidBefore: now.addingTimeInterval(-300),
+                notValidAfter: now.addingTimeInterval(86400 * Double(days)),
                 issuer: caName, subject: try DistinguishedName { CommonName(commonName) },
                 signatureAlgorithm: .ecdsaWithSHA256,
                 extensions: try leafExtensions(ipAddresses: ipAddresses),
@@ -56,7 +58,8 @@ public enum MbusCertificates {
             let now = Date()
             let certificate = try Certificate(
                 version: .v3, serialNumber: .init(), publicKey: .init(key.publicKey),
-                notValidBefore: now.addingTimeInterval(-300), notValidAfter: now.addingTimeInterval(86400 * Double(days)),
+                notValidBefore: now.addingTimeInterval(-300),
+                notValidAfter: now.addingTimeInterval(86400 * Double(days)),
                 issuer: name, subject: name, signatureAlgorithm: .ecdsaWithSHA256,
                 extensions: try leafExtensions(ipAddresses: ipAddresses),
                 issuerPrivateKey: .init(key))

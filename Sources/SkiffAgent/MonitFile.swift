@@ -39,12 +39,14 @@ public enum MonitFile {
     }
 
     /// Parses `text` (the monit file of `job`); other `check` kinds and unknown statements are skipped.
-    public static func parse(_ text: String, job: String, file: String = "monit") throws(AgentError) -> [MonitProcess]
-    {
+    public static func parse(_ text: String, job: String, file: String = "monit") throws(AgentError) -> [MonitProcess] {
         let tokens = try tokenize(text, file: file)
         var processes: [MonitProcess] = []
-        var current: (name: String, line: Int, pidfile: String?, start: String?, stop: String?, groups: [String],
-            depends: [String])?
+        var current:
+            (
+                name: String, line: Int, pidfile: String?, start: String?, stop: String?, groups: [String],
+                depends: [String]
+            )?
         func finish() throws(AgentError) {
             guard let entry = current else { return }
             current = nil
@@ -112,7 +114,7 @@ public enum MonitFile {
                     break
                 }
             case "if":
-                // `if … then ACTION [else if … then ACTION]`: skip to the action, including an `exec "…"` command.
+                // `if … then ACTION`: skip to the action, including the command of `exec "…"`.
                 while let part = next() {
                     if !part.quoted && part.text.lowercased() == "then" {
                         if let action = next(), action.text.lowercased() == "exec", peek()?.quoted == true {

@@ -1,17 +1,18 @@
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The state of one supervised process, as bosh-agent reports it.
 public struct ProcessStatus: Hashable, Sendable {
     /// `running`, `starting`, `failing` or `stopped`.
     public var state: String
+    /// The process name from the monit file.
     public var name: String
     /// The PID from the pidfile while running.
     public var pid: Int32?
@@ -52,6 +53,7 @@ public struct SupervisorTiming: Sendable, Hashable {
 public actor Supervisor {
     enum Phase: Hashable {
         case stopped
+        case waiting(since: ContinuousClock.Instant)
         case starting(since: ContinuousClock.Instant)
         case running(pid: Int32, since: ContinuousClock.Instant)
         case failing(retryAt: ContinuousClock.Instant)
@@ -106,12 +108,20 @@ public actor Supervisor {
         let now = clock.now
         for name in order {
             guard var entry = entries[name] else { continue }
-            if case .running(let pid, _) = entry.phase, ProcessProbe.isAlive(pid) { continue }
+            switch entry.phase {
+            case .starting, .waiting: continue
+            case .running(let pid, _) where ProcessProbe.isAlive(pid): continue
+            default: break
+            }
             if let pid = ProcessProbe.readPidfile(entry.process.pidfile), ProcessProbe.isAlive(pid) {
                 entry.phase = .running(pid: pid, since: now)
             } else {
                 entry.failures = 0
-                launch(&entry)
+                if dependenciesRunning(entry.process) {
+                    launch(&entry)
+                } else {
+                    entry.phase = .waiting(since: now)
+                }
             }
             entries[name] = entry
         }
@@ -140,20 +150,29 @@ public actor Supervisor {
         launched.removeAll { !$0.isRunning }
     }
 
-    /// The current state of each process, in start order.
+    /// Stops watching without touching the processes, as when the agent itself dies.
+    func stopMonitoring() {
+        monitoring = false
+        loop?.cancel()
+        loop = nil
+    }
+
+    /// The current state of each process, in start order (pidfiles are checked afresh first).
     public func statuses() -> [ProcessStatus] {
+        check()
         let now = clock.now
         return order.compactMap { name in
             guard let entry = entries[name] else { return nil }
             switch entry.phase {
             case .stopped:
                 return ProcessStatus(state: "stopped", name: name, pid: nil, uptimeSeconds: 0, restarts: entry.restarts)
-            case .starting:
+            case .starting, .waiting:
                 return ProcessStatus(
                     state: "starting", name: name, pid: nil, uptimeSeconds: 0, restarts: entry.restarts)
             case .running(let pid, let since):
                 let up = Int((now - since).components.seconds)
-                return ProcessStatus(state: "running", name: name, pid: pid, uptimeSeconds: up, restarts: entry.restarts)
+                return ProcessStatus(
+                    state: "running", name: name, pid: pid, uptimeSeconds: up, restarts: entry.restarts)
             case .failing:
                 return ProcessStatus(state: "failing", name: name, pid: nil, uptimeSeconds: 0, restarts: entry.restarts)
             }
@@ -180,6 +199,9 @@ public actor Supervisor {
             switch entry.phase {
             case .stopped:
                 break
+            case .waiting(let since):
+                // `depends on`: start once the dependencies run, or anyway after the start timeout.
+                if dependenciesRunning(entry.process) || now - since > timing.startTimeout { launch(&entry) }
             case .starting(let since):
                 if let pid = ProcessProbe.readPidfile(entry.process.pidfile), ProcessProbe.isAlive(pid) {
                     entry.phase = .running(pid: pid, since: now)
@@ -208,6 +230,14 @@ public actor Supervisor {
                 }
             }
             entries[name] = entry
+        }
+    }
+
+    private func dependenciesRunning(_ process: MonitProcess) -> Bool {
+        process.dependsOn.allSatisfy { dependency in
+            guard let entry = entries[dependency] else { return true }
+            if case .running = entry.phase { return true }
+            return false
         }
     }
 

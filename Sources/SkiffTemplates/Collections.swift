@@ -52,6 +52,9 @@ extension Interpreter {
     func sendArray(_ items: [RValue], _ name: String, _ arguments: [RValue], _ block: Callable?, _ line: Int)
         throws(Signal) -> RValue
     {
+        if block == nil, arguments.isEmpty, Interpreter.enumeratorMethods.contains(name) {
+            return .enumerator(items, method: name)
+        }
         switch name {
         case "length", "size": return .int(items.count)
         case "count":
@@ -67,9 +70,13 @@ extension Interpreter {
             var matches = 0
             for item in items {
                 let hit: Bool
-                if let pattern = arguments.first { hit = caseEquals(pattern, item) }
-                else if block != nil { hit = try invoke(block, [item], line).truthy }
-                else { hit = item.truthy }
+                if let pattern = arguments.first {
+                    hit = caseEquals(pattern, item)
+                } else if block != nil {
+                    hit = try invoke(block, [item], line).truthy
+                } else {
+                    hit = item.truthy
+                }
                 if hit { matches += 1 }
             }
             switch name {
@@ -128,8 +135,11 @@ extension Interpreter {
         case "find_index", "index":
             for (index, item) in items.enumerated() {
                 let hit: Bool
-                if let needle = arguments.first { hit = equals(needle, item) }
-                else { hit = try invoke(block, [item], line).truthy }
+                if let needle = arguments.first {
+                    hit = equals(needle, item)
+                } else {
+                    hit = try invoke(block, [item], line).truthy
+                }
                 if hit { return .int(index) }
             }
             return .null
@@ -144,8 +154,25 @@ extension Interpreter {
             }
             return .array(unique(items))
         case "sort":
-            if block != nil { throw failure(.unsupportedSyntax, "unsupported syntax: sort with a block", line) }
-            return .array(try sorted(items, keys: items, line))
+            guard block != nil else { return .array(try sorted(items, keys: items, line)) }
+            var failure: Signal?
+            let result = items.enumerated().sorted { a, b in
+                guard failure == nil else { return false }
+                do {
+                    let order = try invoke(block, [a.element, b.element], line)
+                    guard case .int(let value) = order else {
+                        failure = runtime(
+                            "comparison of \(a.element.className) with \(b.element.className) failed", line)
+                        return false
+                    }
+                    return value < 0 || (value == 0 && a.offset < b.offset)
+                } catch {
+                    failure = (error as? Signal) ?? runtime("sort failed", line)
+                    return false
+                }
+            }
+            if let failure { throw failure }
+            return .array(result.map { $0.element })
         case "sort_by", "min_by", "max_by":
             var keys: [RValue] = []
             for item in items { keys.append(try invoke(block, [item], line)) }
@@ -242,8 +269,11 @@ extension Interpreter {
         case "tally":
             var counts = RHash()
             for item in items {
-                if case .int(let count) = counts[item] ?? .null { counts[item] = .int(count + 1) }
-                else { counts[item] = .int(1) }
+                if case .int(let count) = counts[item] ?? .null {
+                    counts[item] = .int(count + 1)
+                } else {
+                    counts[item] = .int(1)
+                }
             }
             return .hash(counts)
         case "dig":
@@ -269,7 +299,7 @@ extension Interpreter {
         func slice(_ start: Int, _ length: Int) -> RValue {
             let begin = start < 0 ? items.count + start : start
             guard begin >= 0, begin <= items.count, length >= 0 else { return .null }
-            return .array(Array(items[begin..<min(items.count, begin + length)]))
+            return .array(Array(items[begin..<(begin + min(length, items.count - begin))]))
         }
         switch (arguments.first, arguments.count) {
         case (.int(let index), 1):
@@ -288,12 +318,62 @@ extension Interpreter {
         }
     }
 
+    static let enumeratorMethods: Set<String> = [
+        "each", "map", "collect", "each_with_index", "select", "filter", "reject", "flat_map", "each_pair",
+    ]
+
+    /// `items.each_with_index.map { |x, i| }`, `items.each.with_index(1)`, `items.map.with_index { }`, `to_a`.
+    func sendEnumerator(
+        _ items: [RValue], _ method: String, _ name: String, _ arguments: [RValue],
+        _ block: Callable?, _ line: Int
+    ) throws(Signal) -> RValue {
+        let indexed = method == "each_with_index"
+        let elements = indexed ? items.enumerated().map { RValue.array([$0.element, .int($0.offset)]) } : items
+        switch name {
+        case "with_index", "each_with_index":
+            var offset = 0
+            if let first = arguments.first, case .int(let start) = first { offset = start }
+            guard block != nil else {
+                return .enumerator(items, method: "each_with_index")
+            }
+            var results: [RValue] = []
+            var kept: [RValue] = []
+            for (index, item) in items.enumerated() {
+                let result = try invoke(block, [item, .int(index &+ offset)], line)
+                results.append(result)
+                if result.truthy == (method != "reject") { kept.append(item) }
+            }
+            switch method {
+            case "map", "collect": return .array(results)
+            case "flat_map": return .array(results.flatMap { if case .array(let inner) = $0 { inner } else { [$0] } })
+            case "select", "filter", "reject": return .array(kept)
+            default: return .array(items)
+            }
+        case "to_a", "entries":
+            return .array(elements)
+        case "size":
+            return .int(items.count)
+        case "count" where block == nil && arguments.isEmpty:
+            return .int(items.count)
+        case "next", "peek", "rewind":
+            throw failure(.unsupportedMethod, "unsupported method '\(name)' for Enumerator", line)
+        default:
+            guard block != nil || !Interpreter.enumeratorMethods.contains(name) else {
+                return .enumerator(elements, method: name)
+            }
+            return try sendArray(elements, indexed && name == "each" ? "each" : name, arguments, block, line)
+        }
+    }
+
     // MARK: Hashes
 
     func sendHash(_ hash: RHash, _ name: String, _ arguments: [RValue], _ block: Callable?, _ line: Int)
         throws(Signal) -> RValue
     {
         let pairs = hash.pairs.map { RValue.array([$0.0, $0.1]) }
+        if block == nil, arguments.isEmpty, Interpreter.enumeratorMethods.contains(name) {
+            return .enumerator(pairs, method: name == "each_pair" ? "each" : name)
+        }
         switch name {
         case "length", "size": return .int(hash.count)
         case "count" where block == nil && arguments.isEmpty: return .int(hash.count)
@@ -408,9 +488,10 @@ extension Interpreter {
 
     // MARK: OpenStruct
 
-    func sendObject(_ fields: RHash, _ receiver: RValue, _ name: String, _ arguments: [RValue], _ block: Callable?,
-        _ line: Int) throws(Signal) -> RValue
-    {
+    func sendObject(
+        _ fields: RHash, _ receiver: RValue, _ name: String, _ arguments: [RValue], _ block: Callable?,
+        _ line: Int
+    ) throws(Signal) -> RValue {
         switch name {
         case "[]":
             try arity(name, arguments, 1...1, line)
@@ -418,7 +499,9 @@ extension Interpreter {
         case "to_h", "marshal_dump":
             return .hash(fields)
         case "each_pair":
-            for (key, value) in fields.pairs { _ = try invoke(block, [.array([.symbol(RubyFormat.toS(key)), value])], line) }
+            for (key, value) in fields.pairs {
+                _ = try invoke(block, [.array([.symbol(RubyFormat.toS(key)), value])], line)
+            }
             return receiver
         case "dig":
             var current = receiver
@@ -439,22 +522,25 @@ extension Interpreter {
     func mutate(_ value: inout RValue, _ name: String, _ arguments: [RValue], _ block: Callable?, _ line: Int)
         throws(Signal) -> RValue
     {
-        switch (name, value) {
-        case ("push", .array(var items)), ("append", .array(var items)):
-            value = .null
-            items += arguments
-            value = .array(items)
+        if value.isArray && (name == "push" || name == "append") {
+            value.appendInPlace(items: arguments)
             return value
-        case ("concat", .array(var items)):
-            value = .null
+        }
+        if value.isArray && name == "concat" {
             for argument in arguments {
                 guard case .array(let more) = argument else {
                     throw runtime("no implicit conversion of \(argument.className) into Array", line)
                 }
-                items += more
+                value.appendInPlace(items: more)
             }
-            value = .array(items)
             return value
+        }
+        if value.isHash && name == "store" {
+            try arity(name, arguments, 2...2, line)
+            value.setInPlace(key: arguments[0], arguments[1])
+            return arguments[1]
+        }
+        switch (name, value) {
         case ("concat", .string), ("append", .string):
             for argument in arguments { _ = try append(&value, argument, line) }
             return value
@@ -487,8 +573,12 @@ extension Interpreter {
             hash[arguments[0]] = nil
             value = .hash(hash)
             return removed
-        case ("clear", .array): value = .array([]); return value
-        case ("clear", .hash): value = .hash(RHash()); return value
+        case ("clear", .array):
+            value = .array([])
+            return value
+        case ("clear", .hash):
+            value = .hash(RHash())
+            return value
         case ("merge!", .hash), ("update", .hash):
             value = try sendHash(hashOf(value), "merge", arguments, block, line)
             return value
@@ -516,25 +606,21 @@ extension Interpreter {
 
     /// `container[index] = value`.
     func indexSet(_ container: inout RValue, _ index: [RValue], _ value: RValue, _ line: Int) throws(Signal) {
-        switch container {
-        case .hash(var hash):
+        if container.isHash {
             guard index.count == 1 else { throw runtime("wrong number of arguments for '[]='", line) }
-            container = .null
-            hash[index[0]] = value
-            container = .hash(hash)
-        case .array(var items):
-            guard index.count == 1, case .int(let position) = index[0] else {
-                throw failure(.unsupportedSyntax, "unsupported syntax: array slice assignment", line)
-            }
-            let resolved = position < 0 ? items.count + position : position
-            guard resolved >= 0 else { throw runtime("index \(position) too small for array", line) }
-            container = .null
-            while items.count <= resolved { items.append(.null) }
-            items[resolved] = value
-            container = .array(items)
-        default:
-            throw noMethod("[]=", container, line)
+            container.setInPlace(key: index[0], value)
+            return
         }
+        guard container.isArray else { throw noMethod("[]=", container, line) }
+        guard index.count == 1, case .int(let position) = index[0] else {
+            throw failure(.unsupportedSyntax, "unsupported syntax: array slice assignment", line)
+        }
+        var count = 0
+        if case .array(let items) = container { count = items.count }
+        let resolved = position < 0 ? count + position : position
+        guard resolved >= 0 else { throw runtime("index \(position) too small for array", line) }
+        try checkSize(resolved, line)
+        container.setInPlace(index: resolved, value)
     }
 
     // MARK: format
@@ -567,7 +653,7 @@ extension Interpreter {
                     digits.append(digit)
                     characters.removeFirst()
                 }
-                precision = Int(digits) ?? 0
+                precision = min(Int(digits) ?? 0, 1000)
             }
             guard let type = characters.popFirst() else { throw runtime("incomplete format specifier", line) }
             if type == "%" {
@@ -579,23 +665,29 @@ extension Interpreter {
             next += 1
             var body: String
             switch type {
-            case "s": body = RubyFormat.toS(argument)
+            case "s":
+                body = RubyFormat.toS(argument)
                 if let precision { body = String(body.prefix(precision)) }
             case "p": body = RubyFormat.inspect(argument)
             case "d", "i", "x", "X", "o", "b":
                 let number: Int
                 switch argument {
                 case .int(let value): number = value
-                case .float(let value) where value.isFinite: number = Int(value.rounded(.down))
+                case .float(let value) where value.isFinite: number = try exactInteger(value.rounded(.down), line)
                 case .string(let text):
                     guard let value = Int(text) else { throw runtime("invalid value for Integer(): \"\(text)\"", line) }
                     number = value
                 default: throw runtime("can't convert \(argument.className) into Integer", line)
                 }
                 let radix = type == "x" || type == "X" ? 16 : type == "o" ? 8 : type == "b" ? 2 : 10
-                body = String(abs(number), radix: radix, uppercase: type == "X")
-                if number < 0 { body = "-" + body } else if flags.contains("+") { body = "+" + body }
-                else if flags.contains(" ") { body = " " + body }
+                body = String(number.magnitude, radix: radix, uppercase: type == "X")
+                if number < 0 {
+                    body = "-" + body
+                } else if flags.contains("+") {
+                    body = "+" + body
+                } else if flags.contains(" ") {
+                    body = " " + body
+                }
             case "f", "e", "g":
                 guard let number = number(argument) ?? Double(RubyFormat.toS(argument)) else {
                     throw runtime("can't convert \(argument.className) into Float", line)
@@ -606,6 +698,7 @@ extension Interpreter {
                 throw failure(.unsupportedSyntax, "unsupported syntax: format directive '%\(type)'", line)
             }
             if let targetWidth = Int(width), body.count < targetWidth {
+                try checkSize(targetWidth, line)
                 let padding = targetWidth - body.count
                 if flags.contains("-") {
                     body += String(repeating: " ", count: padding)

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Control flow out of an evaluation: a template error, or `next` leaving a block.
 enum Signal: Error {
     case failure(TemplateError)
@@ -97,7 +99,9 @@ final class Interpreter {
     }
 
     func noMethod(_ name: String, _ receiver: RValue, _ line: Int) -> Signal {
-        if receiver == .null || Interpreter.knownMethods.contains(name) || Interpreter.knownMethods.contains(name.trimmingBang) {
+        if receiver == .null || Interpreter.knownMethods.contains(name)
+            || Interpreter.knownMethods.contains(name.trimmingBang)
+        {
             return runtime("undefined method '\(name)' for \(receiver.className)", line)
         }
         return failure(.unsupportedMethod, "unsupported method '\(name)' for \(receiver.className)", line)
@@ -105,9 +109,12 @@ final class Interpreter {
 
     func arity(_ name: String, _ arguments: [RValue], _ range: ClosedRange<Int>, _ line: Int) throws(Signal) {
         guard range.contains(arguments.count) else {
-            let expected = range.lowerBound == range.upperBound ? "\(range.lowerBound)"
+            let expected =
+                range.lowerBound == range.upperBound
+                ? "\(range.lowerBound)"
                 : "\(range.lowerBound)..\(range.upperBound)"
-            throw runtime("wrong number of arguments for '\(name)' (given \(arguments.count), expected \(expected))",
+            throw runtime(
+                "wrong number of arguments for '\(name)' (given \(arguments.count), expected \(expected))",
                 line)
         }
     }
@@ -169,7 +176,8 @@ final class Interpreter {
                 return value
             }
         case .call(let receiver, let name, let arguments, let block):
-            return try evalCall(receiver: receiver, name: name, argumentNodes: arguments, block: block,
+            return try evalCall(
+                receiver: receiver, name: name, argumentNodes: arguments, block: block,
                 line: node.line)
         case .index(let receiver, let indexNodes):
             let value = try eval(receiver)
@@ -193,7 +201,9 @@ final class Interpreter {
         case .negate(let inner):
             let value = try eval(inner)
             switch value {
-            case .int(let number): return .int(-number)
+            case .int(let number):
+                guard number != Int.min else { throw runtime("integer overflow", node.line) }
+                return .int(-number)
             case .float(let number): return .float(-number)
             default: throw noMethod("-@", value, node.line)
             }
@@ -225,7 +235,17 @@ final class Interpreter {
             }
             return .module(name)
         case .next(let valueNode):
-            throw Signal.next(try valueNode.map { (node: SyntaxNode) throws(Signal) -> RValue in try eval(node) } ?? .null)
+            throw Signal.next(
+                try valueNode.map { (node: SyntaxNode) throws(Signal) -> RValue in try eval(node) } ?? .null)
+        case .rescueModifier(let body, let fallback):
+            do {
+                return try eval(body)
+            } catch {
+                guard case .failure(let failure) = error,
+                    [.runtime, .unknownProperty, .raised].contains(failure.code)
+                else { throw error }
+                return try eval(fallback)
+            }
         case .blockPass(let name):
             throw failure(.syntax, "syntax error, unexpected '&:\(name)'", node.line)
         }
@@ -242,7 +262,9 @@ final class Interpreter {
         return values
     }
 
-    private func evalOperatorAssign(target: SyntaxNode, op: String, valueNode: SyntaxNode, line: Int) throws(Signal) -> RValue {
+    private func evalOperatorAssign(target: SyntaxNode, op: String, valueNode: SyntaxNode, line: Int) throws(Signal)
+        -> RValue
+    {
         let current = try eval(target)
         let value: RValue
         switch op {
@@ -288,6 +310,8 @@ final class Interpreter {
             let index = try evalList(indexNodes)
             return try withLValue(receiver) { (container: inout RValue) throws(Signal) -> RValue in
                 var element = try self.send(container, "[]", index, nil, node.line)
+                // Leave nil in the slot while the element is changed, so its storage is not shared (no copy).
+                if element != .null { try self.indexSet(&container, index, .null, node.line) }
                 let result = try body(&element)
                 try self.indexSet(&container, index, element, node.line)
                 return result
@@ -354,7 +378,8 @@ final class Interpreter {
         scope = local
         defer { scope = saved }
         var values = arguments
-        let wantsSplat = block.parameters.count > 1
+        let wantsSplat =
+            block.parameters.count > 1
             || (block.parameters.count == 1 && { if case .destructure = block.parameters[0] { true } else { false } }())
         if wantsSplat, values.count == 1, case .array(let items) = values[0] {
             values = block.parameters.count == 1 ? [.array(items)] : items
@@ -445,7 +470,7 @@ final class Interpreter {
             try arity(name, arguments, 1...1, line)
             switch arguments[0] {
             case .int: return arguments[0]
-            case .float(let value): return .int(Int(value))
+            case .float(let value): return .int(try exactInteger(value.rounded(.towardZero), line))
             case .string(let text):
                 guard let value = Int(text.trimmingCharacters(in: .whitespaces).replacingOccurrences(of: "_", with: ""))
                 else {
@@ -512,7 +537,10 @@ final class Interpreter {
 
     func isA(_ value: RValue, _ className: String) -> Bool {
         switch className {
-        case "Numeric": if case .int = value { return true }; if case .float = value { return true }; return false
+        case "Numeric":
+            if case .int = value { return true }
+            if case .float = value { return true }
+            return false
         case "Object", "BasicObject": return true
         case "TrueClass": return value == .bool(true)
         case "FalseClass": return value == .bool(false)
@@ -582,19 +610,31 @@ final class Interpreter {
             return .int(product)
         case ("/", .int(let a), .int(let b)):
             if b == 0 { throw runtime("divided by 0", line) }
+            if a == Int.min && b == -1 { throw runtime("integer overflow", line) }
             var quotient = a / b
             if (a % b != 0) && ((a < 0) != (b < 0)) { quotient -= 1 }
             return .int(quotient)
         case ("%", .int(let a), .int(let b)):
             if b == 0 { throw runtime("divided by 0", line) }
+            if b == -1 { return .int(0) }
             let remainder = a % b
             return .int(remainder != 0 && (remainder < 0) != (b < 0) ? remainder + b : remainder)
         case ("**", .int(let a), .int(let b)) where b >= 0:
             var result = 1
-            for _ in 0..<b {
-                let (product, overflow) = result.multipliedReportingOverflow(by: a)
-                if overflow { throw runtime("integer overflow", line) }
-                result = product
+            var base = a
+            var exponent = b
+            while exponent > 0 {
+                if exponent & 1 == 1 {
+                    let (product, overflow) = result.multipliedReportingOverflow(by: base)
+                    if overflow { throw runtime("integer overflow", line) }
+                    result = product
+                }
+                exponent >>= 1
+                if exponent > 0 {
+                    let (square, overflow) = base.multipliedReportingOverflow(by: base)
+                    if overflow { throw runtime("integer overflow", line) }
+                    base = square
+                }
             }
             return .int(result)
         case ("&", .int(let a), .int(let b)): return .int(a & b)
@@ -606,6 +646,7 @@ final class Interpreter {
             throw runtime("no implicit conversion of \(right.className) into String", line)
         case ("*", .string(let a), .int(let b)):
             if b < 0 { throw runtime("negative argument", line) }
+            try checkSize(a.utf8.count.multipliedReportingOverflow(by: b).overflow ? Int.max : a.utf8.count * b, line)
             return .string(String(repeating: a, count: b))
         case ("%", .string(let a), _):
             let values: [RValue]
@@ -615,6 +656,7 @@ final class Interpreter {
         case ("-", .array(let a), .array(let b)): return .array(a.filter { item in !b.contains { equals($0, item) } })
         case ("*", .array(let a), .int(let b)):
             if b < 0 { throw runtime("negative argument", line) }
+            try checkSize(a.count.multipliedReportingOverflow(by: b).overflow ? Int.max : a.count * b, line)
             return .array(Array([[RValue]](repeating: a, count: b).joined()))
         case ("*", .array(let a), .string(let separator)):
             return .string(try join(a, separator, line))
@@ -647,6 +689,21 @@ final class Interpreter {
         throw noMethod(op, left, line)
     }
 
+    /// The largest collection or string a template may build (guards against runaway `*`, ranges, `times`).
+    static let sizeLimit = 50_000_000
+
+    func checkSize(_ count: Int, _ line: Int) throws(Signal) {
+        if count > Interpreter.sizeLimit { throw runtime("result too large (\(count) elements)", line) }
+    }
+
+    /// Converts an integral Double to Int, failing instead of trapping when it is out of range.
+    func exactInteger(_ value: Double, _ line: Int) throws(Signal) -> Int {
+        guard value.isFinite, value >= -9.223372036854775e18, value <= 9.223372036854775e18 else {
+            throw runtime("\(RubyFormat.float(value)) out of range of Integer", line)
+        }
+        return Int(value)
+    }
+
     func unique(_ items: [RValue]) -> [RValue] {
         var seen = Set<RValue>()
         return items.filter { seen.insert($0).inserted }
@@ -654,20 +711,23 @@ final class Interpreter {
 
     /// `<<`: appends to a string or array in place, shifts an integer.
     func append(_ target: inout RValue, _ value: RValue, _ line: Int) throws(Signal) -> RValue {
+        if target.isArray {
+            target.appendInPlace(items: [value])
+            return target
+        }
         switch target {
-        case .string(var text):
+        case .string:
+            let more: String
             switch value {
-            case .string(let more): text += more
+            case .string(let text): more = text
             case .int(let code):
-                guard let scalar = Unicode.Scalar(UInt32(clamping: code)) else { throw runtime("invalid codepoint", line) }
-                text.unicodeScalars.append(scalar)
+                guard let scalar = Unicode.Scalar(UInt32(clamping: code)) else {
+                    throw runtime("invalid codepoint", line)
+                }
+                more = String(Character(scalar))
             default: throw runtime("no implicit conversion of \(value.className) into String", line)
             }
-            target = .string(text)
-        case .array(var items):
-            target = .null
-            items.append(value)
-            target = .array(items)
+            target.appendInPlace(string: more)
         case .int(let number):
             guard case .int(let shift) = value else { throw runtime("\(value.className) can't be coerced", line) }
             return .int(number << shift)
@@ -677,8 +737,6 @@ final class Interpreter {
         return target
     }
 }
-
-import Foundation
 
 extension String {
     /// The method name without a trailing `!`.

@@ -4,16 +4,20 @@ import Yams
 public struct PropertyDefinition: Sendable, Equatable {
     /// The dotted name, e.g. `nginx.worker_processes`.
     public var name: String
+    /// The human description from the spec.
     public var description: String?
     /// The default value, or nil when the spec declares none.
     public var defaultValue: TemplateValue?
+    /// The example value from the spec, if any.
     public var example: TemplateValue?
+    /// The declared type, e.g. `certificate` (informational).
     public var type: String?
 
     /// Creates a property definition.
-    public init(name: String, description: String? = nil, defaultValue: TemplateValue? = nil,
-        example: TemplateValue? = nil, type: String? = nil)
-    {
+    public init(
+        name: String, description: String? = nil, defaultValue: TemplateValue? = nil,
+        example: TemplateValue? = nil, type: String? = nil
+    ) {
         self.name = name
         self.description = description
         self.defaultValue = defaultValue
@@ -24,8 +28,11 @@ public struct PropertyDefinition: Sendable, Equatable {
 
 /// A `consumes` or `provides` entry of a job spec (create-env does not resolve links).
 public struct LinkDefinition: Sendable, Equatable {
+    /// The link name.
     public var name: String
+    /// The link type.
     public var type: String
+    /// Whether the link may be absent.
     public var optional: Bool
 
     /// Creates a link definition.
@@ -38,7 +45,9 @@ public struct LinkDefinition: Sendable, Equatable {
 
 /// One `templates` entry: a source under `templates/` rendered to a destination under the job directory.
 public struct TemplateMapping: Sendable, Equatable {
+    /// The path under `templates/`.
     public var source: String
+    /// The path under the job directory (`/var/vcap/jobs/NAME`).
     public var destination: String
 
     /// Creates a mapping.
@@ -50,19 +59,24 @@ public struct TemplateMapping: Sendable, Equatable {
 
 /// A BOSH job `spec` (or `job.MF` in a release tarball).
 public struct JobSpec: Sendable, Equatable {
+    /// The job name.
     public var name: String
     /// Templates in spec order.
     public var templates: [TemplateMapping]
+    /// Package names the job needs.
     public var packages: [String]
     /// Declared properties in spec order.
     public var properties: [PropertyDefinition]
+    /// Links consumed (not resolved by create-env).
     public var consumes: [LinkDefinition]
+    /// Links provided (not resolved by create-env).
     public var provides: [LinkDefinition]
 
     /// Creates a spec from parts.
-    public init(name: String, templates: [TemplateMapping] = [], packages: [String] = [],
-        properties: [PropertyDefinition] = [], consumes: [LinkDefinition] = [], provides: [LinkDefinition] = [])
-    {
+    public init(
+        name: String, templates: [TemplateMapping] = [], packages: [String] = [],
+        properties: [PropertyDefinition] = [], consumes: [LinkDefinition] = [], provides: [LinkDefinition] = []
+    ) {
         self.name = name
         self.templates = templates
         self.packages = packages
@@ -83,7 +97,8 @@ public struct JobSpec: Sendable, Equatable {
         } catch let error as TemplateError {
             throw error
         } catch {
-            throw invalid("invalid YAML: \(error)")
+            let (message, line) = yamlProblem(error)
+            throw TemplateError(code: .invalidSpec, message: "invalid YAML: \(message)", file: file, line: line)
         }
         guard let mapping = root.mapping else { throw invalid("job spec must be a mapping", root) }
 
@@ -94,7 +109,9 @@ public struct JobSpec: Sendable, Equatable {
 
         var templates: [TemplateMapping] = []
         if let node = mapping["templates"], !Self.isNull(node) {
-            guard let pairs = node.mapping else { throw invalid("'templates' must be a mapping of source to destination", node) }
+            guard let pairs = node.mapping else {
+                throw invalid("'templates' must be a mapping of source to destination", node)
+            }
             for (key, value) in pairs {
                 guard let source = key.scalar?.string, let destination = value.scalar?.string else {
                     throw invalid("'templates' entries must be strings", key)
@@ -118,7 +135,9 @@ public struct JobSpec: Sendable, Equatable {
         if let node = mapping["properties"], !Self.isNull(node) {
             guard let pairs = node.mapping else { throw invalid("'properties' must be a mapping", node) }
             for (key, value) in pairs {
-                guard let propertyName = key.scalar?.string else { throw invalid("property names must be strings", key) }
+                guard let propertyName = key.scalar?.string else {
+                    throw invalid("property names must be strings", key)
+                }
                 var definition = PropertyDefinition(name: propertyName)
                 if let fields = value.mapping {
                     definition.description = fields["description"]?.scalar?.string

@@ -156,17 +156,24 @@ struct Lexer {
                 } else {
                     throw syntaxError("unsupported symbol literal")
                 }
+            case ":" where expectsOperand && Lexer.operatorSymbol(after: index, in: chars) != nil:
+                let name = Lexer.operatorSymbol(after: index, in: chars) ?? ""
+                index += 1 + name.unicodeScalars.count
+                emit(.symbol(name))
             case "%" where expectsOperand && (peek(1) == "w" || peek(1) == "i" || peek(1) == "W"):
                 try lexWords()
-            case "/" where expectsOperand && !(tokens.last.map { if case .identifier = $0.kind { true } else { false } }
-                == true && peek(1) == " "):
+            case "/"
+            where expectsOperand
+                && !(tokens.last.map { if case .identifier = $0.kind { true } else { false } }
+                    == true && peek(1) == " "):
                 emit(.unsupported("regular expression literals"))
                 index += 1
                 while let next = peek(), next != "/", next != "\n" {
                     index += next == "\\" ? 2 : 1
                 }
                 index += 1
-            case "<" where peek(1) == "<" && (peek(2) == "~" || peek(2) == "-")
+            case "<"
+            where peek(1) == "<" && (peek(2) == "~" || peek(2) == "-")
                 && peek(3).map({ ("A"..."Z").contains($0) || $0 == "'" || $0 == "\"" }) == true:
                 emit(.unsupported("heredocs"))
                 index += 3
@@ -178,6 +185,23 @@ struct Lexer {
                 }
             }
         }
+    }
+
+    /// The operator named by a symbol such as `:+` or `:<=>` starting at `position` (the colon), if any.
+    static func operatorSymbol(after position: Int, in chars: [Unicode.Scalar]) -> String? {
+        for name in ["<=>", "===", "==", "<=", ">=", "<<", ">>", "**", "[]", "+", "-", "*", "/", "%", "<", ">"] {
+            var offset = position + 1
+            var matches = true
+            for scalar in name.unicodeScalars {
+                if offset >= chars.count || chars[offset] != scalar {
+                    matches = false
+                    break
+                }
+                offset += 1
+            }
+            if matches { return name }
+        }
+        return nil
     }
 
     private mutating func lexWord(allowSuffix: Bool) -> String {
@@ -258,6 +282,13 @@ struct Lexer {
             } else {
                 break
             }
+        }
+        if !isFloat, text.count > 1, text.hasPrefix("0") {
+            guard let value = Int(text.dropFirst(), radix: 8) else {
+                throw syntaxError("invalid octal literal '\(text)'")
+            }
+            emit(.integer(value))
+            return
         }
         if isFloat {
             guard let value = Double(text) else { throw syntaxError("invalid number literal '\(text)'") }

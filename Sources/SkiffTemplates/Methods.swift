@@ -21,7 +21,7 @@ extension Interpreter {
         "nan?", "infinite?", "cover?", "dump", "generate", "pretty_generate", "else", "else_if_p", "tr", "squeeze",
         "delete_prefix", "delete_suffix", "clear", "pop", "shift", "replace", "+", "-", "*", "/", "%", "**", "<",
         ">", "<=", ">=", "<=>", "<<", "===", "-@", "ord", "hex", "sort_by", "uniq", "each_key", "each_value",
-        "select!", "reject!", "filter_map", "tally", "sample", "shuffle", "minmax", "step",
+        "select!", "reject!", "filter_map", "tally", "sample", "shuffle", "minmax", "step", "fdiv", "with_index",
     ]
 
     // MARK: Dispatch
@@ -49,6 +49,9 @@ extension Interpreter {
         case .float(let number): return try sendFloat(number, name, arguments, line)
         case .range(let low, let high, let exclusive):
             let upper = exclusive ? high - 1 : high
+            if upper >= low {
+                try checkSize(upper.subtractingReportingOverflow(low).overflow ? Int.max : upper - low, line)
+            }
             let items = upper < low ? [] : (low...upper).map(RValue.int)
             switch name {
             case "include?", "member?", "cover?", "===":
@@ -70,6 +73,8 @@ extension Interpreter {
             throw noMethod(name, receiver, line)
         case .module(let module):
             return try sendModule(module, name, arguments, line)
+        case .enumerator(let items, let method):
+            return try sendEnumerator(items, method, name, arguments, block, line)
         case .elseBlock(let active):
             switch name {
             case "else":
@@ -123,7 +128,12 @@ extension Interpreter {
             try arity(name, arguments, 1...1, line)
             guard case .module(let className) = arguments[0] else { throw runtime("class or module required", line) }
             return .bool(isA(receiver, className))
-        case "class": return .module(receiver.className)
+        case "class":
+            switch receiver {
+            case .null: return .module("NilClass")
+            case .bool(let flag): return .module(flag ? "TrueClass" : "FalseClass")
+            default: return .module(receiver.className)
+            }
         case "respond_to?":
             if case .object(let fields) = receiver, let first = arguments.first {
                 return .bool(fields[.string(RubyFormat.toS(first))] != nil)
@@ -195,7 +205,8 @@ extension Interpreter {
         case "downcase": return .string(text.lowercased())
         case "capitalize": return .string(text.prefix(1).uppercased() + text.dropFirst().lowercased())
         case "swapcase":
-            return .string(String(text.map { $0.isUppercase ? Character($0.lowercased()) : Character($0.uppercased()) }))
+            return .string(
+                String(text.map { $0.isUppercase ? Character($0.lowercased()) : Character($0.uppercased()) }))
         case "strip": return .string(rubyStrip(text, leading: true, trailing: true))
         case "lstrip": return .string(rubyStrip(text, leading: true, trailing: false))
         case "rstrip": return .string(rubyStrip(text, leading: false, trailing: true))
@@ -257,17 +268,23 @@ extension Interpreter {
             try arity(name, arguments, 2...2, line)
             let from = Array(try stringArgument(0))
             let to = Array(try stringArgument(1))
-            guard !from.contains("-"), !to.contains("-"), !from.contains("^") else {
+            func hasRange(_ set: [Character]) -> Bool { set.count > 2 && set.dropFirst().dropLast().contains("-") }
+            guard !hasRange(from), !hasRange(to), from.first != "^" || from.count == 1 else {
                 throw failure(.unsupportedSyntax, "unsupported syntax: character ranges in tr", line)
             }
-            return .string(String(text.map { character -> Character in
-                guard let position = from.firstIndex(of: character) else { return character }
-                return to.isEmpty ? character : to[min(position, to.count - 1)]
-            }))
+            return .string(
+                String(
+                    text.map { character -> Character in
+                        guard let position = from.firstIndex(of: character) else { return character }
+                        return to.isEmpty ? character : to[min(position, to.count - 1)]
+                    }))
         case "squeeze":
             var result = ""
-            for character in text where !(result.last == character && (arguments.isEmpty
-                || (RubyFormat.toS(arguments[0]).contains(character))))
+            for character in text
+            where
+                !(result.last == character
+                && (arguments.isEmpty
+                    || (RubyFormat.toS(arguments[0]).contains(character))))
             {
                 result.append(character)
             }
@@ -292,7 +309,9 @@ extension Interpreter {
             var prefix = ""
             for character in trimmed {
                 prefix.append(character)
-                if let value = Double(prefix) { best = value } else if prefix.count > 1, !"eE+-.".contains(character) {
+                if let value = Double(prefix) {
+                    best = value
+                } else if prefix.count > 1, !"eE+-.".contains(character) {
                     break
                 }
             }
@@ -306,8 +325,11 @@ extension Interpreter {
             return .int(Int(scalar.value))
         case "center", "ljust", "rjust":
             try arity(name, arguments, 1...2, line)
-            guard case .int(let width) = arguments[0] else { throw runtime("no implicit conversion into Integer", line) }
+            guard case .int(let width) = arguments[0] else {
+                throw runtime("no implicit conversion into Integer", line)
+            }
             let pad = arguments.count > 1 ? RubyFormat.toS(arguments[1]) : " "
+            try checkSize(width, line)
             let missing = width - text.count
             guard missing > 0, !pad.isEmpty else { return .string(text) }
             func padding(_ count: Int) -> String {
@@ -395,7 +417,7 @@ extension Interpreter {
         func slice(_ start: Int, _ length: Int) -> RValue {
             let begin = start < 0 ? characters.count + start : start
             guard begin >= 0, begin <= characters.count, length >= 0 else { return .null }
-            return .string(String(characters[begin..<min(characters.count, begin + length)]))
+            return .string(String(characters[begin..<(begin + min(length, characters.count - begin))]))
         }
         switch (arguments.first, arguments.count) {
         case (.int(let index), 1):
@@ -403,7 +425,9 @@ extension Interpreter {
             guard position >= 0, position < characters.count else { return .null }
             return .string(String(characters[position]))
         case (.int(let start), 2):
-            guard case .int(let length) = arguments[1] else { throw runtime("no implicit conversion into Integer", line) }
+            guard case .int(let length) = arguments[1] else {
+                throw runtime("no implicit conversion into Integer", line)
+            }
             return slice(start, length)
         case (.range(let low, let high, let exclusive), 1):
             let begin = low < 0 ? characters.count + low : low
@@ -425,27 +449,42 @@ extension Interpreter {
         switch name {
         case "to_i", "to_int", "round", "floor", "ceil", "truncate": return .int(number)
         case "to_f": return .float(Double(number))
+        case "fdiv":
+            try arity(name, arguments, 1...1, line)
+            guard let divisor = self.number(arguments[0]) else {
+                throw runtime("\(arguments[0].className) can't be coerced into Float", line)
+            }
+            return .float(Double(number) / divisor)
         case "to_s":
             if let base = arguments.first, case .int(let radix) = base, (2...36).contains(radix) {
                 return .string(String(number, radix: radix))
             }
             return .string(String(number))
-        case "abs": return .int(abs(number))
+        case "abs":
+            guard number != Int.min else { throw runtime("integer overflow", line) }
+            return .int(abs(number))
         case "zero?": return .bool(number == 0)
         case "positive?": return .bool(number > 0)
         case "negative?": return .bool(number < 0)
         case "even?": return .bool(number % 2 == 0)
         case "odd?": return .bool(number % 2 != 0)
-        case "succ", "next": return .int(number + 1)
-        case "pred": return .int(number - 1)
+        case "succ", "next": return .int(number &+ 1)
+        case "pred": return .int(number &- 1)
         case "times":
+            try checkSize(number, line)
+            if block == nil { return .enumerator((0..<max(0, number)).map(RValue.int), method: "each") }
             guard number > 0 else { return .int(number) }
             for index in 0..<number { _ = try invoke(block, [.int(index)], line) }
             return .int(number)
         case "upto", "downto":
             try arity(name, arguments, 1...1, line)
-            guard case .int(let limit) = arguments[0] else { throw runtime("no implicit conversion into Integer", line) }
-            let sequence = name == "upto" ? Array(stride(from: number, through: limit, by: 1))
+            guard case .int(let limit) = arguments[0] else {
+                throw runtime("no implicit conversion into Integer", line)
+            }
+            try checkSize(limit.subtractingReportingOverflow(number).overflow ? Int.max : abs(limit - number), line)
+            let sequence =
+                name == "upto"
+                ? Array(stride(from: number, through: limit, by: 1))
                 : Array(stride(from: number, through: limit, by: -1))
             for index in sequence { _ = try invoke(block, [.int(index)], line) }
             return .int(number)
@@ -466,8 +505,7 @@ extension Interpreter {
         -> RValue
     {
         func integer(_ value: Double) throws(Signal) -> RValue {
-            guard value.isFinite, abs(value) < 9.2e18 else { throw runtime("\(RubyFormat.float(value)) out of range", line) }
-            return .int(Int(value))
+            .int(try exactInteger(value, line))
         }
         switch name {
         case "to_i", "to_int", "truncate": return try integer(number.rounded(.towardZero))

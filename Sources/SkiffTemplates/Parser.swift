@@ -6,6 +6,18 @@ struct Parser {
     private var locals: [Set<String>]
     /// Whether a `do` block may bind to the call being parsed (not inside command arguments).
     private var doAllowed = true
+    /// Current expression nesting, bounded so that hostile input cannot exhaust the stack.
+    private var depth = 0
+    static let maximumDepth = 150
+
+    private mutating func enter() throws(TemplateError) {
+        depth += 1
+        if depth > Parser.maximumDepth {
+            throw TemplateError(
+                code: .unsupportedSyntax,
+                message: "unsupported syntax: expressions nested deeper than \(Parser.maximumDepth) levels", line: line)
+        }
+    }
 
     init(tokens: [Token], locals: [Set<String>] = [[]], endLine: Int? = nil) {
         var tokens = tokens
@@ -194,7 +206,16 @@ struct Parser {
                 let condition = try parseExpressionStatement()
                 let negated = SyntaxNode(kind: .not(condition), line: condition.line)
                 node = SyntaxNode(kind: .conditional(condition: negated, then: node, otherwise: nil), line: startLine)
-            } else if isKeyword("while") || isKeyword("until") || isKeyword("rescue") {
+            } else if acceptKeyword("rescue") {
+                let fallback = try parseExpressionStatement()
+                if case .assign(let name, let value) = node.kind {
+                    // `a = b rescue c` assigns `b rescue c`, as Ruby parses it.
+                    let guarded = SyntaxNode(kind: .rescueModifier(value, fallback), line: startLine)
+                    node = SyntaxNode(kind: .assign(name, guarded), line: startLine)
+                } else {
+                    node = SyntaxNode(kind: .rescueModifier(node, fallback), line: startLine)
+                }
+            } else if isKeyword("while") || isKeyword("until") {
                 throw unsupported("'\(Parser.describe(current.kind).trimmingQuotes)' modifier")
             } else {
                 return node
@@ -256,7 +277,8 @@ struct Parser {
             case .call(receiver: .some, let name, _, block: nil):
                 throw unsupported("attribute assignment '\(name)='", line: startLine)
             default:
-                throw TemplateError(code: .syntax, message: "syntax error, cannot assign to this expression",
+                throw TemplateError(
+                    code: .syntax, message: "syntax error, cannot assign to this expression",
                     line: startLine)
             }
         }
@@ -271,7 +293,8 @@ struct Parser {
             case .localVariable, .index:
                 break
             default:
-                throw TemplateError(code: .syntax, message: "syntax error, cannot assign to this expression",
+                throw TemplateError(
+                    code: .syntax, message: "syntax error, cannot assign to this expression",
                     line: startLine)
             }
             let value = try parseAssignedValue()
@@ -294,6 +317,8 @@ struct Parser {
     }
 
     private mutating func parseTernary() throws(TemplateError) -> SyntaxNode {
+        try enter()
+        defer { depth -= 1 }
         let startLine = line
         let condition = try parseRange()
         guard acceptOp("?") else { return condition }
@@ -305,12 +330,14 @@ struct Parser {
             advance()
             let whenFalse = SyntaxNode(kind: .call(receiver: nil, name: name, arguments: [], block: nil), line: line)
             let resolved = isLocal(name) ? SyntaxNode(kind: .localVariable(name), line: line) : whenFalse
-            return SyntaxNode(kind: .conditional(condition: condition, then: whenTrue, otherwise: resolved), line: startLine)
+            return SyntaxNode(
+                kind: .conditional(condition: condition, then: whenTrue, otherwise: resolved), line: startLine)
         }
         try expectOp(":")
         skipNewlines()
         let whenFalse = try parseTernary()
-        return SyntaxNode(kind: .conditional(condition: condition, then: whenTrue, otherwise: whenFalse), line: startLine)
+        return SyntaxNode(
+            kind: .conditional(condition: condition, then: whenTrue, otherwise: whenFalse), line: startLine)
     }
 
     private mutating func parseRange() throws(TemplateError) -> SyntaxNode {
@@ -319,6 +346,10 @@ struct Parser {
         if isOp("..") || isOp("...") {
             let exclusive = isOp("...")
             advance()
+            switch current.kind {
+            case .op("]"), .op(")"), .newline, .outputClose, .end: throw unsupported("endless ranges")
+            default: break
+            }
             let right = try parseBinary(level: 0)
             return SyntaxNode(kind: .range(left, right, exclusive: exclusive), line: startLine)
         }
@@ -353,6 +384,8 @@ struct Parser {
     }
 
     private mutating func parseUnaryMinus() throws(TemplateError) -> SyntaxNode {
+        try enter()
+        defer { depth -= 1 }
         let startLine = line
         if acceptOp("-") {
             let operand = try parseUnaryMinus()
@@ -377,6 +410,8 @@ struct Parser {
     }
 
     private mutating func parseUnary() throws(TemplateError) -> SyntaxNode {
+        try enter()
+        defer { depth -= 1 }
         let startLine = line
         if acceptOp("!") {
             return SyntaxNode(kind: .not(try parseUnary()), line: startLine)
@@ -433,7 +468,8 @@ struct Parser {
         }
         _ = hadParentheses
         let block = try parseBlock()
-        return SyntaxNode(kind: .call(receiver: receiver, name: name, arguments: arguments, block: block), line: startLine)
+        return SyntaxNode(
+            kind: .call(receiver: receiver, name: name, arguments: arguments, block: block), line: startLine)
     }
 
     /// Parses comma-separated arguments; `k => v` and `k: v` pairs are gathered into a trailing hash.
@@ -468,6 +504,7 @@ struct Parser {
             if closing != nil { skipNewlines() }
             guard acceptOp(",") else { break }
             skipNewlines()
+            if let closing, isOp(closing) { break }
         }
         if !pairs.isEmpty { arguments.append(SyntaxNode(kind: .hash(pairs), line: startLine)) }
         return arguments
@@ -555,10 +592,13 @@ struct Parser {
                 let call = try parseCallRest(receiver: node, name: name, line: startLine, allowCommand: true)
                 if safe {
                     // `a&.b` evaluates to nil when a is nil.
-                    let isNil = SyntaxNode(kind: .call(receiver: node, name: "nil?", arguments: [], block: nil),
+                    let isNil = SyntaxNode(
+                        kind: .call(receiver: node, name: "nil?", arguments: [], block: nil),
                         line: startLine)
-                    node = SyntaxNode(kind: .conditional(condition: isNil, then: SyntaxNode(kind: .nilLiteral, line: startLine),
-                        otherwise: call), line: startLine)
+                    node = SyntaxNode(
+                        kind: .conditional(
+                            condition: isNil, then: SyntaxNode(kind: .nilLiteral, line: startLine),
+                            otherwise: call), line: startLine)
                 } else {
                     node = call
                 }
@@ -592,7 +632,8 @@ struct Parser {
             return SyntaxNode(kind: .symbol(name), line: startLine)
         case .words(let words):
             advance()
-            return SyntaxNode(kind: .array(words.map { SyntaxNode(kind: .string([.literal($0)]), line: startLine) }),
+            return SyntaxNode(
+                kind: .array(words.map { SyntaxNode(kind: .string([.literal($0)]), line: startLine) }),
                 line: startLine)
         case .string(let parts):
             advance()
@@ -667,7 +708,8 @@ struct Parser {
             if case .label(let name) = current.kind {
                 advance()
                 skipNewlines()
-                entries.append(HashEntry(key: SyntaxNode(kind: .symbol(name), line: keyLine), value: try parseExpression()))
+                entries.append(
+                    HashEntry(key: SyntaxNode(kind: .symbol(name), line: keyLine), value: try parseExpression()))
             } else if case .string = current.kind, peekToken().kind == .op(":"), !peekToken().spaced {
                 let key = try parsePrimary()
                 try expectOp(":")
@@ -734,7 +776,8 @@ struct Parser {
             let elsifLine = line
             advance()
             otherwise = try parseIf(negated: false, line: elsifLine)
-            return SyntaxNode(kind: .conditional(condition: condition, then: body, otherwise: otherwise), line: startLine)
+            return SyntaxNode(
+                kind: .conditional(condition: condition, then: body, otherwise: otherwise), line: startLine)
         }
         if acceptKeyword("else") {
             otherwise = try parseStatements(terminators: ["end"])

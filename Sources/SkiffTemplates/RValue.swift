@@ -16,6 +16,8 @@ enum RValue: Hashable, Sendable {
     case range(Int, Int, exclusive: Bool)
     /// A constant such as `JSON`, `YAML` or a class name.
     case module(String)
+    /// An enumerator from a block-less `each`, `map`, `each_with_index`, `select` or `times`.
+    case enumerator([RValue], method: String)
     /// The value returned by `if_p`: `active` when the block did not run, so `.else` runs its block.
     case elseBlock(active: Bool)
 
@@ -32,6 +34,55 @@ enum RValue: Hashable, Sendable {
             for (key, value) in hash { result[.string(key)] = RValue(value) }
             self = .hash(result)
         }
+    }
+
+    /// Which case this is, without holding on to the payload (so in-place mutation stays copy-free).
+    var isArray: Bool {
+        if case .array = self { return true }
+        return false
+    }
+
+    var isString: Bool {
+        if case .string = self { return true }
+        return false
+    }
+
+    var isHash: Bool {
+        if case .hash = self { return true }
+        return false
+    }
+
+    /// Appends to a string value without copying its storage (the payload is moved out first).
+    mutating func appendInPlace(string more: String) {
+        guard case .string(var text) = self else { return }
+        self = .null
+        text += more
+        self = .string(text)
+    }
+
+    /// Appends to an array value without copying its storage.
+    mutating func appendInPlace(items more: [RValue]) {
+        guard case .array(var items) = self else { return }
+        self = .null
+        items.append(contentsOf: more)
+        self = .array(items)
+    }
+
+    /// `hash[key] = value` without copying the hash storage.
+    mutating func setInPlace(key: RValue, _ value: RValue) {
+        guard case .hash(var hash) = self else { return }
+        self = .null
+        hash[key] = value
+        self = .hash(hash)
+    }
+
+    /// `array[index] = value` (padding with nil) without copying the array storage.
+    mutating func setInPlace(index: Int, _ value: RValue) {
+        guard case .array(var items) = self else { return }
+        self = .null
+        while items.count <= index { items.append(.null) }
+        items[index] = value
+        self = .array(items)
     }
 
     /// Ruby truthiness: only nil and false are false.
@@ -57,6 +108,7 @@ enum RValue: Hashable, Sendable {
         case .range: return "Range"
         case .module(let name): return name
         case .elseBlock: return "ElseBlock"
+        case .enumerator: return "Enumerator"
         }
     }
 
@@ -64,6 +116,7 @@ enum RValue: Hashable, Sendable {
     var templateValue: TemplateValue {
         switch self {
         case .null, .elseBlock: return .null
+        case .enumerator(let items, _): return .array(items.map(\.templateValue))
         case .bool(let value): return .bool(value)
         case .int(let value): return .int(value)
         case .float(let value): return .double(value)
@@ -126,7 +179,7 @@ struct RHash: Hashable, Sendable {
 
 /// Ruby's text forms of values: `to_s`, `inspect`, `to_json`, `to_yaml`.
 enum RubyFormat {
-    /// `Float#to_s`: shortest round-trip digits, exponent form below 1e-4 and from 1e16.
+    /// `Float#to_s`: shortest round-trip digits, exponent form below 1e-4 and from 1e15.
     static func float(_ value: Double) -> String {
         if value.isNaN { return "NaN" }
         if value.isInfinite { return value < 0 ? "-Infinity" : "Infinity" }
@@ -154,7 +207,7 @@ enum RubyFormat {
         while digits.hasSuffix("0") && digits.count > 1 { digits.removeLast() }
         let sign = value < 0 ? "-" : ""
         let decimalExponent = pointPosition - 1
-        if decimalExponent < -4 || decimalExponent >= 16 {
+        if decimalExponent < -4 || decimalExponent >= 15 {
             let first = String(digits.prefix(1))
             var rest = String(digits.dropFirst())
             if rest.isEmpty { rest = "0" }
@@ -181,7 +234,7 @@ enum RubyFormat {
         case .int(let value): return String(value)
         case .float(let value): return float(value)
         case .string(let value), .symbol(let value), .module(let value): return value
-        case .array, .hash, .object, .range, .elseBlock: return inspect(value)
+        case .array, .hash, .object, .range, .elseBlock, .enumerator: return inspect(value)
         }
     }
 
@@ -199,6 +252,7 @@ enum RubyFormat {
             return "#<OpenStruct\(fields)>"
         case .range(let low, let high, let exclusive): return "\(low)\(exclusive ? "..." : "..")\(high)"
         case .elseBlock: return "#<ElseBlock>"
+        case .enumerator(let items, let method): return "#<Enumerator: \(inspect(.array(items))):\(method)>"
         default: return toS(value)
         }
     }
@@ -231,6 +285,7 @@ enum RubyFormat {
     static func json(_ value: RValue, pretty: Bool = false, indent: String = "") -> String {
         switch value {
         case .null, .elseBlock: return "null"
+        case .enumerator(let items, _): return json(.array(items), pretty: pretty, indent: indent)
         case .bool(let value): return value ? "true" : "false"
         case .int(let value): return String(value)
         case .float(let value): return float(value)
@@ -279,30 +334,58 @@ enum RubyFormat {
     /// `to_yaml` as Psych emits it: a `---` document, block style.
     static func yaml(_ value: RValue) throws(TemplateError) -> String {
         do {
-            let node = yamlNode(value)
-            switch node {
-            case .scalar:
-                // Psych writes scalars on the document start line: `--- foo`.
-                let text = try Yams.serialize(node: node)
-                return "--- " + text
-            default:
-                return try Yams.serialize(node: node, width: -1, explicitStart: true)
-            }
+            return try Yams.serialize(node: yamlNode(value), width: -1, explicitStart: true)
         } catch {
             throw TemplateError(code: .runtime, message: "to_yaml failed: \(error)")
         }
     }
 
+    /// The scalar style Psych asks for when dumping a string.
+    static func psychStyle(_ text: String) -> Node.Scalar.Style {
+        if let newline = text.firstIndex(of: "\n"), text.index(after: newline) != text.endIndex {
+            return .literal
+        }
+        if text == "<<" { return .singleQuoted }
+        if ["y", "Y", "n", "N"].contains(text) { return .doubleQuoted }
+        if let first = text.first, !(first.isLetter || first.isNumber || first == "_"), !text.dropFirst().contains("\"")
+        {
+            return .doubleQuoted
+        }
+        if text.isEmpty || psychTokenizesAsNonString(text) { return .singleQuoted }
+        if text.hasPrefix("0"),
+            text.dropFirst().drop(while: { ("0"..."7").contains($0) }).first.map({ $0 == "8" || $0 == "9" }) == true
+        {
+            return .singleQuoted
+        }
+        return .any
+    }
+
+    private static let psychNonString: [NSRegularExpression] = [
+        "^(?:yes|true|on|no|false|off|null|~)$",
+        "^(?:[-+]?0b[0-1_,]+|[-+]?0[0-7_,]+|[-+]?(?:0|[1-9](?:[0-9]|,[0-9]|_[0-9])*)|[-+]?0x[0-9a-fA-F_,]+)$",
+        "^(?:[-+]?([0-9][0-9_,]*)?\\.[0-9]*([eE][-+][0-9]+)?|[-+]?\\.(?:inf|Inf|INF)|\\.(?:nan|NaN|NAN))$",
+        "^\\d{4}-(?:1[012]|0\\d|\\d)-(?:[12]\\d|3[01]|0\\d|\\d)$",
+        "^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9]){1,2}(?:\\.[0-9_]*)?$",
+        "^-?\\d{4}-\\d{1,2}-\\d{1,2}(?:[Tt]|\\s+)\\d{1,2}:\\d\\d:\\d\\d(?:\\.\\d*)?"
+            + "(?:\\s*(?:Z|[-+]\\d{1,2}:?(?:\\d\\d)?))?$",
+    ].compactMap { try? NSRegularExpression(pattern: $0, options: [.caseInsensitive]) }
+
+    /// Whether Psych's scalar scanner would read `text` as something other than a string (bool, null, number,
+    /// date), so that dumping it must quote it.
+    static func psychTokenizesAsNonString(_ text: String) -> Bool {
+        let range = NSRange(text.startIndex..., in: text)
+        return psychNonString.contains { $0.firstMatch(in: text, range: range) != nil }
+    }
+
     static func yamlNode(_ value: RValue) -> Node {
         switch value {
         case .null, .elseBlock: return Node("", Tag(.null), .plain)
+        case .enumerator(let items, _): return yamlNode(.array(items))
         case .bool(let value): return Node(value ? "true" : "false", Tag(.bool))
         case .int(let value): return Node(String(value), Tag(.int))
         case .float(let value): return Node(float(value), Tag(.float))
         case .string(let text), .module(let text):
-            if text.contains("\n") { return Node(text, Tag(.str), .literal) }
-            return Resolver.default.resolveTag(of: Node(text)) == .str && !text.isEmpty
-                ? Node(text, Tag(.str)) : Node(text, Tag(.str), .singleQuoted)
+            return Node(text, Tag(.str), psychStyle(text))
         case .symbol(let name): return Node(":\(name)", Tag(.str))
         case .range: return Node(inspect(value), Tag(.str))
         case .array(let items): return Node(items.map(yamlNode), Tag(.seq))

@@ -3,9 +3,13 @@ import SkiffNet
 
 /// One network of the instance as templates see it in `spec.networks.NAME`.
 public struct NetworkContext: Sendable, Equatable {
+    /// The network name, e.g. `default` or `private`.
     public var name: String
+    /// The instance's address on this network (`""` when nil).
     public var ip: IPAddress?
+    /// The netmask as an address, e.g. `255.255.255.0` or `ffff:ffff:ffff:ffff::`.
     public var netmask: IPAddress?
+    /// The network's gateway.
     public var gateway: IPAddress?
     /// What this network is the default for, e.g. `["dns", "gateway"]`; omitted when empty.
     public var defaults: [String]
@@ -13,9 +17,10 @@ public struct NetworkContext: Sendable, Equatable {
     public var extra: TemplateHash
 
     /// Creates a network entry.
-    public init(name: String, ip: IPAddress? = nil, netmask: IPAddress? = nil, gateway: IPAddress? = nil,
-        defaults: [String] = [], extra: TemplateHash = [:])
-    {
+    public init(
+        name: String, ip: IPAddress? = nil, netmask: IPAddress? = nil, gateway: IPAddress? = nil,
+        defaults: [String] = [], extra: TemplateHash = [:]
+    ) {
         self.name = name
         self.ip = ip
         self.netmask = netmask
@@ -62,10 +67,11 @@ public struct SpecContext: Sendable, Equatable {
     public var extra: TemplateHash
 
     /// Creates a context with bosh-cli's defaults for anything not given.
-    public init(deployment: String, name: String? = nil, jobName: String? = nil,
+    public init(
+        deployment: String, name: String? = nil, jobName: String? = nil,
         id: String = UUID().uuidString.lowercased(), index: Int = 0, az: String = "unknown", bootstrap: Bool = true,
-        address: IPAddress? = nil, ip: IPAddress? = nil, networks: [NetworkContext] = [], extra: TemplateHash = [:])
-    {
+        address: IPAddress? = nil, ip: IPAddress? = nil, networks: [NetworkContext] = [], extra: TemplateHash = [:]
+    ) {
         self.deployment = deployment
         self.name = name
         self.jobName = jobName
@@ -173,6 +179,7 @@ public struct ERBTemplate: Sendable {
 
 /// A job's template sources: its spec, `monit` and `templates/` files.
 public struct JobTemplates: Sendable, Equatable {
+    /// The parsed job spec.
     public var spec: JobSpec
     /// The `monit` file text; nil when the job has none.
     public var monit: String?
@@ -192,10 +199,12 @@ public struct JobTemplates: Sendable, Equatable {
         func read(_ relative: String) -> String? {
             try? String(contentsOf: directory.appendingPathComponent(relative), encoding: .utf8)
         }
-        let specFile = FileManager.default.fileExists(atPath: directory.appendingPathComponent("spec").path)
+        let specFile =
+            FileManager.default.fileExists(atPath: directory.appendingPathComponent("spec").path)
             ? "spec" : "job.MF"
         guard let specText = read(specFile) else {
-            throw TemplateError(code: .io, message: "no job spec ('spec' or 'job.MF') in \(directory.path)",
+            throw TemplateError(
+                code: .io, message: "no job spec ('spec' or 'job.MF') in \(directory.path)",
                 job: jobName)
         }
         let spec: JobSpec
@@ -208,8 +217,11 @@ public struct JobTemplates: Sendable, Equatable {
         for mapping in spec.templates {
             try JobTemplates.checkSafe(mapping.source, job: spec.name, field: "source")
             guard let text = read("templates/" + mapping.source) else {
-                throw TemplateError(code: .io, message: "template file not found", job: spec.name,
-                    file: "templates/\(mapping.source)")
+                let exists = FileManager.default.fileExists(
+                    atPath: directory.appendingPathComponent("templates/" + mapping.source).path)
+                throw TemplateError(
+                    code: .io, message: exists ? "template file is not readable UTF-8 text" : "template file not found",
+                    job: spec.name, file: "templates/\(mapping.source)")
             }
             templates[mapping.source] = text
         }
@@ -220,7 +232,8 @@ public struct JobTemplates: Sendable, Equatable {
     static func checkSafe(_ path: String, job: String, field: String) throws(TemplateError) {
         let parts = path.split(separator: "/", omittingEmptySubsequences: false)
         if path.isEmpty || path.hasPrefix("/") || parts.contains("..") || parts.contains("") {
-            throw TemplateError(code: .invalidSpec, message: "template \(field) '\(path)' is not a safe relative path",
+            throw TemplateError(
+                code: .invalidSpec, message: "template \(field) '\(path)' is not a safe relative path",
                 job: job, file: "spec")
         }
     }
@@ -232,6 +245,7 @@ public struct RenderedFile: Sendable, Equatable {
     public var source: String
     /// The destination path relative to the job directory.
     public var destination: String
+    /// The rendered text.
     public var content: String
 
     /// Creates a rendered file.
@@ -244,6 +258,7 @@ public struct RenderedFile: Sendable, Equatable {
 
 /// The result of rendering one job.
 public struct RenderedJob: Sendable, Equatable {
+    /// The job name.
     public var name: String
     /// Files in spec order, then `monit` (destination `monit`) when the job has one.
     public var files: [RenderedFile]
@@ -271,12 +286,18 @@ public enum JobRenderer {
         let resolved = PropertyResolver.resolve(job.spec.properties, from: properties)
         let specValue = spec.templateValue(job: name, properties: resolved)
         var files: [RenderedFile] = []
-        var sources = job.spec.templates.map { ($0.source, "templates/" + $0.source, $0.destination) }
-        if let monit = job.monit { sources.append(("monit", "monit", "monit")) } // bosh renders monit too
-        for (key, file, destination) in sources {
+        var sources = job.spec.templates.map {
+            (
+                key: $0.source, file: "templates/" + $0.source, destination: $0.destination,
+                isMonit: false
+            )
+        }
+        // bosh renders the monit file as a template too.
+        if job.monit != nil { sources.append((key: "monit", file: "monit", destination: "monit", isMonit: true)) }
+        for (key, file, destination, isMonit) in sources {
             try JobTemplates.checkSafe(destination, job: name, field: "destination")
             let text: String
-            if key == "monit" && file == "monit" {
+            if isMonit {
                 text = job.monit ?? ""
             } else {
                 try JobTemplates.checkSafe(key, job: name, field: "source")
@@ -287,7 +308,8 @@ public enum JobRenderer {
             }
             do {
                 let template = try ERBTemplate(source: text, file: file)
-                let content = try template.render(properties: resolved, spec: specValue, jobName: name,
+                let content = try template.render(
+                    properties: resolved, spec: specValue, jobName: name,
                     index: spec.index)
                 files.append(RenderedFile(source: key, destination: destination, content: content))
             } catch {
@@ -295,6 +317,22 @@ public enum JobRenderer {
             }
         }
         return RenderedJob(name: name, files: files)
+    }
+
+    /// Renders every job of an instance group with bosh's property sources: each job sees its own `properties`
+    /// when the manifest gives them (`jobProperties`), else the manifest's global `properties` deep-merged with the
+    /// instance group's (instance group wins); only properties each job's spec declares are visible to it.
+    public static func render(
+        instanceGroupJobs jobs: [(job: JobTemplates, jobProperties: TemplateValue?)], globalProperties: TemplateValue,
+        instanceGroupProperties: TemplateValue, spec: SpecContext
+    ) throws(TemplateError) -> [RenderedJob] {
+        var rendered: [RenderedJob] = []
+        for entry in jobs {
+            let source = PropertyResolver.source(
+                global: globalProperties, cluster: instanceGroupProperties, job: entry.jobProperties)
+            rendered.append(try render(job: entry.job, properties: source, spec: spec))
+        }
+        return rendered
     }
 
     /// Reads the job directory (`spec`, `monit`, `templates/`) and renders it.

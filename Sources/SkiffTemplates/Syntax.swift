@@ -64,6 +64,8 @@ indirect enum NodeKind: Sendable {
     case range(SyntaxNode, SyntaxNode, exclusive: Bool)
     case constant(String)
     case next(SyntaxNode?)
+    /// `value rescue fallback`: the fallback when value fails at run time (not for unsupported syntax/methods).
+    case rescueModifier(SyntaxNode, SyntaxNode)
     /// `&:name` passed as the last argument.
     case blockPass(String)
 }

@@ -1,4 +1,5 @@
 import Foundation
+import SkiffNet
 import Yams
 
 /// A value visible to a job template: the data model of manifest properties and the spec context.
@@ -120,25 +121,35 @@ public struct TemplateHash: Sendable, Hashable, Sequence, ExpressibleByDictionar
         }
     }
 
+    /// Equal when keys (in order) and values are equal.
     public static func == (lhs: TemplateHash, rhs: TemplateHash) -> Bool {
         lhs.keys == rhs.keys && lhs.storage == rhs.storage
     }
 
+    /// Hashes keys in order and values.
     public func hash(into hasher: inout Hasher) {
         hasher.combine(keys)
         hasher.combine(storage)
     }
 }
 
+/// Literal syntax for tests and fixed values: `["port": 80, "hosts": ["a", "b"], "tls": nil]`.
 extension TemplateValue: ExpressibleByNilLiteral, ExpressibleByBooleanLiteral, ExpressibleByIntegerLiteral,
     ExpressibleByFloatLiteral, ExpressibleByStringLiteral, ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral
 {
+    /// Creates the value for a literal.
     public init(nilLiteral: ()) { self = .null }
+    /// Creates the value for a literal.
     public init(booleanLiteral value: Bool) { self = .bool(value) }
+    /// Creates the value for a literal.
     public init(integerLiteral value: Int) { self = .int(value) }
+    /// Creates the value for a literal.
     public init(floatLiteral value: Double) { self = .double(value) }
+    /// Creates the value for a literal.
     public init(stringLiteral value: String) { self = .string(value) }
+    /// Creates the value for a literal.
     public init(arrayLiteral elements: TemplateValue...) { self = .array(elements) }
+    /// Creates the value for a literal.
     public init(dictionaryLiteral elements: (String, TemplateValue)...) { self = .hash(TemplateHash(elements)) }
 }
 
@@ -185,7 +196,8 @@ extension TemplateValue {
             }
             self.init(node: node)
         } catch {
-            throw TemplateError(code: .invalidYAML, message: "invalid YAML: \(error)")
+            let (message, line) = yamlProblem(error)
+            throw TemplateError(code: .invalidYAML, message: "invalid YAML: \(message)", line: line)
         }
     }
 
@@ -217,5 +229,29 @@ extension TemplateValue {
         case .string(let value): return value
         case .array, .hash: return RubyFormat.inspect(RValue(self))
         }
+    }
+}
+
+extension TemplateValue {
+    /// An address as templates see it: its canonical text (RFC 5952 for IPv6).
+    public init(_ address: IPAddress) {
+        self = .string(address.description)
+    }
+}
+
+/// A one-line description of a Yams error and the line it points at.
+func yamlProblem(_ error: any Error) -> (String, Int?) {
+    guard let yamlError = error as? YamlError else {
+        return (String(describing: error).split(separator: "\n").first.map(String.init) ?? "unknown error", nil)
+    }
+    switch yamlError {
+    case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
+        .composer(let context, let problem, let mark, _):
+        let prefix = context.map { "\($0.text) at line \($0.mark.line): " } ?? ""
+        return (prefix + problem, mark.line)
+    case .duplicatedKeysInMapping(let duplicates, let context):
+        return ("duplicate keys \(duplicates.joined(separator: ", "))", context.mark.line)
+    default:
+        return (String(describing: yamlError).split(separator: "\n").first.map(String.init) ?? "unknown error", nil)
     }
 }

@@ -23,7 +23,10 @@ struct AgentCommand: AsyncParsableCommand {
     func run() async throws {
         try await reportingErrors {
             let loaded = try AgentSettings.load(path: settings)
-            let agent = Agent(settings: loaded, root: root)
+            let agent = Agent(settings: loaded, root: root) { line in
+                printError("\(Date.now.ISO8601Format()) skiff agent: \(line)")
+            }
+            try await agent.restore()
             let server = try await AgentServer.bind(agent: agent)
             let mbus = try loaded.mbusURL()
             printError("skiff agent \(loaded.agentID) listening on \(mbus.scheme)://\(mbus.host.hostPort(server.port))")

@@ -2,11 +2,11 @@ import Foundation
 import SkiffNet
 import Testing
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
 @testable import SkiffAgent
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 @Suite(.serialized) struct AgentServerTests {
     @Test(arguments: loopbacks)
@@ -189,8 +189,11 @@ import Glibc
             try await client.apply(ApplySpec(deployment: "demo", name: "demo", job: .init(name: "demo", templates: [])))
             let spec = ApplySpec(
                 deployment: "demo", name: "demo",
-                packages: ["tool": .init(name: "tool", version: "v1", sha1: BlobDigestHelper.sha1(package),
-                    blobstoreID: "pkg-blob")],
+                packages: [
+                    "tool": .init(
+                        name: "tool", version: "v1", sha1: BlobDigestHelper.sha1(package),
+                        blobstoreID: "pkg-blob")
+                ],
                 job: .init(name: "demo", templates: [.init(name: "demo", version: "j1", sha1: "", blobstoreID: "")]),
                 renderedTemplatesArchive: .init(blobstoreID: rendered.id, sha1: rendered.digest))
             try await client.stop()
@@ -199,7 +202,8 @@ import Glibc
 
             let fm = FileManager.default
             #expect(try fm.destinationOfSymbolicLink(atPath: "\(root)/jobs/demo") == "\(root)/data/jobs/demo/j1")
-            #expect(try fm.destinationOfSymbolicLink(atPath: "\(root)/packages/tool") == "\(root)/data/packages/tool/v1")
+            #expect(
+                try fm.destinationOfSymbolicLink(atPath: "\(root)/packages/tool") == "\(root)/data/packages/tool/v1")
             #expect(fm.fileExists(atPath: "\(root)/jobs/demo/config/demo.conf"))
             #expect(fm.isExecutableFile(atPath: "\(root)/packages/tool/bin/tool"))
             #expect(fm.fileExists(atPath: "\(root)/sys/log/demo"))
@@ -252,7 +256,8 @@ import Glibc
             try await client.apply(
                 ApplySpec(
                     deployment: "d", name: "broken",
-                    job: .init(name: "broken", templates: [.init(name: "broken", version: "1", sha1: "", blobstoreID: "")]),
+                    job: .init(
+                        name: "broken", templates: [.init(name: "broken", version: "1", sha1: "", blobstoreID: "")]),
                     renderedTemplatesArchive: .init(blobstoreID: rendered.id, sha1: rendered.digest)))
             await #expect {
                 try await client.runScript("pre-start")
@@ -281,5 +286,129 @@ enum BlobDigestHelper {
         let file = directory + "/d"
         try? data.write(to: URL(fileURLWithPath: file))
         return (try? BlobDigest.hash(file: file, algorithm: .sha1)) ?? ""
+    }
+}
+
+@Suite struct CertificateNameTests {
+    @Test func certificateForAnotherAddressIsRejected() async throws {
+        let (ca, leaf) = try MbusCertificates.issue(ipAddresses: [.v4(IPv4Address(bits: 0x0a00_0009))])
+        let root = try AgentFixture.makeRoot()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let agent = Agent(settings: AgentSettings(agentID: "a", mbus: "https://m:p@[::1]:1"), root: root)
+        let server = try await AgentServer.bind(
+            agent: agent, mbus: MbusURL(user: "m", password: "p", host: loopbacks[0], port: 0), certificate: leaf)
+        let serving = Task { try await server.run() }
+        let client = try AgentClient(
+            configuration: .init(
+                mbus: MbusURL(user: "m", password: "p", host: loopbacks[0], port: server.port), caPEM: ca.certificate))
+        await #expect {
+            try await client.ping()
+        } throws: { ($0 as? AgentClientError)?.code == .tls }
+        await client.shutdown()
+        await server.close()
+        serving.cancel()
+        _ = try? await serving.value
+    }
+}
+
+@Suite struct AgentRestartTests {
+    @Test func restartedAgentAdoptsRunningProcesses() async throws {
+        let pids = PidRecorder()
+        let fixture = try await AgentFixture.start(host: loopbacks[1])
+        var second: Agent?
+        do {
+            let pidfile = "\(fixture.root)/sys/run/demo/demo.pid"
+            let monit = """
+                check process demo with pidfile \(pidfile)
+                  start program "/bin/sh -c 'echo $$ > \(pidfile); exec sleep 600'"
+                """
+            let archive = try await makeTarball(["demo/monit": (monit, false)])
+            try await fixture.client.uploadBlob(id: "rendered", data: archive)
+            try await fixture.client.apply(
+                ApplySpec(
+                    deployment: "d", name: "demo",
+                    job: .init(name: "demo", templates: [.init(name: "demo", version: "1", sha1: "", blobstoreID: "")]),
+                    renderedTemplatesArchive: .init(blobstoreID: "rendered", sha1: BlobDigestHelper.sha1(archive))))
+            try await fixture.client.start()
+            #expect(try await eventually { try await fixture.client.getState().jobState == "running" })
+            let pid = try #require(ProcessProbe.readPidfile(pidfile))
+            pids.record(pid)
+            // The first agent dies without stopping anything; a new one on the same root takes over.
+            await fixture.agent.supervisor.stopMonitoring()
+            let restarted = Agent(
+                settings: await fixture.agent.settings, root: fixture.root, timing: AgentFixture.timing)
+            second = restarted
+            try await restarted.restore()
+            let state = await restarted.handle(AgentRequest(method: "get_state"))
+            guard case .value(let value) = state else {
+                Issue.record("get_state failed: \(state)")
+                return
+            }
+            #expect(value["job_state"] == "running")
+            #expect(value["deployment"] == "d")
+            #expect(ProcessProbe.readPidfile(pidfile) == pid)
+            _ = await restarted.handle(AgentRequest(method: "stop"))
+            #expect(await eventually { !ProcessProbe.isAlive(pid) })
+        } catch {
+            await second?.shutdown()
+            await fixture.stop(killing: pids.pids)
+            throw error
+        }
+        await second?.shutdown()
+        await fixture.stop(killing: pids.pids)
+    }
+}
+
+@Suite struct DiskMountTests {
+    @Test(.enabled(if: geteuid() == 0, "bind mounts need root"))
+    func mountDiskBindMountsAnExistingDevicePathAsRoot() async throws {
+        try await AgentFixture.with(host: loopbacks[0]) { fixture, _ in
+            let device = fixture.root + "/skiff-fake-disk"
+            try FileManager.default.createDirectory(atPath: device, withIntermediateDirectories: true)
+            try Data("on-disk\n".utf8).write(to: URL(fileURLWithPath: device + "/marker"))
+            let store = fixture.root + "/store"
+            do {
+                try await fixture.client.addPersistentDisk(cid: "disk-1", hint: ["path": .string(device)])
+                try await fixture.client.mountDisk(cid: "disk-1")
+                #expect(FileManager.default.fileExists(atPath: store + "/marker"))
+                #expect(try await fixture.client.listDisk() == ["disk-1"])
+                try await fixture.client.unmountDisk(cid: "disk-1")
+                #expect(!FileManager.default.fileExists(atPath: store + "/marker"))
+            } catch {
+                _ = try? await CommandRunner.run("/bin/umount", [store])
+                throw error
+            }
+        }
+    }
+}
+
+@Suite struct UnspecifiedAddressTests {
+    @Test func listensOnAllAddressesWithASelfSignedCertificate() async throws {
+        let root = try AgentFixture.makeRoot()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let settings = try AgentSettings.decode(
+            Data(#"{"agent_id":"any","mbus":"https://mbus:pw@[::]:6868"}"#.utf8), source: "inline")
+        let agent = Agent(settings: settings, root: root)
+        let listen = try settings.mbusURL()
+        let server = try await AgentServer.bind(
+            agent: agent, mbus: MbusURL(user: "mbus", password: "pw", host: listen.host, port: 0), certificate: nil)
+        let serving = Task { try await server.run() }
+        var answers: [String] = []
+        for host in loopbacks {
+            let client = try AgentClient(
+                configuration: .init(
+                    mbus: MbusURL(user: "mbus", password: "pw", host: host, port: server.port), caPEM: nil))
+            answers.append((try? await client.ping()) ?? "failed")
+            let payload = Data("inline blob".utf8)
+            let sha1 = BlobDigestHelper.sha1(payload)
+            _ = try? await client.call(
+                "upload_blob", [.string("b-\(host.family)"), .string(sha1), .string(payload.base64EncodedString())])
+            await client.shutdown()
+        }
+        await server.close()
+        serving.cancel()
+        _ = try? await serving.value
+        #expect(answers == ["pong", "pong"])
+        #expect(agent.blobstore.contains("b-IPv6") && agent.blobstore.contains("b-IPv4"))
     }
 }

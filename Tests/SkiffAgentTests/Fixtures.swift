@@ -2,11 +2,11 @@ import Foundation
 import SkiffNet
 import Testing
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
 @testable import SkiffAgent
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// A running agent with a real TLS server and a real client, under a temp root.
 struct AgentFixture {
