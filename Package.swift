@@ -95,6 +95,10 @@ let package = Package(
             name: "SkiffLocalCloudTests", dependencies: ["SkiffLocalCloud", "SkiffCloud", "SkiffNet"],
             swiftSettings: strict),
         .testTarget(name: "SkiffAgentTests", dependencies: ["SkiffAgent", "SkiffNet"], swiftSettings: strict),
+        .testTarget(
+            name: "SkiffDeployTests",
+            dependencies: ["SkiffDeploy", "SkiffManifest", "SkiffCloud", "SkiffNet"],
+            swiftSettings: strict),
         .testTarget(name: "SkiffCLITests", dependencies: ["skiff"], swiftSettings: strict),
     ]
 )
