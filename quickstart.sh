@@ -13,7 +13,5 @@ scripts/install-deps.sh
 swift build -c release --product skiff 2>&1 | tail -n 1
 skiff=.build/release/skiff
 
-# The main job: until create-env lands, show the address toolkit on the 2016 deployment's network.
-echo "skiff: the /64 subnets of the 2016 VPC block, and the addresses AWS reserves in the first one:"
-"$skiff" ip subnets 2600:1f16:a62:5c00::/56 --length 64 --count 2
-"$skiff" ip reserved 2600:1f16:a62:5c00::/64 --cloud aws
+# The main job: the 2016 IPv6 nginx deployment, on the local IPv6 cloud. It ends by printing the URL.
+"$skiff" create-env examples/nginx-ipv6/local.yml
