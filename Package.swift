@@ -99,6 +99,7 @@ let package = Package(
             name: "SkiffDeployTests",
             dependencies: ["SkiffDeploy", "SkiffManifest", "SkiffCloud", "SkiffNet"],
             swiftSettings: strict),
+        .testTarget(name: "SkiffEndToEndTests", dependencies: ["skiff"], swiftSettings: strict),
         .testTarget(name: "SkiffCLITests", dependencies: ["skiff"], swiftSettings: strict),
     ]
 )

@@ -86,6 +86,7 @@ public final class StateStore: @unchecked Sendable {
     /// Writes the state atomically with mode 0600.
     public func save(_ state: DeploymentState) throws {
         try AtomicFile.write(state.jsonData(), to: url, mode: 0o600)
+        FaultInjection.stateSaved()
     }
 
     /// Removes the state file.
@@ -135,5 +136,23 @@ public enum AtomicFile {
             fsync(directoryDescriptor)
             close(directoryDescriptor)
         }
+    }
+}
+
+/// Crash testing: with `SKIFF_FAULT_KILL_AFTER_SAVES=N` in the environment, the process kills itself with SIGKILL
+/// right after its N-th state save, as a power cut or `kill -9` between two steps would. Tests use it to show that
+/// a re-run converges and delete-env still removes everything.
+enum FaultInjection {
+    nonisolated(unsafe) private static var saves = 0
+    private static let lock = NSLock()
+    private static let limit = ProcessInfo.processInfo.environment["SKIFF_FAULT_KILL_AFTER_SAVES"].flatMap { Int($0) }
+
+    static func stateSaved() {
+        guard let limit else { return }
+        lock.lock()
+        saves += 1
+        let reached = saves >= limit
+        lock.unlock()
+        if reached { kill(getpid(), SIGKILL) }
     }
 }
