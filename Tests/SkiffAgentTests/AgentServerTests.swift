@@ -90,7 +90,7 @@ import Testing
     @Test(arguments: loopbacks)
     func blobPutAndGet(host: IPAddress) async throws {
         try await AgentFixture.with(host: host) { fixture, _ in
-            let data = Data((0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 31) })
+            let data = Data((0..<3_000_000).map { UInt8(truncatingIfNeeded: $0 &* 31) })
             try await fixture.client.uploadBlob(id: "blob-1", data: data)
             #expect(try await fixture.client.downloadBlob(id: "blob-1") == data)
             let stored = fixture.root + "/micro_bosh/data/cache/blob-1"
