@@ -155,7 +155,8 @@ public final class AgentServer: Sendable {
                                 status: .unauthorized, body: ByteBuffer(string: "Unauthorized\n"),
                                 contentType: "text/plain")
                         } else if tooLarge {
-                            reply = Reply(status: .payloadTooLarge, body: ByteBuffer(string: "request body too large\n"))
+                            reply = Reply(
+                                status: .payloadTooLarge, body: ByteBuffer(string: "request body too large\n"))
                         } else {
                             reply = await respond(to: request, body: body)
                         }

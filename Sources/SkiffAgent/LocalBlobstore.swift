@@ -86,7 +86,8 @@ public struct LocalBlobstore: Sendable {
             guard FileManager.default.createFile(atPath: temp, contents: nil) else {
                 throw AgentError(.io, "cannot create '\(temp)'")
             }
-            return BlobUpload(id: id, target: target, temp: temp, handle: try FileHandle(forWritingAtPath: temp).orThrow())
+            return BlobUpload(
+                id: id, target: target, temp: temp, handle: try FileHandle(forWritingAtPath: temp).orThrow())
         } catch let error as AgentError {
             throw error
         } catch {
