@@ -91,7 +91,8 @@ import Testing
         let supervisor = Supervisor(logDirectory: root + "/monit", timing: AgentFixture.timing)
         await supervisor.configure([
             MonitProcess(
-                name: "slow", job: "j", pidfile: pidfile, startProgram: "sleep 0.4; echo $$ > \(pidfile); exec sleep 30")
+                name: "slow", job: "j", pidfile: pidfile, startProgram: "sleep 0.4; echo $$ > \(pidfile); exec sleep 30"
+            )
         ])
         await supervisor.startAll()
         await supervisor.stopAll()
