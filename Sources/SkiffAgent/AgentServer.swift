@@ -17,9 +17,6 @@ public final class AgentServer: Sendable {
     private let agent: Agent
     private let expectedAuthorization: String?
 
-    /// The largest request body accepted (blobs included).
-    static let maximumBody = 1 << 30
-
     private init(
         host: IPAddress, port: Int, listener: NIOAsyncChannel<Connection, Never>, agent: Agent,
         expectedAuthorization: String?
@@ -117,9 +114,16 @@ public final class AgentServer: Sendable {
         var status: HTTPResponseStatus
         var body: ByteBuffer = ByteBuffer()
         var contentType = "application/json"
+        /// A file to send as the body instead of `body` (blob downloads), in chunks.
+        var file: String?
     }
 
+    /// The largest non-blob request body accepted.
+    static let maximumMessage = 64 << 20
+
     private func serve(_ connection: Connection) async {
+        var upload: BlobUpload?
+        defer { upload?.abort() }
         do {
             try await connection.executeThenClose { inbound, outbound in
                 var head: HTTPRequestHead?
@@ -131,29 +135,32 @@ public final class AgentServer: Sendable {
                         head = requestHead
                         body.clear()
                         tooLarge = false
+                        upload = startUpload(requestHead)
                     case .body(let chunk):
-                        if body.readableBytes + chunk.readableBytes > Self.maximumBody {
+                        if let upload {
+                            upload.write(chunk.readableBytesView)
+                        } else if body.readableBytes + chunk.readableBytes > Self.maximumMessage {
                             tooLarge = true
                         } else {
                             body.writeImmutableBuffer(chunk)
                         }
                     case .end:
                         guard let request = head else { continue }
-                        let reply =
-                            tooLarge
-                            ? Reply(status: .payloadTooLarge, body: ByteBuffer(string: "request body too large\n"))
-                            : await respond(to: request, body: body)
-                        var headers = HTTPHeaders()
-                        headers.add(name: "Content-Type", value: reply.contentType)
-                        headers.add(name: "Content-Length", value: String(reply.body.readableBytes))
-                        if reply.status == .unauthorized {
-                            headers.add(name: "WWW-Authenticate", value: "Basic realm=\"\"")
+                        let reply: Reply
+                        if let finished = upload {
+                            upload = nil
+                            reply = Self.commit(finished)
+                        } else if !authorized(request) {
+                            reply = Reply(
+                                status: .unauthorized, body: ByteBuffer(string: "Unauthorized\n"),
+                                contentType: "text/plain")
+                        } else if tooLarge {
+                            reply = Reply(
+                                status: .payloadTooLarge, body: ByteBuffer(string: "request body too large\n"))
+                        } else {
+                            reply = await respond(to: request, body: body)
                         }
-                        if !request.isKeepAlive { headers.add(name: "Connection", value: "close") }
-                        try await outbound.write(
-                            .head(HTTPResponseHead(version: request.version, status: reply.status, headers: headers)))
-                        if reply.body.readableBytes > 0 { try await outbound.write(.body(.byteBuffer(reply.body))) }
-                        try await outbound.write(.end(nil))
+                        try await send(reply, for: request, to: outbound)
                         head = nil
                         body = ByteBuffer()
                         if !request.isKeepAlive { return }
@@ -163,6 +170,59 @@ public final class AgentServer: Sendable {
         } catch {
             // A client that goes away or fails the TLS handshake ends only its own connection.
         }
+    }
+
+    /// A blob PUT with good credentials and a valid id is written to disk as it arrives.
+    private func startUpload(_ request: HTTPRequestHead) -> BlobUpload? {
+        guard request.method == .PUT, request.uri.hasPrefix("/blobs/"), authorized(request) else { return nil }
+        let path = request.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? request.uri
+        let id = String(path.split(separator: "/").last ?? "")
+        guard LocalBlobstore.isValidID(id) else { return nil }
+        return try? agent.blobstore.beginUpload(id)
+    }
+
+    private static func commit(_ upload: BlobUpload) -> Reply {
+        do {
+            try upload.commit()
+            return Reply(status: .created)
+        } catch {
+            return Reply(
+                status: .internalServerError, body: ByteBuffer(string: "\(error)\n"), contentType: "text/plain")
+        }
+    }
+
+    private func send(
+        _ reply: Reply, for request: HTTPRequestHead,
+        to outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>
+    ) async throws {
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: reply.contentType)
+        var fileHandle: FileHandle?
+        defer { try? fileHandle?.close() }
+        if let file = reply.file, let handle = FileHandle(forReadingAtPath: file) {
+            fileHandle = handle
+            let size = (try? handle.seekToEnd()) ?? 0
+            try? handle.seek(toOffset: 0)
+            headers.add(name: "Content-Length", value: String(size))
+        } else {
+            headers.add(name: "Content-Length", value: String(reply.body.readableBytes))
+        }
+        if reply.status == .unauthorized {
+            headers.add(name: "WWW-Authenticate", value: "Basic realm=\"\"")
+        }
+        if !request.isKeepAlive { headers.add(name: "Connection", value: "close") }
+        try await outbound.write(
+            .head(HTTPResponseHead(version: request.version, status: reply.status, headers: headers)))
+        if let handle = fileHandle {
+            if request.method != .HEAD {
+                while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty {
+                    try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: chunk))))
+                }
+            }
+        } else if reply.body.readableBytes > 0 {
+            try await outbound.write(.body(.byteBuffer(reply.body)))
+        }
+        try await outbound.write(.end(nil))
     }
 
     private func authorized(_ request: HTTPRequestHead) -> Bool {
@@ -218,9 +278,7 @@ public final class AgentServer: Sendable {
                 return Reply(status: .created)
             case .GET:
                 guard blobstore.contains(id) else { return Reply(status: .notFound) }
-                return Reply(
-                    status: .ok, body: ByteBuffer(bytes: try blobstore.get(id)), contentType: "application/octet-stream"
-                )
+                return Reply(status: .ok, contentType: "application/octet-stream", file: try blobstore.path(for: id))
             case .HEAD:
                 return Reply(status: blobstore.contains(id) ? .ok : .notFound)
             case .DELETE:

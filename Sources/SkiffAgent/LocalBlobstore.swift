@@ -76,4 +76,78 @@ public struct LocalBlobstore: Sendable {
         }
         return source
     }
+
+    /// Starts writing blob `id` piece by piece; `commit()` makes it visible, `abort()` drops it.
+    public func beginUpload(_ id: String) throws(AgentError) -> BlobUpload {
+        let target = try path(for: id)
+        let temp = target + ".part-\(UUID().uuidString)"
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            guard FileManager.default.createFile(atPath: temp, contents: nil) else {
+                throw AgentError(.io, "cannot create '\(temp)'")
+            }
+            return BlobUpload(
+                id: id, target: target, temp: temp, handle: try FileHandle(forWritingAtPath: temp).orThrow())
+        } catch let error as AgentError {
+            throw error
+        } catch {
+            throw AgentError(.io, "cannot store blob '\(id)': \(error.localizedDescription)")
+        }
+    }
+}
+
+/// A blob being written to the blobstore in pieces (an HTTP PUT body as it arrives).
+public final class BlobUpload {
+    /// The blob id.
+    public let id: String
+    let target: String
+    let temp: String
+    let handle: FileHandle
+    private(set) var failure: AgentError?
+
+    init(id: String, target: String, temp: String, handle: FileHandle) {
+        self.id = id
+        self.target = target
+        self.temp = temp
+        self.handle = handle
+    }
+
+    /// Appends bytes; after a failure further writes are ignored and `commit()` reports it.
+    public func write(_ bytes: some Sequence<UInt8>) {
+        guard failure == nil else { return }
+        do {
+            try handle.write(contentsOf: Data(bytes))
+        } catch {
+            failure = AgentError(.io, "cannot store blob '\(id)': \(error.localizedDescription)")
+        }
+    }
+
+    /// Finishes the blob: closes it and renames it into place.
+    public func commit() throws(AgentError) {
+        try? handle.close()
+        if let failure {
+            try? FileManager.default.removeItem(atPath: temp)
+            throw failure
+        }
+        _ = try? FileManager.default.removeItem(atPath: target)
+        do {
+            try FileManager.default.moveItem(atPath: temp, toPath: target)
+        } catch {
+            try? FileManager.default.removeItem(atPath: temp)
+            throw AgentError(.io, "cannot store blob '\(id)': \(error.localizedDescription)")
+        }
+    }
+
+    /// Drops the partial blob.
+    public func abort() {
+        try? handle.close()
+        try? FileManager.default.removeItem(atPath: temp)
+    }
+}
+
+extension Optional where Wrapped == FileHandle {
+    func orThrow() throws(AgentError) -> FileHandle {
+        guard let handle = self else { throw AgentError(.io, "cannot open a file for writing") }
+        return handle
+    }
 }

@@ -64,6 +64,10 @@ public actor Supervisor {
         var phase: Phase = .stopped
         var failures = 0
         var restarts = 0
+        /// When the start program last ran; a pidfile older than that belongs to an earlier run.
+        var launchedAt: Date?
+        /// The start program's own process, while it runs.
+        var starter: Process?
     }
 
     private var entries: [String: Entry] = [:]
@@ -203,7 +207,7 @@ public actor Supervisor {
                 // `depends on`: start once the dependencies run, or anyway after the start timeout.
                 if dependenciesRunning(entry.process) || now - since > timing.startTimeout { launch(&entry) }
             case .starting(let since):
-                if let pid = ProcessProbe.readPidfile(entry.process.pidfile), ProcessProbe.isAlive(pid) {
+                if let pid = Self.freshPid(entry) {
                     entry.phase = .running(pid: pid, since: now)
                 } else if now - since > timing.startTimeout {
                     schedule(&entry, now: now)
@@ -211,9 +215,7 @@ public actor Supervisor {
             case .running(let pid, let since):
                 if !ProcessProbe.isAlive(pid) {
                     // A start program may have replaced the process; trust a newer live pidfile.
-                    if let fresh = ProcessProbe.readPidfile(entry.process.pidfile), fresh != pid,
-                        ProcessProbe.isAlive(fresh)
-                    {
+                    if let fresh = Self.freshPid(entry), fresh != pid {
                         entry.phase = .running(pid: fresh, since: now)
                     } else {
                         entry.restarts += 1
@@ -223,7 +225,7 @@ public actor Supervisor {
                     }
                 }
             case .failing(let retryAt):
-                if let pid = ProcessProbe.readPidfile(entry.process.pidfile), ProcessProbe.isAlive(pid) {
+                if let pid = Self.freshPid(entry) {
                     entry.phase = .running(pid: pid, since: now)
                 } else if now >= retryAt {
                     launch(&entry)
@@ -256,17 +258,40 @@ public actor Supervisor {
             let spawned = try CommandRunner.spawn(
                 process.startProgram, logPath: log, environment: ["PATH": CommandRunner.defaultPath])
             launched.append(spawned)
+            entry.starter = spawned
+            entry.launchedAt = Date()
             entry.phase = .starting(since: clock.now)
         } catch {
             entry.phase = .failing(retryAt: clock.now + timing.maximumBackoff)
         }
     }
 
+    /// The live PID in the pidfile, if the file was written by our latest start (or we never started it).
+    static func freshPid(_ entry: Entry) -> Int32? {
+        guard let pid = ProcessProbe.readPidfile(entry.process.pidfile), ProcessProbe.isAlive(pid) else { return nil }
+        guard let launchedAt = entry.launchedAt else { return pid }
+        let attributes = try? FileManager.default.attributesOfItem(atPath: entry.process.pidfile)
+        guard let written = attributes?[.modificationDate] as? Date else { return nil }
+        return written >= launchedAt.addingTimeInterval(-1) ? pid : nil
+    }
+
+    /// Stops one process: stop program, then SIGTERM and SIGKILL to the PIDs recorded for it, and to its start
+    /// program if that still runs. A stale pidfile from an earlier run is never trusted.
     private func stopOne(_ entry: Entry) async {
         let process = entry.process
         var pids: Set<Int32> = []
         if case .running(let pid, _) = entry.phase { pids.insert(pid) }
-        if let pid = ProcessProbe.readPidfile(process.pidfile), ProcessProbe.isAlive(pid) { pids.insert(pid) }
+        switch entry.phase {
+        case .starting, .waiting, .failing:
+            // A start in progress may still write its pidfile; give it a moment so nothing is left behind.
+            _ = await waitUntil(timeout: .seconds(2)) {
+                Self.freshPid(entry) != nil || !(entry.starter?.isRunning ?? false)
+            }
+        default:
+            break
+        }
+        if let pid = Self.freshPid(entry) { pids.insert(pid) }
+        if let starter = entry.starter, starter.isRunning { pids.insert(starter.processIdentifier) }
         guard !pids.isEmpty else { return }
         if let stop = process.stopProgram {
             let log = (logDirectory as NSString).appendingPathComponent("\(process.name).log")

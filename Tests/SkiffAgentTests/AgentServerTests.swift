@@ -90,7 +90,7 @@ import Testing
     @Test(arguments: loopbacks)
     func blobPutAndGet(host: IPAddress) async throws {
         try await AgentFixture.with(host: host) { fixture, _ in
-            let data = Data((0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 31) })
+            let data = Data((0..<3_000_000).map { UInt8(truncatingIfNeeded: $0 &* 31) })
             try await fixture.client.uploadBlob(id: "blob-1", data: data)
             #expect(try await fixture.client.downloadBlob(id: "blob-1") == data)
             let stored = fixture.root + "/micro_bosh/data/cache/blob-1"
@@ -178,7 +178,10 @@ import Testing
                 "demo/monit": (monit, false),
                 "demo/bin/pre-start": ("#!/bin/sh\necho pre > \(root)/pre-start.ran\n", true),
                 "demo/bin/post-start": ("#!/bin/sh\ntest -f \(pidfile) && echo post > \(root)/post-start.ran\n", true),
-                "demo/bin/drain": ("#!/bin/sh\necho 0\n", true),
+                "demo/bin/drain": (
+                    "#!/bin/sh\necho \"$1 $2\" >> \(root)/drain.calls\n"
+                        + "if [ \"$1\" = job_shutdown ]; then echo -1; else echo 0; fi\n", true
+                ),
                 "demo/config/demo.conf": ("port=80\n", false),
             ])
             let package = try await makeTarball(["bin/tool": ("#!/bin/sh\necho tool\n", true)])
@@ -237,7 +240,13 @@ import Testing
             #expect(second != first)
 
             try await client.runScript("pre-stop")
+            // Dynamic drain: -1 means "ask again in 1 s with status".
+            let clock = ContinuousClock()
+            let drainStart = clock.now
             try await client.drain()
+            #expect(clock.now - drainStart >= .seconds(1))
+            let calls = try String(contentsOfFile: "\(root)/drain.calls", encoding: .utf8)
+            #expect(calls == "job_shutdown hash_unchanged\njob_check_status hash_unchanged\n")
             try await client.stop()
             #expect(!ProcessProbe.isAlive(second))
             #expect(try await client.getState().jobState == "stopped")

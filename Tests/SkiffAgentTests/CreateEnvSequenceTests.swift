@@ -5,7 +5,7 @@ import Testing
 @testable import SkiffAgent
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Drives the agent through the calls bosh CLI 7.1.2 makes in create-env (§11.1), in that order.

@@ -83,4 +83,23 @@ import Testing
         #expect((try? String(contentsOfFile: order, encoding: .utf8)) == "db\nweb\n")
         #expect(pids.allSatisfy { !ProcessProbe.isAlive($0) })
     }
+
+    @Test func stopDuringStartLeavesNothingRunning() async throws {
+        let root = try AgentFixture.makeRoot()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let pidfile = root + "/slow.pid"
+        let supervisor = Supervisor(logDirectory: root + "/monit", timing: AgentFixture.timing)
+        await supervisor.configure([
+            MonitProcess(
+                name: "slow", job: "j", pidfile: pidfile, startProgram: "sleep 0.4; echo $$ > \(pidfile); exec sleep 30"
+            )
+        ])
+        await supervisor.startAll()
+        await supervisor.stopAll()
+        let pid = ProcessProbe.readPidfile(pidfile)
+        defer { if let pid, ProcessProbe.isAlive(pid) { ProcessProbe.signal(pid, SIGKILL) } }
+        let written = try #require(pid)
+        #expect(!ProcessProbe.isAlive(written))
+        #expect(await supervisor.jobState() == "stopped")
+    }
 }
