@@ -52,7 +52,7 @@ let package = Package(
         .target(name: "SkiffCloud", dependencies: ["SkiffNet"], swiftSettings: strict),
         .target(name: "SkiffLocalCloud", dependencies: ["SkiffCloud", "SkiffNet", yams], swiftSettings: strict),
         .target(
-            name: "SkiffAgent", dependencies: ["SkiffNet", crypto, x509, asn1, httpClient] + nio, swiftSettings: strict),
+            name: "SkiffAgent", dependencies: ["SkiffNet", "SkiffCloud", crypto, x509, asn1, httpClient] + nio, swiftSettings: strict),
         .target(
             name: "SkiffDeploy",
             dependencies: [
@@ -94,7 +94,7 @@ let package = Package(
         .testTarget(
             name: "SkiffLocalCloudTests", dependencies: ["SkiffLocalCloud", "SkiffCloud", "SkiffNet"],
             swiftSettings: strict),
-        .testTarget(name: "SkiffAgentTests", dependencies: ["SkiffAgent", "SkiffNet"], swiftSettings: strict),
+        .testTarget(name: "SkiffAgentTests", dependencies: ["SkiffAgent", "SkiffCloud", "SkiffNet"], swiftSettings: strict),
         .testTarget(
             name: "SkiffDeployTests",
             dependencies: ["SkiffDeploy", "SkiffManifest", "SkiffCloud", "SkiffNet"],

@@ -340,7 +340,7 @@ public struct EnvironmentDeployer: Sendable {
         try await stages.step("Attaching disk '\(disk)' to VM '\(vm)'") {
             let hint = try await cloud.attachDisk(vmCID: vm, diskCID: disk)
             try await agent.waitUntilReady(timeout: .seconds(600), delay: .milliseconds(50))
-            if !hint.isNull { try await agent.addPersistentDisk(cid: disk, hint: SkiffAgent.JSONValue(hint)) }
+            if !hint.isNull { try await agent.addPersistentDisk(cid: disk, hint: hint) }
             try await agent.mountDisk(cid: disk)
         }
     }
@@ -350,7 +350,7 @@ public struct EnvironmentDeployer: Sendable {
     func updateInstance(_ prepared: Prepared, agent: AgentClient, stages: Stages, work: WorkDirectory) async throws {
         let manifest = prepared.environment.manifest
         let instance = "\(manifest.instanceGroup)/0"
-        let networksJSON = SkiffAgent.JSONValue(CPINetwork.json(manifest.cpiNetworks))
+        let networksJSON = CPINetwork.json(manifest.cpiNetworks)
 
         // The initial apply tells the agent its networks; its state then names its addresses.
         _ = try await agent.apply(ApplySpec(
