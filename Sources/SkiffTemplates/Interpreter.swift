@@ -252,7 +252,7 @@ final class Interpreter {
     }
 
     static let knownConstants: Set<String> = [
-        "JSON", "YAML", "String", "Integer", "Float", "Numeric", "Array", "Hash", "Symbol", "NilClass", "TrueClass",
+        "JSON", "YAML", "Base64", "Shellwords", "String", "Integer", "Float", "Numeric", "Array", "Hash", "Symbol", "NilClass", "TrueClass",
         "FalseClass", "OpenStruct", "Range",
     ]
 

@@ -21,7 +21,7 @@ extension Interpreter {
         "nan?", "infinite?", "cover?", "dump", "generate", "pretty_generate", "else", "else_if_p", "tr", "squeeze",
         "delete_prefix", "delete_suffix", "clear", "pop", "shift", "replace", "+", "-", "*", "/", "%", "**", "<",
         ">", "<=", ">=", "<=>", "<<", "===", "-@", "ord", "hex", "sort_by", "uniq", "each_key", "each_value",
-        "select!", "reject!", "filter_map", "tally", "sample", "shuffle", "minmax", "step", "fdiv", "with_index",
+        "select!", "reject!", "filter_map", "tally", "sample", "shuffle", "minmax", "step", "fdiv", "with_index", "shellescape",
     ]
 
     // MARK: Dispatch
@@ -171,6 +171,51 @@ extension Interpreter {
         case ("YAML", "dump"):
             try arity(name, arguments, 1...1, line)
             return .string(try yaml(arguments[0], line))
+        case ("JSON", "parse"), ("YAML", "load"), ("YAML", "safe_load"):
+            // JSON is YAML, so one ordered YAML parser serves both.
+            guard let first = arguments.first, case .string(let text) = first else {
+                throw runtime("no implicit conversion of \(arguments.first?.className ?? "nothing") into String", line)
+            }
+            do {
+                return RValue(try TemplateValue(yaml: text))
+            } catch {
+                throw runtime("\(module).\(name) failed: \(error.message)", line)
+            }
+        case ("Base64", "strict_encode64"), ("Base64", "encode64"), ("Base64", "urlsafe_encode64"):
+            try arity(name, arguments, 1...2, line)
+            var encoded = Data(RubyFormat.toS(arguments[0]).utf8).base64EncodedString()
+            if name == "urlsafe_encode64" {
+                encoded = encoded.replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            }
+            if name == "encode64" {
+                // Ruby wraps every 60 characters and ends with a newline.
+                var wrapped = ""
+                var rest = Substring(encoded)
+                while !rest.isEmpty {
+                    wrapped += rest.prefix(60) + "\n"
+                    rest = rest.dropFirst(60)
+                }
+                encoded = wrapped
+            }
+            return .string(encoded)
+        case ("Base64", "decode64"), ("Base64", "strict_decode64"), ("Base64", "urlsafe_decode64"):
+            try arity(name, arguments, 1...1, line)
+            var text = RubyFormat.toS(arguments[0]).filter { !$0.isWhitespace }
+            if name == "urlsafe_decode64" {
+                text = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+            }
+            while text.count % 4 != 0 { text += "=" }
+            guard let data = Data(base64Encoded: text), let decoded = String(data: data, encoding: .utf8) else {
+                throw runtime("invalid base64", line)
+            }
+            return .string(decoded)
+        case ("Shellwords", "escape"), ("Shellwords", "shellescape"):
+            try arity(name, arguments, 1...1, line)
+            return .string(shellEscape(RubyFormat.toS(arguments[0])))
+        case ("Shellwords", "join"), ("Shellwords", "shelljoin"):
+            try arity(name, arguments, 1...1, line)
+            guard case .array(let items) = arguments[0] else { throw runtime("expected an Array", line) }
+            return .string(items.map { shellEscape(RubyFormat.toS($0)) }.joined(separator: " "))
         default:
             throw failure(.unsupportedMethod, "unsupported method '\(module).\(name)'", line)
         }
@@ -317,6 +362,7 @@ extension Interpreter {
             }
             return .float(best)
         case "to_str": return .string(text)
+        case "shellescape": return .string(shellEscape(text))
         case "to_sym": return .symbol(text)
         case "reverse": return .string(String(text.reversed()))
         case "hex": return .int(Int(text.hasPrefix("0x") ? String(text.dropFirst(2)) : text, radix: 16) ?? 0)
@@ -360,6 +406,26 @@ extension Interpreter {
         default:
             throw noMethod(name, .string(text), line)
         }
+    }
+
+    /// `Shellwords.escape`: backslash every character outside `[A-Za-z0-9_\-.,:+/@\n]`; newlines become `'\n'`;
+    /// the empty string becomes `''`.
+    func shellEscape(_ text: String) -> String {
+        if text.isEmpty { return "''" }
+        var result = ""
+        for scalar in text.unicodeScalars {
+            if scalar == "\n" {
+                result += "'\n'"
+            } else if scalar.isASCII,
+                scalar.properties.isAlphabetic || ("0"..."9").contains(scalar) || "_-.,:+/@".unicodeScalars.contains(scalar)
+            {
+                result.unicodeScalars.append(scalar)
+            } else {
+                result += "\\"
+                result.unicodeScalars.append(scalar)
+            }
+        }
+        return result
     }
 
     private func rubyStrip(_ text: String, leading: Bool, trailing: Bool) -> String {
