@@ -252,7 +252,8 @@ final class Interpreter {
     }
 
     static let knownConstants: Set<String> = [
-        "JSON", "YAML", "Base64", "Shellwords", "String", "Integer", "Float", "Numeric", "Array", "Hash", "Symbol", "NilClass", "TrueClass",
+        "JSON", "YAML", "Base64", "Shellwords", "String", "Integer", "Float", "Numeric", "Array", "Hash", "Symbol",
+        "NilClass", "TrueClass",
         "FalseClass", "OpenStruct", "Range",
     ]
 

@@ -21,7 +21,8 @@ extension Interpreter {
         "nan?", "infinite?", "cover?", "dump", "generate", "pretty_generate", "else", "else_if_p", "tr", "squeeze",
         "delete_prefix", "delete_suffix", "clear", "pop", "shift", "replace", "+", "-", "*", "/", "%", "**", "<",
         ">", "<=", ">=", "<=>", "<<", "===", "-@", "ord", "hex", "sort_by", "uniq", "each_key", "each_value",
-        "select!", "reject!", "filter_map", "tally", "sample", "shuffle", "minmax", "step", "fdiv", "with_index", "shellescape",
+        "select!", "reject!", "filter_map", "tally", "sample", "shuffle", "minmax", "step", "fdiv", "with_index",
+        "shellescape",
     ]
 
     // MARK: Dispatch
@@ -417,7 +418,8 @@ extension Interpreter {
             if scalar == "\n" {
                 result += "'\n'"
             } else if scalar.isASCII,
-                scalar.properties.isAlphabetic || ("0"..."9").contains(scalar) || "_-.,:+/@".unicodeScalars.contains(scalar)
+                scalar.properties.isAlphabetic || ("0"..."9").contains(scalar)
+                    || "_-.,:+/@".unicodeScalars.contains(scalar)
             {
                 result.unicodeScalars.append(scalar)
             } else {

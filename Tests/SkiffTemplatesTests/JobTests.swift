@@ -89,7 +89,8 @@ struct JobSpecTests {
             Issue.record("accepted")
         } catch {
             #expect(error.code == .invalidSpec)
-            let expected = "job.MF:2: invalid YAML: while parsing a flow sequence at line 1: "
+            let expected =
+                "job.MF:2: invalid YAML: while parsing a flow sequence at line 1: "
                 + "did not find expected ',' or ']'"
             #expect(error.description == expected)
         }
