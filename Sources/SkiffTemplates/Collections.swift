@@ -675,7 +675,9 @@ extension Interpreter {
                 case .int(let value): number = value
                 case .float(let value) where value.isFinite: number = try exactInteger(value.rounded(.down), line)
                 case .string(let text):
-                    guard let value = Int(text) else { throw runtime("invalid value for Integer(): \"\(text)\"", line) }
+                    guard let value = Int(text) else {
+                        throw runtime("invalid value for Integer() (a String that is not a number)", line)
+                    }
                     number = value
                 default: throw runtime("can't convert \(argument.className) into Integer", line)
                 }

@@ -475,7 +475,7 @@ final class Interpreter {
             case .string(let text):
                 guard let value = Int(text.trimmingCharacters(in: .whitespaces).replacingOccurrences(of: "_", with: ""))
                 else {
-                    throw runtime("invalid value for Integer(): \(RubyFormat.inspect(arguments[0]))", line)
+                    throw runtime("invalid value for Integer() (a String that is not a number)", line)
                 }
                 return .int(value)
             default: throw runtime("can't convert \(arguments[0].className) into Integer", line)
@@ -487,7 +487,7 @@ final class Interpreter {
             case .float: return arguments[0]
             case .string(let text):
                 guard let value = Double(text.trimmingCharacters(in: .whitespaces)) else {
-                    throw runtime("invalid value for Float(): \(RubyFormat.inspect(arguments[0]))", line)
+                    throw runtime("invalid value for Float() (a String that is not a number)", line)
                 }
                 return .float(value)
             default: throw runtime("can't convert \(arguments[0].className) into Float", line)
@@ -572,7 +572,7 @@ final class Interpreter {
 
     func compareOrFail(_ left: RValue, _ right: RValue, _ line: Int) throws(Signal) -> Int {
         guard let order = compare(left, right) else {
-            throw runtime("comparison of \(left.className) with \(RubyFormat.inspect(right)) failed", line)
+            throw runtime("comparison of \(left.className) with \(right.className) failed", line)
         }
         return order
     }
@@ -700,7 +700,7 @@ final class Interpreter {
     /// Converts an integral Double to Int, failing instead of trapping when it is out of range.
     func exactInteger(_ value: Double, _ line: Int) throws(Signal) -> Int {
         guard value.isFinite, value >= -9.223372036854775e18, value <= 9.223372036854775e18 else {
-            throw runtime("\(RubyFormat.float(value)) out of range of Integer", line)
+            throw runtime("Float out of range of Integer", line)
         }
         return Int(value)
     }
