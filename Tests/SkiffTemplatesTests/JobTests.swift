@@ -152,6 +152,17 @@ struct SpecContextTests {
         #expect(value["address"] == nil)
         #expect(value["id"]?.asString?.count == 36)
     }
+
+    @Test func defaultIDIsStablePerInstance() throws {
+        let first = SpecContext(deployment: "nginx-ipv6", name: "nginx").id
+        #expect(first == SpecContext(deployment: "nginx-ipv6", name: "nginx").id)
+        #expect(first != SpecContext(deployment: "nginx-ipv6", name: "nginx", index: 1).id)
+        #expect(first != SpecContext(deployment: "other", name: "nginx").id)
+        let uuid = try #require(UUID(uuidString: first))
+        #expect(uuid.uuidString.lowercased() == first)
+        #expect(Array(first)[14] == "8")
+        #expect(SpecContext(deployment: "d", id: "given").id == "given")
+    }
 }
 
 struct JobRendererTests {
