@@ -455,6 +455,7 @@ extension Interpreter {
             var result = RHash()
             for (key, value) in hash.pairs where value != .null { result[key] = value }
             return .hash(result)
+        case "to_h" where block != nil: return try sendArray(pairs, "to_h", [], block, line)
         case "to_h", "to_hash": return .hash(hash)
         case "to_a": return .array(pairs)
         case "sort":

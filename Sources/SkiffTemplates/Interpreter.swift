@@ -237,6 +237,35 @@ final class Interpreter {
         case .next(let valueNode):
             throw Signal.next(
                 try valueNode.map { (node: SyntaxNode) throws(Signal) -> RValue in try eval(node) } ?? .null)
+        case .forLoop(let parameters, let iterableNode, let body):
+            let iterable = try eval(iterableNode)
+            let items: [RValue]
+            switch iterable {
+            case .array(let values), .enumerator(let values, _): items = values
+            case .hash(let hash): items = hash.pairs.map { RValue.array([$0.0, $0.1]) }
+            case .range(let low, let high, let exclusive):
+                let upper = exclusive ? high - 1 : high
+                if upper >= low {
+                    try checkSize(upper.subtractingReportingOverflow(low).overflow ? Int.max : upper - low, node.line)
+                }
+                items = upper < low ? [] : (low...upper).map(RValue.int)
+            default: throw noMethod("each", iterable, node.line)
+            }
+            for item in items {
+                var values = [item]
+                if parameters.count > 1, case .array(let parts) = item { values = parts }
+                for (offset, parameter) in parameters.enumerated() {
+                    if case .name(let name) = parameter {
+                        scope.assign(name, offset < values.count ? values[offset] : .null)
+                    }
+                }
+                do {
+                    _ = try eval(body)
+                } catch {
+                    guard case .next = error else { throw error }
+                }
+            }
+            return iterable
         case .rescueModifier(let body, let fallback):
             do {
                 return try eval(body)

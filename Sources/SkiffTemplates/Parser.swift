@@ -750,6 +750,26 @@ struct Parser {
         case "case":
             advance()
             return try parseCase(line: startLine)
+        case "for":
+            advance()
+            var parameters: [BlockParameter] = []
+            repeat {
+                guard case .identifier(let name) = current.kind else {
+                    throw unexpected(expecting: "a loop variable")
+                }
+                advance()
+                declareLocal(name)
+                parameters.append(.name(name))
+            } while acceptOp(",")
+            try expectKeyword("in")
+            let saved = doAllowed
+            doAllowed = false
+            let iterable = try parseExpressionStatement()
+            doAllowed = saved
+            _ = acceptKeyword("do")
+            let body = try parseStatements(terminators: ["end"])
+            try expectKeyword("end")
+            return SyntaxNode(kind: .forLoop(parameters: parameters, iterable: iterable, body: body), line: startLine)
         case "next":
             advance()
             var value: SyntaxNode?
