@@ -235,7 +235,7 @@ extension Interpreter {
             return value
         }
         switch name {
-        case "length", "size": return .int(text.count)
+        case "length", "size": return .int(text.unicodeScalars.count)  // Ruby counts code points
         case "bytesize": return .int(text.utf8.count)
         case "empty?": return .bool(text.isEmpty)
         case "include?":
@@ -271,7 +271,7 @@ extension Interpreter {
         case "delete_suffix":
             let suffix = try stringArgument(0)
             return .string(text.hasSuffix(suffix) ? String(text.dropLast(suffix.count)) : text)
-        case "chars": return .array(text.map { .string(String($0)) })
+        case "chars": return .array(text.unicodeScalars.map { .string(String($0)) })
         case "lines", "each_line":
             var lines: [RValue] = []
             var current = ""
@@ -365,7 +365,7 @@ extension Interpreter {
         case "to_str": return .string(text)
         case "shellescape": return .string(shellEscape(text))
         case "to_sym": return .symbol(text)
-        case "reverse": return .string(String(text.reversed()))
+        case "reverse": return .string(String(String.UnicodeScalarView(text.unicodeScalars.reversed())))
         case "hex": return .int(Int(text.hasPrefix("0x") ? String(text.dropFirst(2)) : text, radix: 16) ?? 0)
         case "ord":
             guard let scalar = text.unicodeScalars.first else { throw runtime("empty string", line) }
@@ -377,7 +377,7 @@ extension Interpreter {
             }
             let pad = arguments.count > 1 ? RubyFormat.toS(arguments[1]) : " "
             try checkSize(width, line)
-            let missing = width - text.count
+            let missing = width - text.unicodeScalars.count
             guard missing > 0, !pad.isEmpty else { return .string(text) }
             func padding(_ count: Int) -> String {
                 String(String(repeating: pad, count: count / pad.count + 1).prefix(count))
@@ -460,7 +460,7 @@ extension Interpreter {
             }
             fields.append(String(rest))
         } else if separator == "" {
-            fields = text.map { String($0) }
+            fields = text.unicodeScalars.map { String($0) }
         } else {
             var rest = Substring(rubyStrip(text, leading: true, trailing: false))
             while !rest.isEmpty {
@@ -481,11 +481,12 @@ extension Interpreter {
     }
 
     private func stringIndex(_ text: String, _ arguments: [RValue], _ line: Int) throws(Signal) -> RValue {
-        let characters = Array(text)
+        let characters = Array(text.unicodeScalars)
         func slice(_ start: Int, _ length: Int) -> RValue {
             let begin = start < 0 ? characters.count + start : start
             guard begin >= 0, begin <= characters.count, length >= 0 else { return .null }
-            return .string(String(characters[begin..<(begin + min(length, characters.count - begin))]))
+            return .string(
+                String(String.UnicodeScalarView(characters[begin..<(begin + min(length, characters.count - begin))])))
         }
         switch (arguments.first, arguments.count) {
         case (.int(let index), 1):
