@@ -4,6 +4,8 @@ import Foundation
 enum Signal: Error {
     case failure(TemplateError)
     case next(RValue)
+    /// `break`: ends the method that yielded to the block (or the `for` loop), which returns this value.
+    case breakLoop(RValue)
 }
 
 /// Local variables of one block level; lookups walk outwards.
@@ -83,6 +85,8 @@ final class Interpreter {
             switch error {
             case .failure(let failure): throw failure
             case .next: throw TemplateError(code: .syntax, message: "'next' used outside of a block", line: node.line)
+            case .breakLoop:
+                throw TemplateError(code: .syntax, message: "'break' used outside of a block", line: node.line)
             }
         }
         return output
@@ -237,6 +241,9 @@ final class Interpreter {
         case .next(let valueNode):
             throw Signal.next(
                 try valueNode.map { (node: SyntaxNode) throws(Signal) -> RValue in try eval(node) } ?? .null)
+        case .breakLoop(let valueNode):
+            throw Signal.breakLoop(
+                try valueNode.map { (node: SyntaxNode) throws(Signal) -> RValue in try eval(node) } ?? .null)
         case .forLoop(let parameters, let iterableNode, let body):
             let iterable = try eval(iterableNode)
             let items: [RValue]
@@ -262,7 +269,11 @@ final class Interpreter {
                 do {
                     _ = try eval(body)
                 } catch {
-                    guard case .next = error else { throw error }
+                    switch error {
+                    case .next: continue
+                    case .breakLoop(let value): return value
+                    case .failure: throw error
+                    }
                 }
             }
             return iterable
@@ -374,6 +385,21 @@ final class Interpreter {
             callable = .symbol(method)
         }
         let arguments = try evalList(nodes)
+        guard block != nil else {
+            return try dispatch(receiver: receiver, name: name, arguments: arguments, callable: callable, line: line)
+        }
+        do {
+            return try dispatch(receiver: receiver, name: name, arguments: arguments, callable: callable, line: line)
+        } catch {
+            // `break` in this call's own block ends this call; `break` from an inner block was caught already.
+            guard case .breakLoop(let value) = error else { throw error }
+            return value
+        }
+    }
+
+    private func dispatch(receiver: SyntaxNode?, name: String, arguments: [RValue], callable: Callable?, line: Int)
+        throws(Signal) -> RValue
+    {
         guard let receiver else {
             return try callSelf(name, arguments, callable, line)
         }
@@ -423,7 +449,7 @@ final class Interpreter {
         } catch {
             switch error {
             case .next(let value): result = value
-            case .failure: throw error
+            case .failure, .breakLoop: throw error
             }
         }
         var back: RValue?

@@ -770,7 +770,7 @@ struct Parser {
             let body = try parseStatements(terminators: ["end"])
             try expectKeyword("end")
             return SyntaxNode(kind: .forLoop(parameters: parameters, iterable: iterable, body: body), line: startLine)
-        case "next":
+        case "next", "break":
             advance()
             var value: SyntaxNode?
             if current.kind != .newline && !isKeyword("if") && !isKeyword("unless") && current.kind != .end
@@ -778,7 +778,7 @@ struct Parser {
             {
                 value = try parseExpression()
             }
-            return SyntaxNode(kind: .next(value), line: startLine)
+            return SyntaxNode(kind: word == "next" ? .next(value) : .breakLoop(value), line: startLine)
         case "else", "elsif", "end", "when", "then", "do", "in", "and", "or":
             throw unexpected()
         default:

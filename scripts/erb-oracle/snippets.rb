@@ -16,6 +16,7 @@ out = sources.each_with_index.map do |src, i|
     { 'name' => "snippet-#{i + 1}", 'source' => src, 'expected' => erb.result(Ctx.new(spec).get_binding) }
   rescue Exception => e
     line = (e.backtrace || []).find { |l| l.start_with?('t.erb') }.to_s.split(':')[1].to_i
+    line = e.message[/t\.erb:(\d+):/, 1].to_i if line.zero? # syntax errors carry the line in the message
     { 'name' => "snippet-#{i + 1}", 'source' => src, 'error_line' => line, 'ruby_error' => e.message.lines.first.to_s.strip }
   end
 end
