@@ -255,6 +255,11 @@ struct TemplateValueTests {
         #expect(value == ["a": true, "b": [1, "x", nil]])
     }
 
+    @Test func convertsJSONSerializationNumbersWithoutMistakingOneForTrue() throws {
+        let json = try JSONSerialization.jsonObject(with: Data(#"{"n": [1, 0, 2.5, true, false]}"#.utf8))
+        #expect(TemplateValue(any: json) == ["n": [1, 0, 2.5, true, false]])
+    }
+
     @Test func deepMergeOverridesLeaves() {
         let base: TemplateValue = ["a": ["x": 1, "y": 2], "b": 1]
         let merged = base.deepMerged(with: ["a": ["y": 3], "c": 4])
