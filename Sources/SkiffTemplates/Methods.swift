@@ -601,8 +601,3 @@ extension Interpreter {
         }
     }
 }
-
-extension TemplateError {
-    /// Just the message, for re-wrapping.
-    var messageOnly: String { message }
-}

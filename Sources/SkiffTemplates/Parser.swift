@@ -451,10 +451,8 @@ struct Parser {
         throws(TemplateError) -> SyntaxNode
     {
         var arguments: [SyntaxNode] = []
-        var hadParentheses = false
         if isOp("(") && !current.spaced {
             advance()
-            hadParentheses = true
             let saved = doAllowed
             doAllowed = true
             arguments = try parseArguments(closing: ")")
@@ -466,7 +464,6 @@ struct Parser {
             arguments = try parseArguments(closing: nil)
             doAllowed = saved
         }
-        _ = hadParentheses
         let block = try parseBlock()
         return SyntaxNode(
             kind: .call(receiver: receiver, name: name, arguments: arguments, block: block), line: startLine)
