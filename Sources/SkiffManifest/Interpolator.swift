@@ -88,9 +88,12 @@ public struct InterpolatedDocument: Sendable {
     /// Names of variables generated into the vars store during this evaluation.
     public var generatedVariables: [String]
 
-    /// The output `bosh int` prints: YAML, or the raw string when `--path` selects a string.
+    /// Whether a `--path` was applied.
+    public var hasPath: Bool
+
+    /// The output `bosh int` prints: YAML, or (with `--path` selecting a string) the raw string plus a newline.
     public var output: String {
-        if case .string(let text) = selected { return text.hasSuffix("\n") ? text : text + "\n" }
+        if hasPath, case .string(let text) = selected { return text + "\n" }
         return YAMLWriter.write(selected)
     }
 
@@ -184,7 +187,7 @@ public enum Interpolator {
         return InterpolatedDocument(
             value: document, selected: selected, files: files, substitutions: evaluation.substitutions,
             missingVariables: evaluation.missing.sorted(), secretValues: evaluation.secrets,
-            generatedVariables: evaluation.generated)
+            generatedVariables: evaluation.generated, hasPath: request.path != nil)
     }
 
     static func listMessage(_ title: String, _ names: Set<String>) -> String {
