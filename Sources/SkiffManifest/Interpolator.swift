@@ -47,6 +47,22 @@ public struct InterpolationRequest: Sendable {
     /// Extract the value at this go-patch pointer after interpolation (`--path`).
     public var path: Pointer?
 
+    /// Reads the manifest (or `-` for standard input), the ops files and every variable source named by the flags.
+    ///
+    /// create-env and delete-env evaluate with `expectAllKeys: true`, as bosh does.
+    public static func load(
+        manifestPath: String, opsPaths: [String], variables flags: VariableFlags, expectAllKeys: Bool,
+        expectAllVarsUsed: Bool = false, path: Pointer? = nil
+    ) throws(ManifestError) -> InterpolationRequest {
+        let manifest = try SourceText.read(manifestPath, what: "manifest")
+        var ops: [SourceText] = []
+        for opsPath in opsPaths { ops.append(try SourceText.read(opsPath, what: "ops file")) }
+        return InterpolationRequest(
+            manifest: manifest, opsFiles: ops,
+            variables: try VariableSources(flags: flags), expectAllKeys: expectAllKeys,
+            expectAllVarsUsed: expectAllVarsUsed, path: path)
+    }
+
     /// Creates a request.
     public init(
         manifest: SourceText, opsFiles: [SourceText] = [], variables: VariableSources = VariableSources(),

@@ -38,14 +38,9 @@ struct Interpolate: AsyncParsableCommand {
                     throw ManifestError(.invalidFlag, "Invalid --path '\(path)': \(error.message)")
                 }
             }
-            let request = InterpolationRequest(
-                manifest: try SourceText.read(manifest, what: "manifest"),
-                opsFiles: try vars.opsSources(),
-                variables: try vars.variableSources(),
-                expectAllKeys: varErrs,
-                expectAllVarsUsed: varErrsUnused,
-                path: pointer
-            )
+            let request = try InterpolationRequest.load(
+                manifestPath: manifest, opsPaths: vars.opsFiles, variables: vars.flags, expectAllKeys: varErrs,
+                expectAllVarsUsed: varErrsUnused, path: pointer)
             return try Interpolator.evaluate(request).output
         }
         FileHandle.standardOutput.write(Data(output.utf8))

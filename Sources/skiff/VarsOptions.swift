@@ -26,13 +26,4 @@ struct VarsOptions: ParsableArguments {
         VariableFlags(vars: vars, varFiles: varFiles, varsFiles: varsFiles, varsEnv: varsEnv, varsStore: varsStore)
     }
 
-    /// Reads every variable source.
-    func variableSources() throws -> VariableSources {
-        try VariableSources(flags: flags)
-    }
-
-    /// Reads every ops file once, in flag order.
-    func opsSources() throws -> [SourceText] {
-        try opsFiles.map { path throws(ManifestError) in try SourceText.read(path, what: "ops file") }
-    }
 }
