@@ -239,7 +239,8 @@ public struct VarsStore: Sendable {
         case .null: values = ManifestMap()
         case .map(let map): values = map
         default:
-            throw ManifestError(.wrongShape, "Expected vars store to be a YAML map of variable names to values", file: path)
+            throw ManifestError(
+                .wrongShape, "Expected vars store to be a YAML map of variable names to values", file: path)
         }
     }
 

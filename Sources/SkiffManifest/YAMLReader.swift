@@ -182,7 +182,9 @@ public enum ScalarResolver {
 
     private static let keywords: [String: ManifestValue] = {
         var table: [String: ManifestValue] = [:]
-        for word in ["y", "Y", "yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON"] { table[word] = .bool(true) }
+        for word in ["y", "Y", "yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON"] {
+            table[word] = .bool(true)
+        }
         for word in ["n", "N", "no", "No", "NO", "false", "False", "FALSE", "off", "Off", "OFF"] {
             table[word] = .bool(false)
         }
@@ -214,10 +216,18 @@ public enum ScalarResolver {
         if bytes.count >= 2, bytes.first == UInt8(ascii: "0") {
             let second = bytes[bytes.index(after: bytes.startIndex)] | 0x20
             switch second {
-            case UInt8(ascii: "x"): radix = 16; bytes = bytes.dropFirst(2)
-            case UInt8(ascii: "o"): radix = 8; bytes = bytes.dropFirst(2)
-            case UInt8(ascii: "b"): radix = 2; bytes = bytes.dropFirst(2)
-            default: radix = 8; bytes = bytes.dropFirst()
+            case UInt8(ascii: "x"):
+                radix = 16
+                bytes = bytes.dropFirst(2)
+            case UInt8(ascii: "o"):
+                radix = 8
+                bytes = bytes.dropFirst(2)
+            case UInt8(ascii: "b"):
+                radix = 2
+                bytes = bytes.dropFirst(2)
+            default:
+                radix = 8
+                bytes = bytes.dropFirst()
             }
             guard !bytes.isEmpty else { return nil }
         }
@@ -286,7 +296,10 @@ public enum ScalarResolver {
         while i < bytes.count, bytes[i] == UInt8(ascii: ":") {
             i += 1
             var count = 0
-            while i < bytes.count, bytes[i] >= 48, bytes[i] <= 57, count < 2 { i += 1; count += 1 }
+            while i < bytes.count, bytes[i] >= 48, bytes[i] <= 57, count < 2 {
+                i += 1
+                count += 1
+            }
             guard count > 0 else { return false }
             if count == 2, bytes[i - 2] > UInt8(ascii: "5") { return false }
             groups += 1

@@ -41,9 +41,10 @@ public enum YAMLWriter {
         }
     }
 
-    private static func writeList(_ items: [ManifestValue], indent: Int, firstInline: Bool = false,
-                                  into out: inout String)
-    {
+    private static func writeList(
+        _ items: [ManifestValue], indent: Int, firstInline: Bool = false,
+        into out: inout String
+    ) {
         var first = true
         for item in items {
             if !(first && firstInline) { spaces(indent, into: &out) }

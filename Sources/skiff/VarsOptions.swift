@@ -9,7 +9,8 @@ struct VarsOptions: ParsableArguments {
     @Option(name: .customLong("var-file"), help: "Set variable to the contents of a file (NAME=PATH).")
     var varFiles: [String] = []
 
-    @Option(name: [.customShort("l"), .customLong("vars-file")], help: "Load variables from a YAML file (also a FIFO).")
+    @Option(
+        name: [.customShort("l"), .customLong("vars-file")], help: "Load variables from a YAML file (also a FIFO).")
     var varsFiles: [String] = []
 
     @Option(name: .customLong("vars-env"), help: "Load variables from environment variables PREFIX_name.")
@@ -25,5 +26,4 @@ struct VarsOptions: ParsableArguments {
     var flags: VariableFlags {
         VariableFlags(vars: vars, varFiles: varFiles, varsFiles: varsFiles, varsEnv: varsEnv, varsStore: varsStore)
     }
-
 }

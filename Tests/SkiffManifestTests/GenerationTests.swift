@@ -129,16 +129,25 @@ struct GenerationTests {
         #expect(leftovers.isEmpty)
     }
 
-    @Test("unsupported types and options get bosh's messages", arguments: [
-        ("user", "", "Generating variable 'v': Unsupported value type: user"),
-        ("password", "{length: -1}", "Failed to generate password, 'length' param cannot be negative"),
-        ("password", "{bogus: 1}", "Failed to generate password, parameters are invalid: Unsupported parameter 'bogus'"),
-        ("certificate", "{common_name: x}", "Missing required CA name"),
-        ("certificate", "{is_ca: true, extended_key_usage: [code_signing]}", "Unsupported extended key usage value: code_signing"),
-    ])
+    @Test(
+        "unsupported types and options get bosh's messages",
+        arguments: [
+            ("user", "", "Generating variable 'v': Unsupported value type: user"),
+            ("password", "{length: -1}", "Failed to generate password, 'length' param cannot be negative"),
+            (
+                "password", "{bogus: 1}",
+                "Failed to generate password, parameters are invalid: Unsupported parameter 'bogus'"
+            ),
+            ("certificate", "{common_name: x}", "Missing required CA name"),
+            (
+                "certificate", "{is_ca: true, extended_key_usage: [code_signing]}",
+                "Unsupported extended key usage value: code_signing"
+            ),
+        ])
     func generationErrors(type: String, options: String, message: String) throws {
         let scratch = try ScratchDirectory()
-        let manifest = "a: ((v))\nvariables:\n- name: v\n  type: \(type)\n" + (options.isEmpty ? "" : "  options: \(options)\n")
+        let manifest =
+            "a: ((v))\nvariables:\n- name: v\n  type: \(type)\n" + (options.isEmpty ? "" : "  options: \(options)\n")
         #expect {
             _ = try evaluate(manifest, store: try VarsStore(path: scratch.file("creds.yml")))
         } throws: { error in

@@ -121,10 +121,12 @@ struct YAMLWritingTests {
             YAMLWriter.write(value) == "empty: {}\nlist:\n- name: a\n  v: 1\n- - 1\n  - 2\nnone: []\n")
     }
 
-    @Test("floats print as Go's %g does", arguments: [
-        (1000.0, "1000"), (2.5, "2.5"), (1e6, "1e+06"), (0.0001, "0.0001"), (0.00001, "1e-05"),
-        (123456.0, "123456"), (-0.5, "-0.5"),
-    ])
+    @Test(
+        "floats print as Go's %g does",
+        arguments: [
+            (1000.0, "1000"), (2.5, "2.5"), (1e6, "1e+06"), (0.0001, "0.0001"), (0.00001, "1e-05"),
+            (123456.0, "123456"), (-0.5, "-0.5"),
+        ])
     func floats(value: Double, expected: String) {
         #expect(YAMLWriter.write(.float(value)) == expected + "\n")
     }
