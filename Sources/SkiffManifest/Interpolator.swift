@@ -358,7 +358,7 @@ struct Evaluation {
         } catch {
             throw ManifestError(
                 error.code, "Interpolating variable '\(name)' definition options: \(error.message)", file: error.file,
-                line: error.line)
+                line: error.line, field: error.field)
         }
         path = savedPath
         origin = savedOrigin
@@ -514,7 +514,7 @@ struct Evaluation {
         var copy = error
         copy.file = files[Int(origin.file)]
         copy.line = Int(origin.line)
-        if !path.isEmpty { copy.message = "\(FieldPath(path)): " + copy.message }
+        if !path.isEmpty, copy.field == nil { copy.field = FieldPath(path).description }
         return copy
     }
 }

@@ -111,24 +111,24 @@ struct PatchOperationTests {
         #expect(good[1].label == "operation [1] in o.yml failed")
     }
 
-    @Test("330 ops on a 17,000-line manifest do not copy the tree per op")
+    @Test("200 ops on 1,000 instance groups stay fast (no tree copy per op)")
     func manyOpsAreFast() throws {
         var items: [ManifestValue] = []
-        for index in 0..<2000 {
+        for index in 0..<1000 {
             items.append(
                 .map(ManifestMap(["name": .string("g\(index)"), "jobs": .list([.map(ManifestMap(["name": "j"]))])])))
         }
         var value = ManifestValue.map(ManifestMap(["instance_groups": .list(items)]))
         let clock = ContinuousClock()
         let elapsed = try clock.measure {
-            for index in 0..<300 {
+            for index in 0..<200 {
                 try Patcher.replace(
                     in: &value,
                     path: Pointer(parsing: "/instance_groups/name=g\(index)/jobs/name=j/properties?/p\(index)"),
                     value: .int(index))
             }
         }
-        #expect(value["instance_groups"]?.listValue?[299]["jobs"]?.listValue?[0]["properties"]?["p299"] == .int(299))
+        #expect(value["instance_groups"]?.listValue?[199]["jobs"]?.listValue?[0]["properties"]?["p199"] == .int(199))
         #expect(elapsed < .seconds(10))
     }
 }
