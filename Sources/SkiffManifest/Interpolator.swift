@@ -216,6 +216,8 @@ struct VariableDefinition {
     var name: String
     var type: String
     var options: ManifestValue?
+    var origin: SourceOrigin
+    var index: Int
 }
 
 /// The state of one evaluation (bosh's varsTracker plus the vars-store generator).
@@ -253,8 +255,14 @@ struct Evaluation {
         readDefinitions(document)
         for name in definitionOrder {
             guard let definition = definitions[name], !definition.type.isEmpty else { continue }
-            if case .found = try get(name) {}
+            origin = definition.origin
+            path = [.key("variables"), .index(definition.index)]
+            if case .found = try located({ (evaluation: inout Evaluation) throws(ManifestError) in
+                try evaluation.get(name)
+            }) {}
         }
+        origin = .unknown
+        path = []
         try interpolate(&document)
         removeFoundDefinitions(&document)
     }
@@ -263,11 +271,13 @@ struct Evaluation {
 
     mutating func readDefinitions(_ document: ManifestValue) {
         guard case .list(let items)? = document["variables"] else { return }
-        for item in items {
+        for (index, item) in items.enumerated() {
             guard case .map(let map) = item, case .string(let name)? = map["name"] else { continue }
             let type = map["type"]?.stringValue ?? ""
             if definitions[name] == nil { definitionOrder.append(name) }
-            definitions[name] = VariableDefinition(name: name, type: type, options: map["options"])
+            let origin = map.entries.min(by: { $0.origin.line < $1.origin.line })?.origin ?? .unknown
+            definitions[name] = VariableDefinition(
+                name: name, type: type, options: map["options"], origin: origin, index: index)
         }
     }
 
