@@ -347,7 +347,7 @@ struct Evaluation {
             cache[name] = value
             return .found(value)
         }
-        guard var store else { return .missing }
+        guard let store else { return .missing }
         if let value = store.value(name) {
             cache[name] = value
             return .found(value)
@@ -361,7 +361,8 @@ struct Evaluation {
         var options = definition.options ?? .null
         let savedPath = path
         let savedOrigin = origin
-        path = [.key("variables"), .key(name), .key("options")]
+        path = [.key("variables"), .index(definition.index), .key("options")]
+        origin = definition.origin
         var dependencyMissing = false
         do {
             dependencyMissing = try interpolateOptions(&options)
@@ -383,9 +384,8 @@ struct Evaluation {
         } catch {
             throw ManifestError(error.code, "Generating variable '\(name)': \(error.message)")
         }
-        store = self.store ?? store
-        store.set(name, value)
-        self.store = store
+        // Generating the options' dependencies may have added to the store meanwhile: update the current one.
+        self.store?.set(name, value)
         generated.append(name)
         cache[name] = value
         return .found(value)
@@ -393,10 +393,8 @@ struct Evaluation {
 
     /// Interpolates a definition's options; returns whether a dependency was missing.
     mutating func interpolateOptions(_ options: inout ManifestValue) throws(ManifestError) -> Bool {
-        let before = missing
         var sawMissing = false
         try interpolate(&options, onMissing: { sawMissing = true })
-        _ = before
         return sawMissing
     }
 
