@@ -19,7 +19,9 @@ struct Interpolate: AsyncParsableCommand {
 
     @OptionGroup var vars: VarsOptions
 
-    @Option(name: .customLong("path"), help: "Print only the value at this go-patch pointer, e.g. /private_key.")
+    @Option(
+        name: .customLong("path"),
+        help: ArgumentHelp("Print only the value at this go-patch pointer, e.g. /private_key.", valueName: "POINTER"))
     var path: String?
 
     @Flag(name: .customLong("var-errs"), help: "Fail if any variable is missing.")
