@@ -77,7 +77,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "skiff-bench",
-            dependencies: ["SkiffNet"],
+            dependencies: ["SkiffNet", "SkiffManifest"],
             path: "Benchmarks/skiff-bench",
             swiftSettings: strict
         ),

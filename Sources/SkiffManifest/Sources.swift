@@ -118,7 +118,7 @@ public struct VariableSources: Sendable {
         }
         for path in flags.varsFiles {
             let source = try SourceText.read(path, what: "variables file")
-            let document = try YAMLReader.parse(source.text, fileName: path, fileIndex: -1)
+            let document = try YAMLReader.parse(source.text, fileName: path, fileIndex: -1, stringKeys: true)
             switch document {
             case .null: continue
             case .map(let map):
@@ -235,11 +235,12 @@ public struct VarsStore: Sendable {
         }
         existed = true
         let source = try SourceText.read(path, what: "vars store")
-        switch try YAMLReader.parse(source.text, fileName: path, fileIndex: -1) {
+        switch try YAMLReader.parse(source.text, fileName: path, fileIndex: -1, stringKeys: true) {
         case .null: values = ManifestMap()
         case .map(let map): values = map
         default:
-            throw ManifestError(.wrongShape, "Expected vars store to be a YAML map of variable names to values", file: path)
+            throw ManifestError(
+                .wrongShape, "Expected vars store to be a YAML map of variable names to values", file: path)
         }
     }
 
