@@ -1,6 +1,3 @@
-// To be moved into Benchmarks/skiff-bench/ once the branch meets main's skiff-bench harness (Harness.swift):
-// then `let allBenchmarks: [Benchmark] = netBenchmarks + manifestBenchmarks`. Kept here, outside any target,
-// because this branch predates the harness. Checked against main's harness (prints the figure below).
 import SkiffManifest
 
 /// The inputs of shared/bench/gen-big-manifest.py, made in memory: a 17,000-line manifest (400 instance groups of
