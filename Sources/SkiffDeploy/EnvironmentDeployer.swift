@@ -92,6 +92,7 @@ public struct EnvironmentDeployer: Sendable {
             try store.save(state)
             try Task.checkCancellation()
 
+            try await Self.adoptInterruptedVM(&state, store: store, cloud: cloud)
             if !state.currentVMCID.isEmpty {
                 try await deleteInstance(&state, store: store, cloud: cloud, agent: agent, stages: stages)
             }
@@ -219,6 +220,19 @@ public struct EnvironmentDeployer: Sendable {
     }
 
     // MARK: - VM
+
+    /// Records the VM of a `create_vm` that was interrupted after the VM existed but before its cid was saved,
+    /// so that it is deleted like any current VM instead of being leaked.
+    static func adoptInterruptedVM(_ state: inout DeploymentState, store: StateStore, cloud: any CloudProvider) async throws {
+        guard state.currentVMCID.isEmpty, let pending = state.skiff.pendingAgentID,
+            let lookup = cloud as? any AgentIDLookup
+        else { return }
+        if let orphan = try await lookup.findVM(agentID: pending) {
+            state.currentVMCID = orphan
+        }
+        state.skiff.pendingAgentID = nil
+        try store.save(state)
+    }
 
     func createVM(
         _ state: inout DeploymentState, store: StateStore, cloud: any CloudProvider, stemcell: DeploymentState.Stemcell,
