@@ -123,10 +123,12 @@ public struct LocalCloud: CloudProvider {
         agentID: String, stemcellCID: String, cloudProperties: [String: JSONValue], networks: [String: CPINetwork],
         diskCIDs: [String], env: [String: JSONValue]
     ) async throws -> CreatedVM {
+        var timer = PhaseTimer()
         let tools = try hostTools()
         let plan = try NetworkPlan(networks: networks)
         let held = try await lock()
         defer { withExtendedLifetime(held) {} }
+        timer.mark("lock")
 
         guard Self.isSafeName(stemcellCID),
             let stemcell = try Files.load(StemcellRecord.self, from: layout.stemcell(stemcellCID) + "/stemcell.json")
@@ -170,25 +172,32 @@ public struct LocalCloud: CloudProvider {
 
         var networkRecord = existing
         var createdNetwork = false
+        timer.mark("validate")
         do {
             if networkRecord == nil {
                 networkRecord = try await manager.create(plan)
                 createdNetwork = true
+                timer.mark("network")
             }
             guard let networkRecord else { throw CloudError.cloud("local network '\(plan.name)' was not created") }
             try prepareRoot(
                 record, stemcell: stemcellCID, agentCommand: agentCommand, plan: plan, networks: configured, env: env)
+            timer.mark("root")
             try await tools.ipBatch([
                 "netns add \(record.netns)",
                 "link add \(record.hostVeth) type veth peer name eth0 address \(mac) netns \(record.netns)",
                 "link set \(record.hostVeth) master \(networkRecord.bridge) up",
             ])
+            timer.mark("links")
             record.holderPID = try await boot(record, tools: tools)
+            timer.mark("boot")
             record.state = "running"
             try Files.save(record, to: directory + "/vm.json")
             try manager.writeReservations(networkRecord, vms: others + [record])
             manager.reload(networkRecord)
+            timer.mark("reservation")
             CPILog.write("created VM \(cid) on local network '\(plan.name)' (bridge \(networkRecord.bridge))")
+            CPILog.write("create_vm took \(timer)")
             return CreatedVM(cid: cid, networks: configured)
         } catch {
             await destroy(record, tools: tools)
@@ -271,13 +280,15 @@ public struct LocalCloud: CloudProvider {
             root="$vm/root"
 
             # 1. The VM's own sysctls, network keys only: any other key would change the host's kernel.
-            for file in "$root"/etc/sysctl.d/*.conf; do
-                [ -f "$file" ] || continue
-                sed -n 's/^[[:space:]]*\\(net\\.[^[:space:]=]*\\)[[:space:]]*=[[:space:]]*\\([^[:space:]#]*\\).*$/\\1 \\2/p' \\
-                    "$file" | while read -r key value; do
-                    printf '%s\\n' "$value" > "/proc/sys/$(printf '%s' "$key" | tr . /)" 2>/dev/null || true
+            #    One sed turns "net.ipv6.conf.all.disable_ipv6 = 1" into "net/ipv6/conf/all/disable_ipv6 1".
+            set -- "$root"/etc/sysctl.d/*.conf
+            if [ -f "$1" ]; then
+                sed -n -e 's/^[[:space:]]*\\(net\\.[^[:space:]=]*\\)[[:space:]]*=[[:space:]]*\\([^#]*\\).*$/\\1 \\2/' \\
+                    -e 'T' -e 'h' -e 's/ .*//' -e 'y/./\\//' -e 'G' -e 's/\\n[^ ]*//' -e 'p' "$@" |
+                while read -r key value; do
+                    printf '%s\\n' "$value" > "/proc/sys/$key" 2>/dev/null || true
                 done
-            done
+            fi
 
             # 2. Loopback, the static IPv4 address, the link. IPv6 stays off until the guest turns it on.
             ip -batch - <<'SKIFF_NETWORK'
@@ -287,17 +298,19 @@ public struct LocalCloud: CloudProvider {
             # 3. A private /var: the host's entries, except /var/vcap and /var/lib/dhcp, which are the VM's own.
             stage="$vm/.var"
             mount -t tmpfs -o mode=0755 skiff-var "$stage"
-            for entry in /var/*; do
-                name=${entry#/var/}
+            cd /var
+            directories=
+            for name in *; do
                 [ "$name" = vcap ] && continue
-                if [ -L "$entry" ]; then
-                    ln -s "$(readlink "$entry")" "$stage/$name"
-                elif [ -d "$entry" ]; then
-                    mkdir "$stage/$name"
-                    mount --bind "$entry" "$stage/$name"
+                if [ -L "$name" ]; then
+                    ln -s "$(readlink "$name")" "$stage/$name"
+                elif [ -d "$name" ]; then
+                    directories="$directories $name"
                 fi
             done
-            mkdir "$stage/vcap"
+            cd "$stage"
+            mkdir vcap $directories
+            for name in $directories; do mount --bind "/var/$name" "$stage/$name"; done
             mount --bind "$root/var/vcap" "$stage/vcap"
             if [ -d "$stage/lib/dhcp" ]; then mount --bind "$root/var/lib/dhcp" "$stage/lib/dhcp"; fi
             if [ -s "$vm/attached-disk" ]; then mount --bind "$(cat "$vm/attached-disk")" "$stage/vcap/store"; fi
@@ -324,13 +337,8 @@ public struct LocalCloud: CloudProvider {
         guard let pid = Int32(output.stdoutText.trimmingCharacters(in: .whitespacesAndNewlines)) else {
             throw CloudError.cloud("VM \(record.cid) did not start: \(output.stdoutText) \(output.stderrText)")
         }
-        let clock = ContinuousClock()
-        let deadline = clock.now + .seconds(2)
-        while Host.commandLine(pid)?.hasPrefix("skiff-vm:") != true {
-            guard clock.now < deadline, Host.isAlive(pid) else {
-                throw CloudError.cloud("VM \(record.cid): its holder process \(pid) did not start")
-            }
-            try? await Task.sleep(for: .milliseconds(1))
+        guard Host.isAlive(pid) else {
+            throw CloudError.cloud("VM \(record.cid): its holder process \(pid) did not start")
         }
         return pid
     }
@@ -547,5 +555,27 @@ public struct LocalCloud: CloudProvider {
         removed += Files.list(layout.stemcells).map { "stemcell \($0)" }
         Files.remove(layout.root)
         return removed
+    }
+}
+
+/// Milliseconds spent per phase, for the CPI log.
+struct PhaseTimer: CustomStringConvertible {
+    private let clock = ContinuousClock()
+    private var last: ContinuousClock.Instant
+    private var phases: [(String, Duration)] = []
+
+    init() { last = clock.now }
+
+    mutating func mark(_ phase: String) {
+        let now = clock.now
+        phases.append((phase, now - last))
+        last = now
+    }
+
+    var description: String {
+        phases.map { name, duration in
+            let milliseconds = Double(duration.components.attoseconds) / 1e15 + Double(duration.components.seconds) * 1000
+            return "\(name) \(Int(milliseconds.rounded())) ms"
+        }.joined(separator: ", ")
     }
 }

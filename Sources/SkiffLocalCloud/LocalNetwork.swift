@@ -253,6 +253,9 @@ struct NetworkManager: Sendable {
         return """
             # skiff local cloud: DHCPv6 reservations and router advertisements for local network '\(record.name)'
             interface=\(record.bridge)
+            # Stay root: the state directory may sit under a directory only root can enter (mktemp -d, ~/.skiff),
+            # and dnsmasq re-reads the reservations on SIGHUP. It serves only this bridge, with DNS off.
+            user=root
             bind-interfaces
             except-interface=lo
             port=0

@@ -137,7 +137,7 @@ struct LocalCloudTests {
                     #expect(error.message.contains(expected), "\(error.message)")
                     #expect(error.type == .cloudError || error.type == .vmCreationFailed)
                 }
-                #expect(try await HostSnapshot.take() == linksBefore)
+                #expect(try await HostSnapshot.take().same(as: linksBefore))
                 #expect(sandbox.vmDirectories == vmsBefore)
                 #expect(FileManager.default.fileExists(atPath: sandbox.networkDirectory) == networkExisted)
             }
@@ -324,5 +324,64 @@ struct LocalCloudTests {
                 _ = try await sandbox.cloud.createStemcell(imagePath: work + "/stemcell.MF", cloudProperties: [:])
             }
         }
+    }
+}
+
+/// The `skiff` executable next to the test bundle, if it was built (`swift build` builds it).
+let skiffExecutable: String? = {
+    let candidates: [String?] = [
+        Bundle.main.executableURL?.deletingLastPathComponent().appendingPathComponent("skiff").path,
+        repositoryRoot + "/.build/debug/skiff",
+    ]
+    return candidates.compactMap { $0 }.first { FileManager.default.isExecutableFile(atPath: $0) }
+}()
+
+/// Part of the serialized suite above: the host checks compare global state.
+extension LocalCloudTests {
+    @Test(
+        "ExternalCPI drives `skiff cpi local` through a VM's life; `skiff local prune` cleans up",
+        .enabled(if: skiffExecutable != nil, "the skiff executable is not built"))
+    func lifecycle() async throws {
+        let skiff = try #require(skiffExecutable)
+        let before = try await HostSnapshot.take()
+        let sandbox = try Sandbox()
+        let config = sandbox.stateDirectory + ".yml"
+        try """
+            state_dir: \(sandbox.stateDirectory)
+            agent_command: [sleep, infinity]
+            unknown_key: ignored
+            """.write(toFile: config, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: config) }
+        let cpi = ExternalCPI(
+            executable: skiff, arguments: ["cpi", "local", "--config", config],
+            context: CPIContext(directorUUID: "test", stemcellAPIVersion: 2))
+        do {
+            let info = try await cpi.info()
+            #expect(info == CPIInfo(apiVersion: 2, stemcellFormats: ["skiff-local"]))
+            let stemcell = try await cpi.createStemcell(
+                imagePath: repositoryRoot + "/stemcells/local/image", cloudProperties: [:])
+            let created = try await cpi.createVM(
+                agentID: "agent-x", stemcellCID: stemcell, cloudProperties: [:], networks: sandbox.networks(),
+                diskCIDs: [], env: [:])
+            #expect(created.networks["default"]?.mac?.hasPrefix("02:") == true)
+            #expect(try await cpi.hasVM(created.cid))
+            try await cpi.setVMMetadata(created.cid, metadata: ["director": "test"])
+            await #expect(throws: CloudError.vmNotFound("skiff-vm-nope")) { try await cpi.deleteVM("skiff-vm-nope") }
+            try await cpi.deleteVM(created.cid)
+            #expect(try await cpi.hasVM(created.cid) == false)
+            _ = try await cpi.createVM(
+                agentID: "agent-y", stemcellCID: stemcell, cloudProperties: [:], networks: sandbox.networks(),
+                diskCIDs: [], env: [:])
+        } catch {
+            Issue.record("\(error)")
+        }
+        let pruned = try await ProcessRunner.run(skiff, ["local", "prune", "--state-dir", sandbox.stateDirectory])
+        #expect(pruned.status == 0, "\(pruned.stderrText)")
+        #expect(pruned.stdoutText.contains("removed VM skiff-vm-"))
+        #expect(try await HostSnapshot.take().same(as: before))
+        #expect(!FileManager.default.fileExists(atPath: sandbox.stateDirectory))
+
+        let broken = ExternalCPI(executable: skiff, arguments: ["cpi", "local", "--config", "/nonexistent/skiff.yml"])
+        await #expect(throws: CloudError.self) { _ = try await broken.info() }
     }
 }
