@@ -68,8 +68,8 @@ public enum ProcessRunner {
         }
         posix_spawn_file_actions_adddup2(&actions, stdoutPipe[1], 1)
         posix_spawn_file_actions_adddup2(&actions, stderrPipe[1], 2)
-        if let directory { skiffAddChdir(&actions, directory) }
-        skiffAddCloseFrom(&actions, 3)
+        if let directory { _ = skiffAddChdir(&actions, directory) }
+        _ = skiffAddCloseFrom(&actions, 3)
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }

@@ -179,7 +179,7 @@ public struct LocalCloud: CloudProvider {
                 createdNetwork = true
                 timer.mark("network")
             }
-            guard let networkRecord else { throw CloudError.cloud("local network '\(plan.name)' was not created") }
+            guard var networkRecord else { throw CloudError.cloud("local network '\(plan.name)' was not created") }
             try prepareRoot(
                 record, stemcell: stemcellCID, agentCommand: agentCommand, plan: plan, networks: configured, env: env)
             timer.mark("root")
@@ -194,6 +194,9 @@ public struct LocalCloud: CloudProvider {
             record.state = "running"
             try Files.save(record, to: directory + "/vm.json")
             try manager.writeReservations(networkRecord, vms: others + [record])
+            if let address = record.ipv6, !createdNetwork {
+                networkRecord = try await manager.forgetLease(networkRecord, address: address)
+            }
             manager.reload(networkRecord)
             timer.mark("reservation")
             CPILog.write("created VM \(cid) on local network '\(plan.name)' (bridge \(networkRecord.bridge))")
@@ -366,15 +369,12 @@ public struct LocalCloud: CloudProvider {
             }
         }
         let manager = network(tools)
-        guard var networkRecord = try manager.load(record.network) else { return }
+        guard let networkRecord = try manager.load(record.network) else { return }
         let remaining = try allVMs().filter { $0.network == record.network }
         if remaining.isEmpty {
             await manager.remove(networkRecord)
         } else {
             try manager.writeReservations(networkRecord, vms: remaining)
-            if let address = record.ipv6 {
-                networkRecord = try await manager.forgetLease(networkRecord, address: address)
-            }
             manager.reload(networkRecord)
         }
     }

@@ -303,8 +303,9 @@ struct NetworkManager: Sendable {
         if let pid = record.dnsmasqPID, isOurDNSMasq(pid, record) { kill(pid, SIGHUP) }
     }
 
-    /// Restarts dnsmasq without the lease of `address`: dnsmasq keeps leases across SIGHUP, and a stale lease of a
-    /// deleted VM would keep the address from the next VM given it.
+    /// Restarts dnsmasq without the lease of `address`, if it has one: dnsmasq keeps leases across SIGHUP, and the
+    /// stale lease of a deleted VM would keep the address from the new VM it is reserved for. Called by create_vm,
+    /// so that delete_vm stays a reload; a restart happens only when an address is given out again.
     func forgetLease(_ record: NetworkRecord, address: String) async throws(CloudError) -> NetworkRecord {
         let leases = layout.network(record.name) + "/leases"
         guard let text = try? String(contentsOfFile: leases, encoding: .utf8),
@@ -314,8 +315,7 @@ struct NetworkManager: Sendable {
         }
         var updated = record
         if let pid = record.dnsmasqPID, isOurDNSMasq(pid, record) {
-            kill(pid, SIGTERM)
-            await Host.killAndWaitGracefully(pid)
+            await Host.killAndWait([pid])
         }
         let kept = text.split(separator: "\n", omittingEmptySubsequences: true).filter {
             !$0.split(separator: " ").contains(Substring(address))
@@ -329,14 +329,14 @@ struct NetworkManager: Sendable {
     /// Stops dnsmasq, deletes the bridge and the network's directory. Never fails: used for cleanup.
     func remove(_ record: NetworkRecord) async {
         let directory = layout.network(record.name)
-        var pid = record.dnsmasqPID
-        if pid == nil, let text = try? String(contentsOfFile: directory + "/dnsmasq.pid", encoding: .utf8) {
-            pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines))
+        var pids = record.dnsmasqPID.map { [$0] } ?? []
+        if let text = try? String(contentsOfFile: directory + "/dnsmasq.pid", encoding: .utf8),
+            let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines))
+        {
+            pids.append(pid)
         }
-        if let pid, isOurDNSMasq(pid, record) {
-            kill(pid, SIGTERM)
-            await Host.killAndWaitGracefully(pid)
-        }
+        // dnsmasq writes its lease file at every change; nothing is lost by not waiting for a graceful exit.
+        await Host.killAndWait(pids.filter { isOurDNSMasq($0, record) })
         if Host.linkExists(record.bridge) {
             try? await tools.ipBatch(["link del \(record.bridge)"], force: true)
         }
@@ -344,14 +344,3 @@ struct NetworkManager: Sendable {
     }
 }
 
-extension Host {
-    /// Waits up to a second for `pid` to exit after SIGTERM, then kills it.
-    static func killAndWaitGracefully(_ pid: Int32) async {
-        let clock = ContinuousClock()
-        let deadline = clock.now + .seconds(1)
-        while isAlive(pid), clock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(2))
-        }
-        if isAlive(pid) { await killAndWait([pid]) }
-    }
-}
