@@ -106,6 +106,34 @@ public enum ProcessRunner {
         return .success(ProcessOutput(status: exitStatus, stdout: stdout, stderr: stderr))
     }
 
+    /// Starts `executable` in a new session with stdin, stdout and stderr on /dev/null, and does not wait for it:
+    /// for work nobody waits on (removing a discarded directory tree). Returns false if it could not be started.
+    @discardableResult
+    public static func spawnDetached(_ executable: String, _ arguments: [String]) -> Bool {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        _ = skiffAddCloseFrom(&actions, 3)
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var noSignals = sigset_t()
+        sigemptyset(&noSignals)
+        posix_spawnattr_setsigmask(&attributes, &noSignals)
+        // POSIX_SPAWN_SETSID (glibc 2.26+): the child leads its own session, detached from ours.
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK) | 0x80)
+        var pid: pid_t = 0
+        let status = withCStrings([executable] + arguments) { argv in
+            withCStrings(ProcessInfo.processInfo.environment.map { "\($0.key)=\($0.value)" }) { envp in
+                posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
+            }
+        }
+        return status == 0
+    }
+
     /// Reads both pipes to their end while feeding `stdin`, with `poll`, then closes them.
     private static func drain(stdout: Int32, stderr: Int32, stdin: (Int32, Data)?) -> (Data, Data) {
         var outputs: [Int32: Data] = [stdout: Data(), stderr: Data()]

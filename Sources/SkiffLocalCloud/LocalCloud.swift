@@ -240,10 +240,8 @@ public struct LocalCloud: CloudProvider {
     ) throws(CloudError) {
         let directory = layout.vm(record.cid)
         let root = directory + "/root"
-        do {
-            try FileManager.default.copyItem(atPath: layout.stemcell(stemcell) + "/image/root", toPath: root)
-        } catch {
-            try Files.makeDirectory(root)
+        if Files.exists(layout.stemcell(stemcell) + "/image/root") {
+            try Files.copyTree(layout.stemcell(stemcell) + "/image/root", to: root)
         }
         for path in [
             "/var/vcap/bosh/log", "/var/vcap/store", "/var/vcap/data", "/var/vcap/sys/log", "/var/vcap/jobs",
@@ -348,12 +346,22 @@ public struct LocalCloud: CloudProvider {
 
     /// Kills the VM's processes, removes its namespace and veth and its directory. Never fails: used for cleanup.
     func destroy(_ record: VMRecord, tools: HostTools) async {
-        await Host.killAndWait(Host.pids(inNetns: record.netns))
+        var timer = PhaseTimer()
+        await destroy(record, tools: tools, timer: &timer)
+    }
+
+    func destroy(_ record: VMRecord, tools: HostTools, timer: inout PhaseTimer) async {
+        let pids = Host.pids(inNetns: record.netns)
+        timer.mark("find processes")
+        await Host.killAndWait(pids)
+        timer.mark("kill")
         var commands: [String] = []
         if Host.linkExists(record.hostVeth) { commands.append("link del \(record.hostVeth)") }
         if Host.netnsExists(record.netns) { commands.append("netns del \(record.netns)") }
         try? await tools.ipBatch(commands, force: true)
-        Files.remove(layout.vm(record.cid))
+        timer.mark("links")
+        Files.discard(layout.vm(record.cid), trash: layout.trash)
+        timer.mark("files")
     }
 
     public func deleteVM(_ vmCID: String) async throws {
@@ -361,7 +369,9 @@ public struct LocalCloud: CloudProvider {
         let held = try await lock()
         defer { withExtendedLifetime(held) {} }
         guard let record = try loadVM(vmCID) else { throw CloudError.vmNotFound(vmCID) }
-        await destroy(record, tools: tools)
+        var timer = PhaseTimer()
+        await destroy(record, tools: tools, timer: &timer)
+        defer { CPILog.write("delete_vm took \(timer)") }
         for diskCID in record.disks {
             if var disk = try loadDisk(diskCID), disk.vm == vmCID {
                 disk.vm = nil
@@ -373,9 +383,11 @@ public struct LocalCloud: CloudProvider {
         let remaining = try allVMs().filter { $0.network == record.network }
         if remaining.isEmpty {
             await manager.remove(networkRecord)
+            timer.mark("network removed")
         } else {
             try manager.writeReservations(networkRecord, vms: remaining)
             manager.reload(networkRecord)
+            timer.mark("reservation")
         }
     }
 

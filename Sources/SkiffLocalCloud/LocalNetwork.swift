@@ -340,7 +340,7 @@ struct NetworkManager: Sendable {
         if Host.linkExists(record.bridge) {
             try? await tools.ipBatch(["link del \(record.bridge)"], force: true)
         }
-        Files.remove(directory)
+        Files.discard(directory, trash: layout.trash)
     }
 }
 
