@@ -56,7 +56,8 @@ public enum ProcessRunner {
             input == nil || skiffPipe2(&stdinPipe, O_CLOEXEC) == 0
         else {
             for fd in stdoutPipe + stderrPipe + stdinPipe where fd >= 0 { close(fd) }
-            return .failure(CloudError.cloud("cannot run '\(executable)': no pipes: \(String(cString: strerror(errno)))"))
+            return .failure(
+                CloudError.cloud("cannot run '\(executable)': no pipes: \(String(cString: strerror(errno)))"))
         }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
@@ -98,7 +99,8 @@ public enum ProcessRunner {
             if input != nil { close(stdinPipe[1]) }
             return .failure(CloudError.cloud("cannot run '\(executable)': \(String(cString: strerror(status)))"))
         }
-        let (stdout, stderr) = drain(stdout: stdoutPipe[0], stderr: stderrPipe[0], stdin: input.map { (stdinPipe[1], $0) })
+        let (stdout, stderr) = drain(
+            stdout: stdoutPipe[0], stderr: stderrPipe[0], stdin: input.map { (stdinPipe[1], $0) })
         var waitStatus: Int32 = 0
         while waitpid(pid, &waitStatus, 0) < 0 && errno == EINTR {}
         let exitStatus: Int32 =
@@ -189,7 +191,8 @@ public enum ProcessRunner {
     public static func find(_ name: String, path: String? = nil) -> String? {
         if name.contains("/") { return FileManager.default.isExecutableFile(atPath: name) ? name : nil }
         let searchPath =
-            path ?? ((ProcessInfo.processInfo.environment["PATH"] ?? "")
+            path
+            ?? ((ProcessInfo.processInfo.environment["PATH"] ?? "")
                 + ":/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
         for directory in searchPath.split(separator: ":") where !directory.isEmpty {
             let candidate = directory + "/" + name
@@ -204,7 +207,8 @@ public enum ProcessRunner {
 private func skiffPipe2(_ fds: UnsafeMutablePointer<Int32>, _ flags: Int32) -> Int32
 
 @_silgen_name("posix_spawn_file_actions_addchdir_np")
-private func skiffAddChdir(_ actions: UnsafeMutablePointer<posix_spawn_file_actions_t>, _ path: UnsafePointer<CChar>) -> Int32
+private func skiffAddChdir(_ actions: UnsafeMutablePointer<posix_spawn_file_actions_t>, _ path: UnsafePointer<CChar>)
+    -> Int32
 
 @_silgen_name("posix_spawn_file_actions_addclosefrom_np")
 private func skiffAddCloseFrom(_ actions: UnsafeMutablePointer<posix_spawn_file_actions_t>, _ from: Int32) -> Int32

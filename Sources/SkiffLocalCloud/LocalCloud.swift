@@ -18,7 +18,9 @@ public struct LocalCloud: CloudProvider {
 
     /// Creates the cloud. `toolSearchPath` overrides where host programs are looked up; `effectiveUserID` overrides
     /// the root check (both for tests).
-    public init(config: LocalCloudConfig = LocalCloudConfig(), toolSearchPath: String? = nil, effectiveUserID: UInt32? = nil) {
+    public init(
+        config: LocalCloudConfig = LocalCloudConfig(), toolSearchPath: String? = nil, effectiveUserID: UInt32? = nil
+    ) {
         self.config = config
         self.layout = StateLayout(root: config.stateDirectory)
         self.toolSearchPath = toolSearchPath
@@ -83,17 +85,22 @@ public struct LocalCloud: CloudProvider {
             var isDirectory: ObjCBool = false
             _ = FileManager.default.fileExists(atPath: imagePath, isDirectory: &isDirectory)
             if isDirectory.boolValue {
-                guard let cp = ProcessRunner.find("cp") else { throw CloudError.cloud("importing a stemcell needs 'cp'") }
+                guard let cp = ProcessRunner.find("cp") else {
+                    throw CloudError.cloud("importing a stemcell needs 'cp'")
+                }
                 let output = try await ProcessRunner.run(cp, ["-a", imagePath + "/.", directory + "/image/"])
                 guard output.status == 0 else {
                     throw CloudError.cloud("cannot copy stemcell image '\(imagePath)': \(output.stderrText)")
                 }
             } else {
-                guard let tar = ProcessRunner.find("tar") else { throw CloudError.cloud("importing a stemcell needs 'tar'") }
+                guard let tar = ProcessRunner.find("tar") else {
+                    throw CloudError.cloud("importing a stemcell needs 'tar'")
+                }
                 let output = try await ProcessRunner.run(
                     tar, ["-xzf", imagePath, "-C", directory + "/image", "--no-same-owner"])
                 guard output.status == 0 else {
-                    throw CloudError.cloud("stemcell image '\(imagePath)' is not a gzipped tarball: \(output.stderrText)")
+                    throw CloudError.cloud(
+                        "stemcell image '\(imagePath)' is not a gzipped tarball: \(output.stderrText)")
                 }
             }
             let image = try LocalStemcellImage.read(directory: directory + "/image", reportingAs: imagePath)
@@ -155,10 +162,12 @@ public struct LocalCloud: CloudProvider {
         while Files.exists(layout.vm(cid)) || Host.netnsExists(cid) { cid = "skiff-vm-" + Naming.randomID() }
         let suffix = String(cid.dropFirst("skiff-vm-".count))
         let macBytes = Naming.hex(Naming.hash(cid), 10)
-        let mac = "02:" + stride(from: 0, to: 10, by: 2).map { offset -> String in
-            let start = macBytes.index(macBytes.startIndex, offsetBy: offset)
-            return String(macBytes[start..<macBytes.index(start, offsetBy: 2)])
-        }.joined(separator: ":")
+        let mac =
+            "02:"
+            + stride(from: 0, to: 10, by: 2).map { offset -> String in
+                let start = macBytes.index(macBytes.startIndex, offsetBy: offset)
+                return String(macBytes[start..<macBytes.index(start, offsetBy: 2)])
+            }.joined(separator: ":")
         var configured = networks
         for key in configured.keys { configured[key]?.mac = mac }
         var record = VMRecord(
@@ -230,7 +239,9 @@ public struct LocalCloud: CloudProvider {
             return [me] + command.dropFirst()
         }
         throw CloudError.cloud(
-            "agent command '\(program)' named by the stemcell is not on PATH; set agent_command in the local cloud config")
+            "agent command '\(program)' named by the stemcell is not on PATH; "
+                + "set agent_command in the local cloud config"
+        )
     }
 
     /// Builds the VM's own root: the stemcell's files, the agent settings, and the boot script.
@@ -322,7 +333,8 @@ public struct LocalCloud: CloudProvider {
             cd /
             setsid bash -c 'exec -a "skiff-vm:$0" sleep infinity' \(record.cid) </dev/null >/dev/null 2>&1 &
             echo "$!"
-            setsid env -i PATH="$PATH" HOME=/var/vcap LANG=C.UTF-8 \(agent) </dev/null >>/var/vcap/bosh/log/agent.log 2>&1 &
+            setsid env -i PATH="$PATH" HOME=/var/vcap LANG=C.UTF-8 \(agent) \\
+                </dev/null >>/var/vcap/bosh/log/agent.log 2>&1 &
 
             """
     }
@@ -451,7 +463,8 @@ public struct LocalCloud: CloudProvider {
         try Files.write(data, to: directory + "/attached-disk")
         if let pid = record.holderPID {
             do {
-                try await tools.run("nsenter", ["-t", "\(pid)", "-m", "--", tools.path("mount"), "--bind", data, "/var/vcap/store"])
+                try await tools.run(
+                    "nsenter", ["-t", "\(pid)", "-m", "--", tools.path("mount"), "--bind", data, "/var/vcap/store"])
             } catch {
                 Files.remove(directory + "/attached-disk")
                 throw error
@@ -524,7 +537,8 @@ public struct LocalCloud: CloudProvider {
     }
 
     /// Runs `command` inside a VM (its network and mount namespaces) and returns what it printed.
-    public func run(vmCID: String, _ command: [String], input: String? = nil) async throws(CloudError) -> ProcessOutput {
+    public func run(vmCID: String, _ command: [String], input: String? = nil) async throws(CloudError) -> ProcessOutput
+    {
         let pid = try holderPID(vmCID: vmCID)
         let nsenter = ProcessRunner.find("nsenter") ?? "/usr/bin/nsenter"
         return try await ProcessRunner.run(
@@ -586,7 +600,8 @@ struct PhaseTimer: CustomStringConvertible {
 
     var description: String {
         phases.map { name, duration in
-            let milliseconds = Double(duration.components.attoseconds) / 1e15 + Double(duration.components.seconds) * 1000
+            let milliseconds =
+                Double(duration.components.attoseconds) / 1e15 + Double(duration.components.seconds) * 1000
             return "\(name) \(Int(milliseconds.rounded())) ms"
         }.joined(separator: ", ")
     }

@@ -72,7 +72,8 @@ struct NetworkPlan: Sendable, Hashable {
             let path = "networks.\(entryName)"
             guard subnet.address.isUniqueLocal else {
                 throw CloudError.cloud(
-                    "\(path): subnet \(subnet) is not a unique local prefix (fc00::/7); the local cloud only routes ULA")
+                    "\(path): subnet \(subnet) is not a unique local prefix (fc00::/7); the local cloud only routes ULA"
+                )
             }
             do {
                 try policy.validate(subnet: subnet)
@@ -202,7 +203,9 @@ struct NetworkManager: Sendable {
             if let clash = routes.first(where: { $0.prefix.overlaps(prefix) }) {
                 let device = clash.device.isEmpty ? "" : " (dev \(clash.device))"
                 throw CloudError.cloud(
-                    "\(label) \(prefix) of local network '\(plan.name)' overlaps the host route \(clash.prefix)\(device)")
+                    "\(label) \(prefix) of local network '\(plan.name)' overlaps the host route "
+                        + "\(clash.prefix)\(device)"
+                )
             }
         }
     }
@@ -212,7 +215,8 @@ struct NetworkManager: Sendable {
         let directory = layout.network(plan.name)
         let bridge = bridgeName(plan.name)
         guard !Host.linkExists(bridge) else {
-            throw CloudError.cloud("bridge \(bridge) for local network '\(plan.name)' already exists; run 'skiff local prune'")
+            throw CloudError.cloud(
+                "bridge \(bridge) for local network '\(plan.name)' already exists; run 'skiff local prune'")
         }
         try await checkRoutes(plan)
         var record = NetworkRecord(
@@ -343,4 +347,3 @@ struct NetworkManager: Sendable {
         Files.discard(directory, trash: layout.trash)
     }
 }
-

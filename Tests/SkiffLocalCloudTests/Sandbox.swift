@@ -42,7 +42,8 @@ struct HostSnapshot: Equatable, CustomStringConvertible {
             text.split(separator: "\n").map(String.init).filter { !$0.isEmpty }.sorted()
         }
         let sysctl = try await sh("cd /etc/sysctl.d && for f in $(ls -A); do echo \"$f $(cksum < $f)\"; done")
-        let dnsmasq = try await sh("for p in $(pgrep -x dnsmasq); do tr '\\0' ' ' < /proc/$p/cmdline; echo; done || true")
+        let dnsmasq = try await sh(
+            "for p in $(pgrep -x dnsmasq); do tr '\\0' ' ' < /proc/$p/cmdline; echo; done || true")
         return HostSnapshot(
             namespaces: lines(try await sh("ip netns list | awk '{print $1}'")).filter { $0.hasPrefix("skiff") },
             links: lines(try await sh("ip -o link show | awk -F': ' '{print $2}'")).filter { $0.hasPrefix("skiff") },
@@ -96,7 +97,8 @@ struct HostSnapshot: Equatable, CustomStringConvertible {
     }
 
     var description: String {
-        "netns \(namespaces) links \(links) routes \(routes6 + routes4) dnsmasq \(dnsmasqs) /var/vcap \(varVcap) sysctl.d \(sysctlD)"
+        "netns \(namespaces) links \(links) routes \(routes6 + routes4) dnsmasq \(dnsmasqs) /var/vcap \(varVcap) "
+            + "sysctl.d \(sysctlD)"
     }
 }
 
@@ -112,7 +114,8 @@ struct Sandbox {
     var stemcell: String = ""
 
     static let agentCommand = [
-        "/bin/sh", "-c", "echo \"$$ $(cat /proc/sys/net/ipv6/conf/all/disable_ipv6)\" > /var/vcap/bosh/agent-started; "
+        "/bin/sh", "-c",
+        "echo \"$$ $(cat /proc/sys/net/ipv6/conf/all/disable_ipv6)\" > /var/vcap/bosh/agent-started; "
             + "exec sleep infinity",
     ]
 
@@ -215,7 +218,8 @@ struct Sandbox {
             """
         let output = try await cloud.run(vmCID: vm, ["/bin/sh", "-c", script])
         guard output.status == 0 else {
-            throw CloudError.cloud("dhclient in \(vm) failed (\(output.status)): \(output.stdoutText) \(output.stderrText)")
+            throw CloudError.cloud(
+                "dhclient in \(vm) failed (\(output.status)): \(output.stdoutText) \(output.stderrText)")
         }
         return output.stdoutText
     }
