@@ -187,7 +187,7 @@ public struct VariableSources: Sendable {
         var result: [String: ManifestValue] = [:]
         var dotted: [(String, ManifestValue)] = []
         for (name, value) in staticValues {
-            if name.contains(".") { dotted.append((name, value)) } else { result[name] = value }
+            if name.utf8.contains(UInt8(ascii: ".")) { dotted.append((name, value)) } else { result[name] = value }
         }
         for (name, value) in dotted.sorted(by: { $0.0 < $1.0 }) {
             let pieces = name.split(separator: ".", omittingEmptySubsequences: false).map(String.init)

@@ -205,7 +205,7 @@ public enum ScalarResolver {
     }()
 
     private static func number(_ text: String) -> ManifestValue? {
-        let plain = text.contains("_") ? text.replacingOccurrences(of: "_", with: "") : text
+        let plain = text.utf8.contains(UInt8(ascii: "_")) ? text.replacingOccurrences(of: "_", with: "") : text
         if let integer = goParseInt(plain) { return .int(integer) }
         if isYAMLFloat(plain), let number = Double(plain) { return .float(number) }
         // yaml.v2 also accepts 0b/-0b binary here; goParseInt already handled those.
@@ -294,7 +294,7 @@ public enum ScalarResolver {
 
     /// `^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$` (YAML 1.1 sexagesimal floats, quoted by yaml.v2).
     static func isBase60Float(_ text: String) -> Bool {
-        guard text.contains(":") else { return false }
+        guard text.utf8.contains(UInt8(ascii: ":")) else { return false }
         let bytes = Array(text.utf8)
         var i = 0
         if i < bytes.count, bytes[i] == UInt8(ascii: "+") || bytes[i] == UInt8(ascii: "-") { i += 1 }
