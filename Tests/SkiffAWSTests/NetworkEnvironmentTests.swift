@@ -1,0 +1,150 @@
+import Foundation
+import SkiffAWS
+import SkiffNet
+import Testing
+
+@Suite("skiff aws up/down against moto", .serialized)
+struct NetworkEnvironmentTests {
+    func environment(_ client: EC2Client, name: String = "demo", zone: String? = nil) throws -> NetworkEnvironment {
+        var environment = NetworkEnvironment(client: client, spec: try NetworkEnvironmentSpec(name: name, zone: zone))
+        environment.dependencyWait = .seconds(2)
+        environment.ipv6Wait = .seconds(5)
+        return environment
+    }
+
+    @Test("up creates the network, re-up creates nothing, down removes everything")
+    func upReUpDown() async throws {
+        try await withMoto { moto in
+            let counter = EC2CallCounter()
+            let client = moto.client(counter: counter)
+            let env = try environment(client)
+
+            let first = try await env.up()
+            let vars = try #require(first.vars)
+            #expect(vars.region == "us-east-1")
+            #expect(vars.zone == "us-east-1a")
+            #expect(vars.subnetID.hasPrefix("subnet-"))
+            #expect(vars.securityGroupID.hasPrefix("sg-"))
+            #expect(vars.internalCIDR.description == "10.0.0.0/24")
+            #expect(vars.internalGateway.description == "10.0.0.1")
+            #expect(vars.internalIP.description == "10.0.0.4")
+            #expect(vars.ipv6CIDR.length == 64)
+            #expect(vars.ipv6Address == vars.ipv6CIDR.address(at: 4))
+
+            // The /64 is the first of the VPC's /56.
+            let vpcs = try await client.describeVpcs(filters: [.tag("skiff:env", "demo")])
+            let vpc = try #require(vpcs.first)
+            let block = try #require(vpc.ipv6Block)
+            #expect(block.length == 56)
+            #expect(try block.subnet(length: 64, index: 0) == vars.ipv6CIDR)
+
+            // Routes for both families via the gateway, associated with the subnet.
+            let tables = try await client.describeRouteTables(filters: [.tag("skiff:env", "demo")])
+            let table = try #require(tables.first)
+            let gateways = try await client.describeInternetGateways(filters: [.tag("skiff:env", "demo")])
+            let gateway = try #require(gateways.first)
+            #expect(gateway.attachedVPCs == [vpc.id])
+            #expect(table.routes.contains { $0.destination == "0.0.0.0/0" && $0.gatewayID == gateway.id })
+            #expect(table.routes.contains { $0.destination == "::/0" && $0.gatewayID == gateway.id })
+            #expect(table.associations.contains { $0.subnetID == vars.subnetID })
+
+            // Ingress: the default ports from both families, nothing else open.
+            let group = try #require(try await client.describeSecurityGroups(ids: [vars.securityGroupID]).first)
+            for port in [22, 80, 443, 6868] {
+                #expect(group.ingress.contains {
+                    $0.ipProtocol == "tcp" && $0.fromPort == port && $0.ipv4Ranges.contains("0.0.0.0/0")
+                        && $0.ipv6Ranges.contains("::/0")
+                })
+            }
+            #expect(!group.ingress.contains { $0.ipProtocol == "-1" })
+            #expect(group.ingress.filter { $0.ipProtocol == "tcp" }.count == 4)
+
+            // Re-up: same vars, no mutating call.
+            let before = counter.total
+            let second = try await env.up()
+            #expect(second.vars == vars)
+            let reCalls = counter.records.dropFirst(before)
+            #expect(reCalls.allSatisfy { $0.action.hasPrefix("Describe") }, "re-up sent \(reCalls.map(\.action))")
+            #expect(try await client.describeVpcs(filters: [.tag("skiff:env", "demo")]).count == 1)
+
+            // Down, then down again (nothing left is fine).
+            _ = try await env.down()
+            #expect(try await client.describeVpcs(filters: [.tag("skiff:env", "demo")]).isEmpty)
+            #expect(try await client.describeSubnets(filters: [.tag("skiff:env", "demo")]).isEmpty)
+            #expect(try await client.describeInternetGateways(filters: [.tag("skiff:env", "demo")]).isEmpty)
+            #expect(try await client.describeSecurityGroups(filters: [.tag("skiff:env", "demo")]).isEmpty)
+            #expect(try await client.describeRouteTables(filters: [.tag("skiff:env", "demo")]).isEmpty)
+            let again = try await env.down()
+            #expect(again.isEmpty)
+        }
+    }
+
+    @Test("up after a partial up finishes the job without duplicates")
+    func upAfterPartialUp() async throws {
+        try await withMoto { moto in
+            let client = moto.client()
+            let spec = try NetworkEnvironmentSpec(name: "partial")
+            // A crashed run left only a tagged VPC and an unattached gateway.
+            let vpc = try await client.createVpc(cidr: spec.vpcCIDR, tags: spec.tags("vpc"))
+            let gateway = try await client.createInternetGateway(tags: spec.tags("igw"))
+            let result = try await environment(client, name: "partial").up()
+            #expect(result.vpcID == vpc.id)
+            #expect(result.steps.contains { $0.action == .keep && $0.kind == "vpc" })
+            #expect(result.steps.contains { $0.action == .update && $0.detail.contains("attached") })
+            let gateways = try await client.describeInternetGateways(filters: [spec.ownerFilter])
+            #expect(gateways.map(\.id) == [gateway.id])
+            #expect(gateways.first?.attachedVPCs == [vpc.id])
+            #expect(try await client.describeVpcs(filters: [spec.ownerFilter]).count == 1)
+            #expect(result.vars != nil)
+            _ = try await environment(client, name: "partial").down()
+        }
+    }
+
+    @Test("dry run sends no mutating call")
+    func dryRun() async throws {
+        try await withMoto { moto in
+            let client = moto.client()
+            let result = try await environment(client, name: "dry").up(dryRun: true)
+            #expect(result.steps.filter { $0.action == .create }.count == 5)
+            #expect(result.vars == nil)
+            let log = try await moto.log()
+            #expect(!log.isEmpty)
+            #expect(log.allSatisfy { $0.action.hasPrefix("Describe") }, "\(log.map(\.action))")
+        }
+    }
+
+    @Test("throttling and 5xx answers are retried")
+    func retries() async throws {
+        try await withMoto { moto in
+            try await moto.inject([
+                Fault(action: "CreateVpc", status: 503, code: "RequestLimitExceeded", times: 2),
+                Fault(action: "CreateSubnet", status: 500, code: "InternalError", times: 1, body: "<html>oops</html>"),
+                Fault(action: "CreateSecurityGroup", status: 400, code: "Throttling", times: 1),
+            ])
+            let counter = EC2CallCounter()
+            let result = try await environment(moto.client(counter: counter), name: "retry").up()
+            #expect(result.vars != nil)
+            let log = try await moto.log()
+            #expect(log.filter { $0.action == "CreateVpc" }.count == 3)
+            #expect(log.filter { $0.action == "CreateSubnet" }.count == 2)
+            #expect(log.filter { $0.action == "CreateSecurityGroup" }.count == 2)
+            #expect(log.filter { $0.action == "CreateVpc" && !$0.injected }.count == 1)
+            #expect(counter.records.contains { $0.errorCode == "RequestLimitExceeded" && $0.attempt == 1 })
+        }
+    }
+
+    @Test("a persistent 503 gives up after the retry budget with one clear line")
+    func retryBudget() async throws {
+        try await withMoto { moto in
+            try await moto.inject([Fault(action: "DescribeVpcs", status: 503, code: "RequestLimitExceeded", times: 50)])
+            await #expect {
+                _ = try await environment(moto.client(), name: "budget").up()
+            } throws: { error in
+                let text = "\(error)"
+                return (error as? EC2Error)?.code == "RequestLimitExceeded" && !text.contains("\n")
+                    && text.contains("request id injected-")
+            }
+            #expect(try await moto.log().filter { $0.action == "DescribeVpcs" }.count == 5)
+        }
+    }
+}
