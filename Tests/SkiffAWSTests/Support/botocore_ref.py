@@ -4,6 +4,7 @@
 {"mode": "sign", "method", "url", "headers": {..}, "body", "access_key", "secret_key", "token", "region",
  "amz_date"}  -> {"canonical_request", "string_to_sign", "signature"}   (botocore SigV4Auth)
 {"mode": "serialize", "action", "input": {...}}  -> {"params": {...}}   (botocore's EC2 serializer)
+{"mode": "iam-user", "endpoint"} -> {"access_key", "secret_key"}  (an IAM user allowed ec2:*, via boto3)
 {"mode": "roundtrip", "requests": [{"action", "params": {...}}]}
     -> {"results": [{"action", "dropped": [...], "changed": [...], "added": [...]}]}
     Parses each flat parameter map with the botocore model (moto's EC2QueryParser), serializes the result
@@ -63,6 +64,16 @@ def main():
                 "added": sorted(k for k in again if k not in sent),
             })
         print(json.dumps({"results": results}))
+    elif mode == "iam-user":
+        import boto3
+        iam = boto3.client("iam", endpoint_url=req["endpoint"], region_name="us-east-1",
+                           aws_access_key_id="AKIDBOOTSTRAP", aws_secret_access_key="bootstrap")
+        iam.create_user(UserName="skiff-test")
+        iam.put_user_policy(UserName="skiff-test", PolicyName="ec2", PolicyDocument=json.dumps({
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "ec2:*", "Resource": "*"}]}))
+        key = iam.create_access_key(UserName="skiff-test")["AccessKey"]
+        print(json.dumps({"access_key": key["AccessKeyId"], "secret_key": key["SecretAccessKey"]}))
     else:
         raise SystemExit("unknown mode " + mode)
 
