@@ -30,7 +30,20 @@ struct AWSOptions: ParsableArguments {
     /// Resolves settings and builds a client that counts its calls.
     func client(counter: EC2CallCounter) throws -> EC2Client {
         let settings = try AWSSettings.resolve(region: region, profile: profile)
-        return EC2Client(settings: settings, observer: { counter.observe($0) })
+        let debug = ProcessInfo.processInfo.environment["SKIFF_DEBUG"].map { !$0.isEmpty && $0 != "0" } ?? false
+        if debug { printError("skiff: debug: \(settings)") }
+        return EC2Client(
+            settings: settings,
+            observer: { record in
+                counter.observe(record)
+                if debug {
+                    let ms = record.duration / .milliseconds(1)
+                    let outcome = record.errorCode.map { " \($0)" } ?? ""
+                    printError(
+                        "skiff: debug: \(record.action) try \(record.attempt): HTTP \(record.status.map(String.init) ?? "-")"
+                            + "\(outcome) in \(Int(ms)) ms")
+                }
+            })
     }
 }
 
