@@ -233,6 +233,8 @@ public struct EC2Instance: Sendable, Hashable {
     public let primaryInterfaceID: String?
     /// IPv6 addresses of the primary interface.
     public let ipv6Addresses: [IPv6Address]
+    /// Device names of attached block devices (`/dev/xvda`, `/dev/sdf`).
+    public let blockDevices: [String]
     /// Tags.
     public let tags: [String: String]
 
@@ -253,6 +255,7 @@ public struct EC2Instance: Sendable, Hashable {
         var addresses = primary?.items("ipv6AddressesSet").compactMap { $0.string("ipv6Address") } ?? []
         if let top = node.string("ipv6Address"), !addresses.contains(top) { addresses.append(top) }
         ipv6Addresses = addresses.compactMap { IPv6Address($0) }
+        blockDevices = node.items("blockDeviceMapping").compactMap { $0.string("deviceName") }
         tags = node.tags
     }
 }
