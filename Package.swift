@@ -6,36 +6,78 @@ let strict: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
 ]
 
+let yams: Target.Dependency = .product(name: "Yams", package: "Yams")
+let crypto: Target.Dependency = .product(name: "Crypto", package: "swift-crypto")
+let cryptoExtras: Target.Dependency = .product(name: "_CryptoExtras", package: "swift-crypto")
+let x509: Target.Dependency = .product(name: "X509", package: "swift-certificates")
+let asn1: Target.Dependency = .product(name: "SwiftASN1", package: "swift-asn1")
+let nio: [Target.Dependency] = [
+    .product(name: "NIOCore", package: "swift-nio"),
+    .product(name: "NIOPosix", package: "swift-nio"),
+    .product(name: "NIOHTTP1", package: "swift-nio"),
+    .product(name: "NIOSSL", package: "swift-nio-ssl"),
+]
+let httpClient: Target.Dependency = .product(name: "AsyncHTTPClient", package: "async-http-client")
+
 let package = Package(
     name: "skiff",
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "skiff", targets: ["skiff"]),
         .library(name: "SkiffNet", targets: ["SkiffNet"]),
+        .library(name: "SkiffManifest", targets: ["SkiffManifest"]),
+        .library(name: "SkiffTemplates", targets: ["SkiffTemplates"]),
+        .library(name: "SkiffCloud", targets: ["SkiffCloud"]),
+        .library(name: "SkiffLocalCloud", targets: ["SkiffLocalCloud"]),
+        .library(name: "SkiffAgent", targets: ["SkiffAgent"]),
+        .library(name: "SkiffDeploy", targets: ["SkiffDeploy"]),
         .library(name: "SkiffAWS", targets: ["SkiffAWS"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
-        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
+        // Libraries: all the logic.
         .target(name: "SkiffNet", swiftSettings: strict),
+        .target(
+            name: "SkiffManifest", dependencies: ["SkiffNet", yams, crypto, cryptoExtras, x509, asn1],
+            swiftSettings: strict),
+        .target(name: "SkiffTemplates", dependencies: ["SkiffNet", yams], swiftSettings: strict),
+        .target(name: "SkiffCloud", dependencies: ["SkiffNet"], swiftSettings: strict),
         .target(
             name: "SkiffAWS",
             dependencies: [
-                "SkiffNet",
-                .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
-                .product(name: "NIOCore", package: "swift-nio"),
+                "SkiffNet", "SkiffCloud", crypto, httpClient, yams, .product(name: "NIOCore", package: "swift-nio"),
             ],
-            swiftSettings: strict
-        ),
+            swiftSettings: strict),
+        .target(name: "SkiffLocalCloud", dependencies: ["SkiffCloud", "SkiffNet", yams], swiftSettings: strict),
+        .target(
+            name: "SkiffAgent", dependencies: ["SkiffNet", crypto, x509, asn1, httpClient] + nio, swiftSettings: strict),
+        .target(
+            name: "SkiffDeploy",
+            dependencies: [
+                "SkiffNet", "SkiffManifest", "SkiffTemplates", "SkiffCloud", "SkiffLocalCloud", "SkiffAgent", yams, crypto,
+                httpClient,
+            ],
+            swiftSettings: strict),
+
+        // The command-line layer and the benchmarks.
         .executableTarget(
             name: "skiff",
             dependencies: [
                 "SkiffNet",
+                "SkiffManifest",
+                "SkiffCloud",
+                "SkiffLocalCloud",
+                "SkiffAgent",
+                "SkiffDeploy",
                 "SkiffAWS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
@@ -47,16 +89,30 @@ let package = Package(
             path: "Benchmarks/skiff-bench",
             swiftSettings: strict
         ),
+
+        // Tests.
         .testTarget(name: "SkiffNetTests", dependencies: ["SkiffNet"], swiftSettings: strict),
         .testTarget(
+            name: "SkiffManifestTests", dependencies: ["SkiffManifest", "SkiffNet", crypto, cryptoExtras, x509, asn1],
+            resources: [.copy("Fixtures")], swiftSettings: strict),
+        .testTarget(
+            name: "SkiffTemplatesTests", dependencies: ["SkiffTemplates", "SkiffNet"], resources: [.copy("Corpus"), .copy("Snippets")],
+            swiftSettings: strict),
+        .testTarget(name: "SkiffCloudTests", dependencies: ["SkiffCloud", "SkiffNet"], swiftSettings: strict),
+        .testTarget(
+            name: "SkiffLocalCloudTests", dependencies: ["SkiffLocalCloud", "SkiffCloud", "SkiffNet"],
+            swiftSettings: strict),
+        .testTarget(
             name: "SkiffAWSTests",
-            dependencies: [
-                "SkiffAWS", "SkiffNet",
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
-                .product(name: "NIOCore", package: "swift-nio"),
-            ],
+            dependencies: ["SkiffAWS", "SkiffCloud", "SkiffNet", httpClient, .product(name: "NIOCore", package: "swift-nio")],
             exclude: ["Support/ec2_proxy.py", "Support/botocore_ref.py"],
-            swiftSettings: strict
-        ),
+            swiftSettings: strict),
+        .testTarget(name: "SkiffAgentTests", dependencies: ["SkiffAgent", "SkiffNet"], swiftSettings: strict),
+        .testTarget(
+            name: "SkiffDeployTests",
+            dependencies: ["SkiffDeploy", "SkiffManifest", "SkiffCloud", "SkiffNet"],
+            swiftSettings: strict),
+        .testTarget(name: "SkiffEndToEndTests", dependencies: ["skiff"], swiftSettings: strict),
+        .testTarget(name: "SkiffCLITests", dependencies: ["skiff"], swiftSettings: strict),
     ]
 )

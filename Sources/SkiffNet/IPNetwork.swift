@@ -229,6 +229,38 @@ public enum IPPrefix: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// The first address of the prefix.
+    public var first: IPAddress {
+        switch self {
+        case .v4(let network): .v4(network.first)
+        case .v6(let network): .v6(network.first)
+        }
+    }
+
+    /// The last address of the prefix.
+    public var last: IPAddress {
+        switch self {
+        case .v4(let network): .v4(network.last)
+        case .v6(let network): .v6(network.last)
+        }
+    }
+
+    /// The netmask as an address (`255.255.255.0`, `ffff:ffff:ffff:ffff::`).
+    public var netmask: IPAddress {
+        switch self {
+        case .v4(let network): .v4(network.netmask)
+        case .v6(let network): .v6(network.netmask)
+        }
+    }
+
+    /// The prefix length.
+    public var length: Int {
+        switch self {
+        case .v4(let network): network.length
+        case .v6(let network): network.length
+        }
+    }
+
     /// `address/length` in canonical text.
     public var description: String {
         switch self {

@@ -48,9 +48,10 @@ public struct IPv6Address: IPAddressProtocol {
     static func parseBits(_ text: String, reportingAs input: String) throws(AddressError) -> UInt128 {
         func fail(_ reason: String) -> AddressError { AddressError(.invalidIPv6, input: input, reason: reason) }
         guard !text.isEmpty else { throw fail("empty address") }
-        var parts = text.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+        let parts = text.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
         guard parts.count >= 3 else { throw fail("expected at least 3 parts separated by ':'") }
 
+        // A dotted IPv4 part may stand only last, for the low 32 bits.
         var tail: [UInt16] = []
         if let last = parts.last, last.contains(".") {
             let v4: IPv4Address
@@ -60,42 +61,42 @@ public struct IPv6Address: IPAddressProtocol {
                 throw fail("embedded IPv4 part '\(last)': \(error.reason)")
             }
             tail = [UInt16(truncatingIfNeeded: v4.value >> 16), UInt16(truncatingIfNeeded: v4.value)]
-            parts.removeLast()
         }
-        if let dotted = parts.first(where: { $0.contains(".") }) {
+        let hexParts = tail.isEmpty ? parts : Array(parts.dropLast())
+        if let dotted = hexParts.first(where: { $0.contains(".") }) {
             throw fail("IPv4 part '\(dotted)' is only allowed in the last 32 bits")
         }
-        let available = 8 - tail.count
-        guard parts.count <= available + 1 else {
-            throw fail("too many groups (\(parts.count + tail.count)); an address has 8")
+        guard parts.count <= 9 else {
+            throw fail("too many groups (\(hexParts.count + tail.count)); an address has 8")
         }
 
         let innerEmpty = parts.indices.filter { $0 > 0 && $0 < parts.count - 1 && parts[$0].isEmpty }
         guard innerEmpty.count <= 1 else { throw fail("more than one '::'") }
 
+        let available = 8 - tail.count
         var head: [String]
         var rest: [String]
         var skipped = 0
         if let gap = innerEmpty.first {
-            head = Array(parts[..<gap])
-            rest = Array(parts[(gap + 1)...])
+            head = Array(hexParts[..<gap])
+            rest = Array(hexParts[(gap + 1)...])
             if head.first == "" {
                 guard head.count == 1 else { throw fail("a leading ':' is only allowed as part of '::'") }
                 head = []
             }
             if rest.last == "" {
-                guard rest.count == 1 else { throw fail("a trailing ':' is only allowed as part of '::'") }
+                guard rest.count == 1, tail.isEmpty else { throw fail("a trailing ':' is only allowed as part of '::'") }
                 rest = []
             }
             skipped = available - head.count - rest.count
             guard skipped >= 1 else { throw fail("'::' must stand for at least one group; the address has too many") }
         } else {
-            guard parts.count == available else {
-                throw fail("expected 8 groups, found \(parts.count + tail.count)")
+            guard hexParts.count == available else {
+                throw fail("expected 8 groups, found \(hexParts.count + tail.count)")
             }
-            if parts.first == "" { throw fail("a leading ':' is only allowed as part of '::'") }
-            if parts.last == "" { throw fail("a trailing ':' is only allowed as part of '::'") }
-            head = parts
+            if hexParts.first == "" { throw fail("a leading ':' is only allowed as part of '::'") }
+            if hexParts.last == "" { throw fail("a trailing ':' is only allowed as part of '::'") }
+            head = hexParts
             rest = []
         }
 

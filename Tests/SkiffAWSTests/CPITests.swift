@@ -1,4 +1,5 @@
 import Foundation
+import SkiffCloud
 import SkiffAWS
 import SkiffNet
 import Testing
@@ -22,7 +23,7 @@ struct CPITests {
             let ami = try #require(try await client.describeImages().first { $0.state == "available" }?.id)
             let config = try AWSCPIConfig(
                 properties: try JSONValue(
-                    parsing: """
+                    parsingText: """
                         {"aws": {"access_key_id": "AKIDSKIFFTEST", "secret_access_key": "skiff-test-secret",
                                  "region": "us-east-1", "default_key_name": "bosh",
                                  "default_security_groups": ["\(vars.securityGroupID)"],
@@ -67,7 +68,7 @@ struct CPITests {
                 agentID: "agent-1", stemcellCID: f.ami,
                 cloudProperties: .object([
                     "instance_type": .string("t3.small"),
-                    "ephemeral_disk": .object(["size": .number(20480), "type": .string("gp3")]),
+                    "ephemeral_disk": .object(["size": .int(20480), "type": .string("gp3")]),
                 ]),
                 networks: try networks(f.vars, ipv6: wanted, vip: eip),
                 env: .object(["bosh": .object(["tags": .object(["deployment": .string("nginx")])])]))
@@ -93,14 +94,14 @@ struct CPITests {
             #expect(assign.params["Ipv6Addresses.1"] == wanted)
             // Agent settings in user data, as bosh-aws-cpi writes them.
             let userData = try #require(run.params["UserData"].flatMap { Data(base64Encoded: $0) })
-            let settings = try JSONValue(parsing: String(decoding: userData, as: UTF8.self))
-            #expect(settings["agent_id"]?.string == "agent-1")
-            #expect(settings["mbus"]?.string == "https://mbus:mbus-secret@0.0.0.0:6868")
-            #expect(settings["networks"]?["ipv6"]?["use_dhcp"]?.bool == true)
-            #expect(settings["networks"]?["ipv6"]?["ip"]?.string == wanted)
-            #expect(settings["disks"]?["ephemeral"]?.string == "/dev/sdb")
-            #expect(settings["blobstore"]?["provider"]?.string == "local")
-            #expect(settings["vm"]?["name"]?.string == settings["server"]?["name"]?.string)
+            let settings = try JSONValue(parsingText: String(decoding: userData, as: UTF8.self))
+            #expect(settings["agent_id"]?.stringValue == "agent-1")
+            #expect(settings["mbus"]?.stringValue == "https://mbus:mbus-secret@0.0.0.0:6868")
+            #expect(settings["networks"]?["ipv6"]?["use_dhcp"]?.boolValue == true)
+            #expect(settings["networks"]?["ipv6"]?["ip"]?.stringValue == wanted)
+            #expect(settings["disks"]?["ephemeral"]?.stringValue == "/dev/sdb")
+            #expect(settings["blobstore"]?["provider"]?.stringValue == "local")
+            #expect(settings["vm"]?["name"]?.stringValue == settings["server"]?["name"]?.stringValue)
             // The order: every check before the first mutating call.
             let firstMutation = try #require(log.firstIndex { !$0.action.hasPrefix("Describe") })
             #expect(log[firstMutation].action == "RunInstances")
@@ -112,18 +113,21 @@ struct CPITests {
             let disk = try await f.cpi.createDisk(sizeMiB: 3000, cloudProperties: .object([:]), vmCID: cid)
             #expect(try await f.cpi.hasDisk(disk))
             let hint = try await f.cpi.attachDisk(vmCID: cid, diskCID: disk)
-            #expect(hint.string?.hasPrefix("/dev/sd") == true)
+            #expect(hint.stringValue?.hasPrefix("/dev/sd") == true)
+            #expect(try await f.cpi.getDisks(vmCID: cid) == [disk])
             #expect(try await f.client.describeVolumes(ids: [disk]).first?.sizeGiB == 3)
             try await f.cpi.detachDisk(vmCID: cid, diskCID: disk)
             try await f.cpi.deleteDisk(disk)
             #expect(try await f.cpi.hasDisk(disk) == false)
-            try await f.cpi.deleteDisk(disk)
+            await #expect(throws: AWSCPIError(.diskNotFound, "Disk '\(disk)' not found")) { try await f.cpi.deleteDisk(disk) }
 
             try await f.cpi.rebootVM(cid)
             try await f.cpi.deleteVM(cid)
             #expect(try await f.cpi.hasVM(cid) == false)
-            try await f.cpi.deleteVM(cid)
             #expect(try await f.cpi.hasVM("i-0123456789abcdef0") == false)
+            await #expect(throws: AWSCPIError(.vmNotFound, "VM 'i-0123456789abcdef0' not found")) {
+                try await f.cpi.deleteVM("i-0123456789abcdef0")
+            }
         }
     }
 
@@ -132,7 +136,7 @@ struct CPITests {
         try await withFixture { f in
             let (cid, _) = try await f.cpi.createVM(
                 agentID: "agent-2", stemcellCID: f.ami,
-                cloudProperties: .object(["instance_type": .string("m5.large"), "ipv6_address_count": .number(1)]),
+                cloudProperties: .object(["instance_type": .string("m5.large"), "ipv6_address_count": .int(1)]),
                 networks: try networks(f.vars))
             let instance = try #require(try await f.client.describeInstances(ids: [cid]).first)
             #expect(instance.ipv6Addresses.count == 1)
@@ -201,7 +205,7 @@ struct CPITests {
             let (cid, _) = try await f.cpi.createVM(
                 agentID: "agent-3", stemcellCID: f.ami,
                 cloudProperties: .object([
-                    "instance_type": .string("t3.small"), "ephemeral_disk": .object(["size": .number(1024)]),
+                    "instance_type": .string("t3.small"), "ephemeral_disk": .object(["size": .int(1024)]),
                 ]),
                 networks: try networks(f.vars, ipv6: f.vars.ipv6Address.description, vip: eip))
             let disk = try await f.cpi.createDisk(sizeMiB: 1024, cloudProperties: .object([:]), vmCID: cid)
@@ -218,9 +222,9 @@ struct CPITests {
                     "params": .object(record.params.mapValues { .string($0) }),
                 ])
             }
-            let input = JSONValue.object(["mode": .string("roundtrip"), "requests": .array(requests)]).jsonText
-            let output = try JSONValue(parsing: try runPython("botocore_ref.py", input: input))
-            let results = try #require(output["results"]?.array)
+            let input = JSONValue.object(["mode": .string("roundtrip"), "requests": .array(requests)]).description
+            let output = try JSONValue(parsingText: try runPython("botocore_ref.py", input: input))
+            let results = try #require(output["results"]?.arrayValue)
             #expect(results.count == log.count)
             let actions = Set(log.map(\.action))
             for required in ["RunInstances", "AssignIpv6Addresses", "AssociateAddress", "CreateVpc", "CreateSubnet",
@@ -229,9 +233,9 @@ struct CPITests {
                 #expect(actions.contains(required), "\(required) was not exercised")
             }
             for result in results {
-                let action = result["action"]?.string ?? "?"
-                #expect(result["dropped"]?.array?.isEmpty == true, "\(action) sent unknown names: \(result["dropped"] ?? .null)")
-                #expect(result["changed"]?.array?.isEmpty == true, "\(action) changed: \(result["changed"] ?? .null)")
+                let action = result["action"]?.stringValue ?? "?"
+                #expect(result["dropped"]?.arrayValue?.isEmpty == true, "\(action) sent unknown names: \(result["dropped"] ?? .null)")
+                #expect(result["changed"]?.arrayValue?.isEmpty == true, "\(action) changed: \(result["changed"] ?? .null)")
             }
         }
     }
@@ -241,9 +245,9 @@ struct CPITests {
 struct WireNameTests {
     func botocore(_ action: String, _ input: String) throws -> [String: String] {
         let output = try JSONValue(
-            parsing: try runPython(
+            parsingText: try runPython(
                 "botocore_ref.py", input: "{\"mode\": \"serialize\", \"action\": \"\(action)\", \"input\": \(input)}"))
-        return (output["params"]?.object ?? [:]).compactMapValues(\.string)
+        return (output["params"]?.objectValue ?? [:]).compactMapValues(\.stringValue)
     }
 
     func ours(_ parameters: EC2Parameters) -> [String: String] {

@@ -1,4 +1,5 @@
 import Foundation
+import SkiffCloud
 
 /// The EC2 side of the AWS CPI: stemcells, VMs with IPv4 and IPv6 addresses, Elastic IPs and EBS disks.
 ///
@@ -27,7 +28,7 @@ public struct AWSCPI: Sendable {
 
     /// `info`: light stemcells only; CPI API version 2.
     public func info() -> JSONValue {
-        .object(["stemcell_formats": .array([.string("aws-light")]), "api_version": .number(2)])
+        .object(["stemcell_formats": .array([.string("aws-light")]), "api_version": .int(2)])
     }
 
     /// `create_stemcell` for a light stemcell: the AMI for this region from `cloud_properties.ami`, checked to exist.
@@ -36,7 +37,7 @@ public struct AWSCPI: Sendable {
             throw AWSCPIError(
                 .notSupported, "only light stemcells (cloud_properties.ami with an AMI per region) are supported")
         }
-        guard let ami = amis[config.region]?.string ?? amis.string else {
+        guard let ami = amis[config.region]?.stringValue ?? amis.stringValue else {
             throw AWSCPIError(.cloudError, "the light stemcell has no AMI for region \(config.region)")
         }
         let images: [EC2Image]
@@ -65,10 +66,10 @@ public struct AWSCPI: Sendable {
         env: JSONValue = .object([:])
     ) async throws -> (String, JSONValue) {
         let sorted = try VMNetworks(networks)
-        guard let instanceType = cloudProperties["instance_type"]?.string else {
+        guard let instanceType = cloudProperties["instance_type"]?.stringValue else {
             throw AWSCPIError(.cloudError, "cloud_properties.instance_type is required")
         }
-        let countProperty = cloudProperties["ipv6_address_count"]?.int
+        let countProperty = cloudProperties["ipv6_address_count"]?.intValue
         let wantsIPv6 = sorted.ipv6 != nil || (countProperty ?? 0) > 0
         if sorted.ipv6 != nil, let countProperty, countProperty > 0 {
             throw AWSCPIError(
@@ -105,33 +106,33 @@ public struct AWSCPI: Sendable {
             throw AWSCPIError(.cloudError, "subnet \(subnetID) has no IPv6 block, so ipv6_address_count cannot be met")
         }
         if let ipv4 = sorted.ipv4 { try VMPreflight.checkIPv4(ipv4, subnetCIDR: subnet.cidr, subnetID: subnetID) }
-        let zone = cloudProperties["availability_zone"]?.string ?? subnet.availabilityZone
+        let zone = cloudProperties["availability_zone"]?.stringValue ?? subnet.availabilityZone
         if zone != subnet.availabilityZone {
             throw AWSCPIError(
                 .cloudError,
                 "availability_zone \(zone) differs from subnet \(subnetID)'s zone \(subnet.availabilityZone)")
         }
         let allocation = try await addressCall
-        let groupNames = cloudProperties["security_groups"]?.strings ?? []
+        let groupNames = cloudProperties["security_groups"]?.stringList ?? []
         let groups = !groupNames.isEmpty ? groupNames : !sorted.securityGroups.isEmpty
             ? sorted.securityGroups : config.defaultSecurityGroups
         let groupIDs = try await resolveSecurityGroups(groups, vpcID: subnet.vpcID)
-        let keyName = cloudProperties["key_name"]?.string ?? config.defaultKeyName
+        let keyName = cloudProperties["key_name"]?.stringValue ?? config.defaultKeyName
         var ephemeral: (sizeGiB: Int, type: String)?
         if let disk = cloudProperties["ephemeral_disk"] {
-            let sizeMiB = disk["size"]?.int ?? 10 * 1024
-            ephemeral = (sizeGiB: max(1, (sizeMiB + 1023) / 1024), type: disk["type"]?.string ?? "gp3")
+            let sizeMiB = disk["size"]?.intValue ?? 10 * 1024
+            ephemeral = (sizeGiB: max(1, (sizeMiB + 1023) / 1024), type: disk["type"]?.stringValue ?? "gp3")
         }
         let vmName = "vm-\(UUID().uuidString.lowercased())"
         let userData = agentSettings(
             agentID: agentID, vmName: vmName, networks: networks, env: env, ephemeral: ephemeral != nil)
         var tags = [EC2Tag("Name", vmName), EC2Tag("agent_id", agentID), EC2Tag("created_by", "skiff")]
-        if let boshTags = env["bosh"]?["tags"]?.object {
-            for key in boshTags.keys.sorted() { if let value = boshTags[key]?.string { tags.append(EC2Tag(key, value)) } }
+        if let boshTags = env["bosh"]?["tags"]?.objectValue {
+            for key in boshTags.keys.sorted() { if let value = boshTags[key]?.stringValue { tags.append(EC2Tag(key, value)) } }
         }
         let request = RunInstancesRequest(
             imageID: stemcellCID, instanceType: instanceType, subnetID: subnetID, securityGroupIDs: groupIDs,
-            keyName: keyName, userData: userData.jsonText,
+            keyName: keyName, userData: userData.description,
             clientToken: "skiff-\(agentID.prefix(24))-\(UUID().uuidString.prefix(8).lowercased())",
             privateIPv4: sorted.ipv4?.ip, ipv6Addresses: sorted.ipv6.map { [$0.ip] } ?? [],
             ipv6AddressCount: countProperty, zone: zone, ephemeralDisk: ephemeral, tags: tags)
@@ -250,10 +251,10 @@ public struct AWSCPI: Sendable {
     {
         var agentNetworks: [String: JSONValue] = [:]
         var nameservers: [JSONValue] = []
-        for (name, spec) in networks.object ?? [:] {
-            guard var members = spec.object else { continue }
-            if (members["type"]?.string ?? "manual") != "vip" { members["use_dhcp"] = .bool(true) }
-            if let dns = members["dns"]?.array, nameservers.isEmpty { nameservers = dns }
+        for (name, spec) in networks.objectValue ?? [:] {
+            guard var members = spec.objectValue else { continue }
+            if (members["type"]?.stringValue ?? "manual") != "vip" { members["use_dhcp"] = .bool(true) }
+            if let dns = members["dns"]?.arrayValue, nameservers.isEmpty { nameservers = dns }
             agentNetworks[name] = .object(members)
         }
         var settings: [String: JSONValue] = [
@@ -274,12 +275,12 @@ public struct AWSCPI: Sendable {
         return .object(settings)
     }
 
-    /// `delete_vm`: terminates the instance and waits until it is gone; a missing instance is fine.
+    /// `delete_vm`: terminates the instance and waits until it is gone; an unknown instance is `VMNotFound`.
     public func deleteVM(_ cid: String) async throws {
         do {
             try await client.call("TerminateInstances", ["InstanceId.1": cid])
-        } catch let error as EC2Error where error.isNotFound {
-            return
+        } catch let error as EC2Error where error.isNotFound || error.code == "InvalidInstanceID.Malformed" {
+            throw AWSCPIError(.vmNotFound, "VM '\(cid)' not found")
         }
         _ = try? await waitForState(cid, until: ["terminated"])
     }
@@ -306,13 +307,13 @@ public struct AWSCPI: Sendable {
     /// `set_vm_metadata`: tags the instance; `Name` becomes `job/index` (or the `name` value) as bosh-aws-cpi does.
     public func setVMMetadata(_ cid: String, _ metadata: JSONValue) async throws {
         var tags: [EC2Tag] = []
-        let members = metadata.object ?? [:]
+        let members = metadata.objectValue ?? [:]
         for key in members.keys.sorted() {
-            if let value = members[key]?.string ?? members[key]?.int.map(String.init) { tags.append(EC2Tag(key, value)) }
+            if let value = members[key]?.stringValue ?? members[key]?.intValue.map(String.init) { tags.append(EC2Tag(key, value)) }
         }
-        if let name = members["name"]?.string {
+        if let name = members["name"]?.stringValue {
             tags.append(EC2Tag("Name", name))
-        } else if let job = members["job"]?.string, let index = members["index"]?.string ?? members["index"]?.int.map(String.init) {
+        } else if let job = members["job"]?.stringValue, let index = members["index"]?.stringValue ?? members["index"]?.intValue.map(String.init) {
             tags.append(EC2Tag("Name", "\(job)/\(index)"))
         }
         do {
@@ -327,7 +328,7 @@ public struct AWSCPI: Sendable {
     /// `create_disk`: an EBS volume in the VM's zone (or the config's first subnet zone), `cloud_properties.type`
     /// (default gp3), size rounded up to whole GiB; waits until it is available.
     public func createDisk(sizeMiB: Int, cloudProperties: JSONValue, vmCID: String?) async throws -> String {
-        var zone = cloudProperties["availability_zone"]?.string
+        var zone = cloudProperties["availability_zone"]?.stringValue
         if zone == nil, let vmCID {
             zone = try await client.describeInstances(ids: [vmCID]).first?.availabilityZone
         }
@@ -335,8 +336,8 @@ public struct AWSCPI: Sendable {
         var p = EC2Parameters()
         p.set("Size", max(1, (sizeMiB + 1023) / 1024))
         p.set("AvailabilityZone", zone)
-        p.set("VolumeType", cloudProperties["type"]?.string ?? "gp3")
-        if let encrypted = cloudProperties["encrypted"]?.bool { p.set("Encrypted", encrypted) }
+        p.set("VolumeType", cloudProperties["type"]?.stringValue ?? "gp3")
+        if let encrypted = cloudProperties["encrypted"]?.boolValue { p.set("Encrypted", encrypted) }
         p.tagSpecification("volume", [EC2Tag("created_by", "skiff")])
         let tree = try await client.call("CreateVolume", p)
         guard let volumeID = tree.string("volumeId") else {
@@ -388,9 +389,22 @@ public struct AWSCPI: Sendable {
         try await waitForVolume(diskCID, until: "available")
     }
 
-    /// `delete_disk`; a missing volume is fine.
+    /// `delete_disk`; an unknown volume is `DiskNotFound`.
     public func deleteDisk(_ cid: String) async throws {
-        try await client.idempotentDelete("DeleteVolume", ["VolumeId": cid])
+        do {
+            try await client.call("DeleteVolume", ["VolumeId": cid])
+        } catch let error as EC2Error where error.isNotFound || error.code == "InvalidVolume.Malformed" {
+            throw AWSCPIError(.diskNotFound, "Disk '\(cid)' not found")
+        }
+    }
+
+    /// `get_disks`: volumes attached to the VM at the persistent-disk devices (`/dev/sdf`…`/dev/sdp`).
+    public func getDisks(vmCID: String) async throws -> [String] {
+        let volumes = try await client.describeVolumes(filters: [EC2Filter("attachment.instance-id", vmCID)])
+        let devices = Set("fghijklmnop".map { "/dev/sd\($0)" })
+        return volumes.filter { volume in
+            volume.attachments.contains { $0.instanceID == vmCID && devices.contains($0.device) }
+        }.map(\.id).sorted()
     }
 
     /// `has_disk`.

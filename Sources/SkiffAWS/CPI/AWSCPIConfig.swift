@@ -1,4 +1,5 @@
 import Foundation
+import SkiffCloud
 
 /// A CPI failure in BOSH's terms: the error class the director and CLI understand, and a message.
 public struct AWSCPIError: Error, Sendable, Hashable, CustomStringConvertible {
@@ -74,11 +75,11 @@ public struct AWSCPIConfig: Sendable, Hashable {
         var properties = raw
         if let inner = raw["cloud_provider"]?["properties"] { properties = inner }
         if let inner = raw["properties"], inner["aws"] != nil { properties = inner }
-        guard let aws = properties["aws"]?.object else {
+        guard let aws = properties["aws"]?.objectValue else {
             throw AWSCPIError(.cpiError, "the CPI config has no 'aws' block (cloud_provider.properties.aws)")
         }
         func text(_ key: String) -> String? {
-            guard let value = aws[key]?.string, !value.isEmpty else { return nil }
+            guard let value = aws[key]?.stringValue, !value.isEmpty else { return nil }
             return value
         }
         let source = text("credentials_source") ?? "static"
@@ -112,10 +113,10 @@ public struct AWSCPIConfig: Sendable, Hashable {
             endpoint = nil
         }
         defaultKeyName = text("default_key_name")
-        defaultSecurityGroups = aws["default_security_groups"]?.strings ?? []
+        defaultSecurityGroups = aws["default_security_groups"]?.stringList ?? []
         let agent = properties["agent"]
-        mbus = agent?["mbus"]?.string
-        ntp = agent?["ntp"]?.strings ?? []
+        mbus = agent?["mbus"]?.stringValue
+        ntp = agent?["ntp"]?.stringList ?? []
         blobstore = agent?["blobstore"]
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import SkiffCloud
 import SkiffNet
 
 /// The networks of a `create_vm` call, sorted into what EC2 needs: the manual IPv4 and IPv6 addresses (both on the
@@ -32,18 +33,18 @@ public struct VMNetworks: Sendable, Hashable {
 
     /// Sorts and checks the networks argument of `create_vm`; refuses what EC2 cannot do, naming the network.
     public init(_ networks: JSONValue) throws(AWSCPIError) {
-        guard let entries = networks.object, !entries.isEmpty else {
+        guard let entries = networks.objectValue, !entries.isEmpty else {
             throw AWSCPIError(.cloudError, "create_vm got no networks")
         }
         securityGroups = []
         for name in entries.keys.sorted() {
             guard let spec = entries[name] else { continue }
-            let type = spec["type"]?.string ?? "manual"
-            let subnet = spec["cloud_properties"]?["subnet"]?.string
-            securityGroups += spec["cloud_properties"]?["security_groups"]?.strings ?? []
+            let type = spec["type"]?.stringValue ?? "manual"
+            let subnet = spec["cloud_properties"]?["subnet"]?.stringValue
+            securityGroups += spec["cloud_properties"]?["security_groups"]?.stringList ?? []
             switch type {
             case "vip":
-                guard let ip = spec["ip"]?.string, let address = IPv4Address(ip) else {
+                guard let ip = spec["ip"]?.stringValue, let address = IPv4Address(ip) else {
                     throw AWSCPIError(.cloudError, "network '\(name)': a vip network needs an IPv4 'ip' (an Elastic IP)")
                 }
                 vip = address.description
@@ -56,7 +57,7 @@ public struct VMNetworks: Sendable, Hashable {
                 guard let subnet else {
                     throw AWSCPIError(.cloudError, "network '\(name)': cloud_properties.subnet is required")
                 }
-                guard let ipText = spec["ip"]?.string, let netmaskText = spec["netmask"]?.string else {
+                guard let ipText = spec["ip"]?.stringValue, let netmaskText = spec["netmask"]?.stringValue else {
                     throw AWSCPIError(.cloudError, "network '\(name)': a manual network needs 'ip' and 'netmask'")
                 }
                 let manual = try Self.manual(name: name, ip: ipText, netmask: netmaskText, subnet: subnet)

@@ -1,0 +1,33 @@
+/// A problem create-env or delete-env met, in the words of the manifest or release the user wrote.
+public struct DeployError: Error, Sendable, CustomStringConvertible {
+    /// The kind of problem, stable enough to test against.
+    public enum Code: String, Sendable {
+        case release
+        case manifest
+        case stemcell
+        case state
+        case cloud
+        case agent
+        case template
+        case health
+        case interrupted
+        case io
+    }
+
+    /// The kind of problem.
+    public let code: Code
+    /// What went wrong, in one line.
+    public let message: String
+    /// Where: a file (with `:line` when known), a field path, or nil.
+    public let location: String?
+
+    /// Creates an error; `location` is printed before the message.
+    public init(_ code: Code, _ message: String, at location: String? = nil) {
+        self.code = code
+        self.message = message
+        self.location = location
+    }
+
+    /// `location: message`, or the message alone.
+    public var description: String { location.map { "\($0): \(message)" } ?? message }
+}

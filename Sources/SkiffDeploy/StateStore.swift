@@ -1,0 +1,158 @@
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Loads, saves and locks one state file. Every save is atomic (temp file, fsync, rename) and mode 0600.
+public final class StateStore: @unchecked Sendable {
+    /// The state file.
+    public let url: URL
+    private var lockDescriptor: Int32 = -1
+    private let mutex = NSLock()
+
+    /// The default state file of a manifest: `<manifest dir>/<manifest name without extension>-state.json`.
+    public static func defaultURL(forManifest manifest: URL) -> URL {
+        let base = manifest.deletingPathExtension().lastPathComponent
+        return manifest.deletingLastPathComponent().appendingPathComponent("\(base)-state.json")
+    }
+
+    /// A store for the state file at `url`.
+    public init(url: URL) {
+        self.url = url.standardizedFileURL
+    }
+
+    deinit {
+        if lockDescriptor >= 0 { close(lockDescriptor) }
+    }
+
+    /// True if the state file exists.
+    public var exists: Bool { FileManager.default.fileExists(atPath: url.path) }
+
+    /// Takes an exclusive lock on this state for the life of the store; fails at once if another skiff holds it.
+    public func lock() throws {
+        mutex.lock()
+        defer { mutex.unlock() }
+        guard lockDescriptor < 0 else { return }
+        let lockURL = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).lock")
+        let descriptor = open(lockURL.path, O_CREAT | O_RDWR | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else {
+            throw DeployError(.state, "cannot create lock file: \(String(cString: strerror(errno)))", at: lockURL.path)
+        }
+        guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
+            close(descriptor)
+            throw DeployError(
+                .state, "another skiff is working on this environment (the state file is locked); try again when it ends",
+                at: url.path)
+        }
+        // The lock file is removed on unlock; a lock taken on a file that was removed meanwhile protects nothing.
+        var held = stat()
+        var current = stat()
+        guard fstat(descriptor, &held) == 0, stat(lockURL.path, &current) == 0, held.st_ino == current.st_ino else {
+            close(descriptor)
+            throw DeployError(
+                .state, "another skiff is working on this environment (the state file is locked); try again when it ends",
+                at: url.path)
+        }
+        lockDescriptor = descriptor
+    }
+
+    /// Releases the lock and removes the lock file.
+    public func unlock() {
+        mutex.lock()
+        defer { mutex.unlock() }
+        guard lockDescriptor >= 0 else { return }
+        let lockURL = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).lock")
+        unlink(lockURL.path)
+        close(lockDescriptor)
+        lockDescriptor = -1
+    }
+
+    /// Reads the state, or nil when there is no state file.
+    public func load() throws -> DeploymentState? {
+        guard exists else { return nil }
+        let data: Data
+        do {
+            data = try Data(contentsOf: url)
+        } catch {
+            throw DeployError(.state, "cannot read the state file: \(error.localizedDescription)", at: url.path)
+        }
+        if data.allSatisfy({ $0 == 0x20 || $0 == 0x0a || $0 == 0x09 || $0 == 0x0d }) {
+            return DeploymentState()
+        }
+        return try DeploymentState(json: data, path: url.path)
+    }
+
+    /// Writes the state atomically with mode 0600.
+    public func save(_ state: DeploymentState) throws {
+        try AtomicFile.write(state.jsonData(), to: url, mode: 0o600)
+        FaultInjection.stateSaved()
+    }
+
+    /// Removes the state file.
+    public func delete() throws {
+        guard exists else { return }
+        do {
+            try FileManager.default.removeItem(at: url)
+        } catch {
+            throw DeployError(.state, "cannot delete the state file: \(error.localizedDescription)", at: url.path)
+        }
+    }
+}
+
+/// Whole-file writes that never leave a half-written file: a temp file beside the target, fsync, rename.
+public enum AtomicFile {
+    /// Replaces the file at `url` with `data`, created with `mode`.
+    public static func write(_ data: Data, to url: URL, mode: mode_t) throws {
+        let directory = url.deletingLastPathComponent()
+        let temp = directory.appendingPathComponent(".\(url.lastPathComponent).\(getpid()).\(UInt32.random(in: 0...UInt32.max)).tmp")
+        let descriptor = open(temp.path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, mode)
+        guard descriptor >= 0 else {
+            throw DeployError(.io, "cannot write: \(String(cString: strerror(errno)))", at: url.path)
+        }
+        var failure: String?
+        data.withUnsafeBytes { buffer in
+            var offset = 0
+            while offset < buffer.count {
+                let written = Glibc.write(descriptor, buffer.baseAddress.map { $0 + offset }, buffer.count - offset)
+                if written < 0 {
+                    if errno == EINTR { continue }
+                    failure = String(cString: strerror(errno))
+                    return
+                }
+                offset += written
+            }
+        }
+        if failure == nil && fchmod(descriptor, mode) != 0 { failure = String(cString: strerror(errno)) }
+        if failure == nil && fsync(descriptor) != 0 { failure = String(cString: strerror(errno)) }
+        close(descriptor)
+        if failure == nil && rename(temp.path, url.path) != 0 { failure = String(cString: strerror(errno)) }
+        if let failure {
+            unlink(temp.path)
+            throw DeployError(.io, "cannot write: \(failure)", at: url.path)
+        }
+        let directoryDescriptor = open(directory.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if directoryDescriptor >= 0 {
+            fsync(directoryDescriptor)
+            close(directoryDescriptor)
+        }
+    }
+}
+
+/// Crash testing: with `SKIFF_FAULT_KILL_AFTER_SAVES=N` in the environment, the process kills itself with SIGKILL
+/// right after its N-th state save, as a power cut or `kill -9` between two steps would. Tests use it to show that
+/// a re-run converges and delete-env still removes everything.
+enum FaultInjection {
+    nonisolated(unsafe) private static var saves = 0
+    private static let lock = NSLock()
+    private static let limit = ProcessInfo.processInfo.environment["SKIFF_FAULT_KILL_AFTER_SAVES"].flatMap { Int($0) }
+
+    static func stateSaved() {
+        guard let limit else { return }
+        lock.lock()
+        saves += 1
+        let reached = saves >= limit
+        lock.unlock()
+        if reached { kill(getpid(), SIGKILL) }
+    }
+}

@@ -1,0 +1,71 @@
+/// A node of a parsed template: Ruby expressions plus ERB text and output statements.
+struct SyntaxNode: Sendable {
+    var kind: NodeKind
+    var line: Int
+}
+
+/// A part of an interpolated string.
+enum InterpolationPart: Sendable {
+    case literal(String)
+    case node(SyntaxNode)
+}
+
+/// A `key => value` or `key: value` entry of a hash literal.
+struct HashEntry: Sendable {
+    var key: SyntaxNode
+    var value: SyntaxNode
+}
+
+/// A block parameter: a name, or a parenthesised destructuring list.
+indirect enum BlockParameter: Sendable {
+    case name(String)
+    case destructure([BlockParameter])
+}
+
+/// A `{ |params| body }` or `do |params| body end` block.
+struct Block: Sendable {
+    var parameters: [BlockParameter]
+    var body: SyntaxNode
+}
+
+/// A `when` branch of a `case` expression.
+struct WhenClause: Sendable {
+    var values: [SyntaxNode]
+    var body: SyntaxNode
+}
+
+/// The kinds of node.
+indirect enum NodeKind: Sendable {
+    case text(String)
+    case output(SyntaxNode)
+    case sequence([SyntaxNode])
+    case nilLiteral
+    case boolean(Bool)
+    case integer(Int)
+    case float(Double)
+    case string([InterpolationPart])
+    case symbol(String)
+    case array([SyntaxNode])
+    case hash([HashEntry])
+    case localVariable(String)
+    case assign(String, SyntaxNode)
+    /// `target op= value` where target is a local variable or an index expression; op is `+`, `||`, `&&`, ...
+    case operatorAssign(target: SyntaxNode, op: String, value: SyntaxNode)
+    case indexAssign(receiver: SyntaxNode, index: [SyntaxNode], value: SyntaxNode)
+    case call(receiver: SyntaxNode?, name: String, arguments: [SyntaxNode], block: Block?)
+    case index(SyntaxNode, [SyntaxNode])
+    case not(SyntaxNode)
+    case and(SyntaxNode, SyntaxNode)
+    case or(SyntaxNode, SyntaxNode)
+    case binary(String, SyntaxNode, SyntaxNode)
+    case negate(SyntaxNode)
+    case conditional(condition: SyntaxNode, then: SyntaxNode, otherwise: SyntaxNode?)
+    case caseWhen(subject: SyntaxNode?, clauses: [WhenClause], otherwise: SyntaxNode?)
+    case range(SyntaxNode, SyntaxNode, exclusive: Bool)
+    case constant(String)
+    case next(SyntaxNode?)
+    /// `value rescue fallback`: the fallback when value fails at run time (not for unsupported syntax/methods).
+    case rescueModifier(SyntaxNode, SyntaxNode)
+    /// `&:name` passed as the last argument.
+    case blockPass(String)
+}

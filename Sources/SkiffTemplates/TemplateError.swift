@@ -1,0 +1,67 @@
+/// A failure to load or render a job template, located at `job/templates/src:line` where known.
+public struct TemplateError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// What kind of failure this is.
+    public enum Code: String, Sendable, Equatable {
+        /// `p(...)` named a property that is neither set nor defaulted (or not declared in the job spec).
+        case unknownProperty = "unknown-property"
+        /// The template uses Ruby or ERB syntax that the renderer does not support.
+        case unsupportedSyntax = "unsupported-syntax"
+        /// The template calls a method the renderer does not support (or that does not exist).
+        case unsupportedMethod = "unsupported-method"
+        /// The template is malformed (unterminated tag, string or block).
+        case syntax = "syntax"
+        /// The template failed while running (type mismatch, nil receiver, division by zero, ...).
+        case runtime = "runtime"
+        /// The template called `raise`.
+        case raised = "raised"
+        /// The job spec is missing or malformed.
+        case invalidSpec = "invalid-spec"
+        /// YAML text could not be parsed.
+        case invalidYAML = "invalid-yaml"
+        /// A job file could not be read or a path is unsafe.
+        case io = "io"
+    }
+
+    /// What kind of failure this is.
+    public var code: Code
+    /// The message, in the words of the template author.
+    public var message: String
+    /// The job name, when known.
+    public var job: String?
+    /// The file inside the job, e.g. `templates/nginx.conf.erb`, `monit` or `spec`.
+    public var file: String?
+    /// The 1-based line in `file`, when known.
+    public var line: Int?
+
+    /// Creates an error; location fields are usually filled in later by the renderer.
+    public init(code: Code, message: String, job: String? = nil, file: String? = nil, line: Int? = nil) {
+        self.code = code
+        self.message = message
+        self.job = job
+        self.file = file
+        self.line = line
+    }
+
+    /// The location prefix, e.g. `nginx/templates/nginx.conf.erb:12`, or "" when nothing is known.
+    public var location: String {
+        var text = ""
+        if let job { text = job }
+        if let file { text = text.isEmpty ? file : "\(text)/\(file)" }
+        if let line, !text.isEmpty { text += ":\(line)" }
+        return text
+    }
+
+    /// One line: `nginx/templates/nginx.conf.erb:12: unsupported method 'frobnicate'`.
+    public var description: String {
+        let location = self.location
+        return location.isEmpty ? message : "\(location): \(message)"
+    }
+
+    /// A copy with job and file set (keeping any line already known).
+    func located(job: String?, file: String?) -> TemplateError {
+        var copy = self
+        if copy.job == nil { copy.job = job }
+        if copy.file == nil { copy.file = file }
+        return copy
+    }
+}

@@ -1,0 +1,104 @@
+import Foundation
+
+/// A private copy of the nginx example for one test: its own addresses (slot N gives 10.245.N.0/24 and
+/// fd53:6b69:6666:N::/64), its own local-cloud state folder, state file and vars store, removed afterwards.
+struct Environment {
+    static var canRunLocalCloud: Bool {
+        getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/sbin/dnsmasq")
+            && FileManager.default.isExecutableFile(atPath: "/usr/sbin/nginx")
+    }
+
+    let slot: Int
+    let directory: URL
+    let manifest: URL
+    var stateFile: URL { directory.appendingPathComponent("local-state.json") }
+    var cloudState: URL { directory.appendingPathComponent("cloud") }
+
+    init(slot: Int) throws {
+        self.slot = slot
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("skiff-e2e-\(slot)-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let example = Self.repository.appendingPathComponent("examples/nginx-ipv6")
+        var text = try String(contentsOf: example.appendingPathComponent("local.yml"), encoding: .utf8)
+        text = text.replacingOccurrences(of: "10.245.0.", with: "10.245.\(slot).")
+            .replacingOccurrences(of: "fd53:6b69:6666:1::", with: "fd53:6b69:6666:\(slot)::")
+            .replacingOccurrences(of: "url: file://release", with: "url: file://\(example.path)/release")
+            .replacingOccurrences(of: "state_dir: /var/lib/skiff/local", with: "state_dir: \(directory.path)/cloud")
+        manifest = directory.appendingPathComponent("local.yml")
+        try text.write(to: manifest, atomically: true, encoding: .utf8)
+    }
+
+    static var repository: URL {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    }
+
+    /// Runs the built `skiff`.
+    func skiff(_ arguments: [String], extraEnvironment: [String: String] = [:]) throws -> (status: Int32, stdout: String, stderr: String) {
+        var environment = ProcessInfo.processInfo.environment
+        environment.merge(extraEnvironment) { $1 }
+        return try Self.run(Self.skiffBinary.path, arguments, environment: environment)
+    }
+
+    /// What the local cloud still has: VM, network, disk and stemcell records, and their kernel objects.
+    func leftovers() throws -> [String] {
+        var found: [String] = []
+        for kind in ["vms", "networks", "disks", "stemcells"] {
+            let folder = cloudState.appendingPathComponent(kind)
+            for entry in (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? [] {
+                found.append("\(kind)/\(entry)")
+            }
+        }
+        let routes = try Self.run("/usr/sbin/ip", ["-6", "route", "show"]).stdout
+        if routes.contains("fd53:6b69:6666:\(slot)::") { found.append("route to fd53:6b69:6666:\(slot)::/64") }
+        let v4 = try Self.run("/usr/sbin/ip", ["-4", "route", "show"]).stdout
+        if v4.contains("10.245.\(slot).0/24") { found.append("route to 10.245.\(slot).0/24") }
+        return found
+    }
+
+    /// Removes whatever a failed test left: delete-env with --force, then the local cloud's prune, then the folder.
+    func tearDown() {
+        _ = try? skiff(["delete-env", "--force", manifest.path])
+        _ = try? skiff(["local", "prune", "--state-dir", cloudState.path])
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    static var skiffBinary: URL {
+        let runner = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        var folder = runner.deletingLastPathComponent()
+        while folder.path != "/" {
+            let candidate = folder.appendingPathComponent("skiff")
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: candidate.path, isDirectory: &isDirectory), !isDirectory.boolValue {
+                return candidate
+            }
+            folder = folder.deletingLastPathComponent()
+        }
+        return repository.appendingPathComponent(".build/debug/skiff")
+    }
+
+    static func run(
+        _ executable: String, _ arguments: [String], environment: [String: String]? = nil
+    ) throws -> (status: Int32, stdout: String, stderr: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        if let environment { process.environment = environment }
+        let output = Pipe()
+        let errors = Pipe()
+        process.standardOutput = output
+        process.standardError = errors
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        nonisolated(unsafe) var errorData = Data()
+        let group = DispatchGroup()
+        group.enter()
+        DispatchQueue.global().async {
+            errorData = errors.fileHandleForReading.readDataToEndOfFile()
+            group.leave()
+        }
+        let outputData = output.fileHandleForReading.readDataToEndOfFile()
+        group.wait()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: outputData, as: UTF8.self), String(decoding: errorData, as: UTF8.self))
+    }
+}

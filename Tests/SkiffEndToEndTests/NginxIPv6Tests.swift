@@ -1,0 +1,71 @@
+import Foundation
+import Testing
+
+/// The flagship example end to end, as root, on real namespaces, dnsmasq, dhclient and nginx.
+@Suite("create-env and delete-env of the IPv6 nginx example", .serialized, .enabled(if: Environment.canRunLocalCloud))
+struct NginxIPv6Tests {
+    @Test func deploysAnswersOverIPv6SkipsWhenUnchangedAndDeletesEverything() throws {
+        let env = try Environment(slot: 71)
+        defer { env.tearDown() }
+
+        let first = try env.skiff(["create-env", env.manifest.path])
+        try #require(first.status == 0, "create-env failed: \(first.stderr)")
+        let url = "http://[fd53:6b69:6666:\(env.slot)::4]/"
+        #expect(first.stdout.hasSuffix("Succeeded\n\(url)\n"))
+        #expect(first.stdout.contains("Creating VM for instance 'nginx/0'"))
+
+        let page = try Environment.run("/usr/bin/curl", ["-sg", "-6", "--max-time", "5", url])
+        #expect(page.stdout.contains("Your address is fd53:6b69:6666:\(env.slot)::1"))
+        let page4 = try Environment.run("/usr/bin/curl", ["-s", "--max-time", "5", "http://10.245.\(env.slot).7/"])
+        #expect(page4.stdout.contains("Your address is ::ffff:10.245.\(env.slot).1"))
+
+        let state = try String(contentsOf: env.stateFile, encoding: .utf8)
+        #expect(state.contains("\"current_vm_cid\": \"skiff-vm-"))
+        #expect(try FileManager.default.attributesOfItem(atPath: env.stateFile.path)[.posixPermissions] as? Int == 0o600)
+
+        let again = try env.skiff(["create-env", env.manifest.path])
+        #expect(again.status == 0)
+        #expect(again.stdout.contains("No deployment, stemcell or release changes. Skipping deploy."))
+        #expect(again.stdout.hasSuffix("\(url)\n"))
+
+        let deleted = try env.skiff(["delete-env", env.manifest.path])
+        #expect(deleted.status == 0, "delete-env failed: \(deleted.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: env.stateFile.path))
+        #expect(try env.leftovers().isEmpty)
+
+        let nothing = try env.skiff(["delete-env", env.manifest.path])
+        #expect(nothing.status == 1)
+        #expect(nothing.stderr.contains("no deployment state file found"))
+        #expect(try env.skiff(["delete-env", "--force", env.manifest.path]).status == 0)
+    }
+
+    @Test("killed between any two steps, a re-run converges and delete-env cleans up", arguments: [2, 4, 5, 6, 7, 8])
+    func crashBetweenSteps(saves: Int) throws {
+        let env = try Environment(slot: 72 + saves)
+        defer { env.tearDown() }
+        let killed = try env.skiff(["create-env", env.manifest.path], extraEnvironment: ["SKIFF_FAULT_KILL_AFTER_SAVES": "\(saves)"])
+        #expect(killed.status != 0)
+        let rerun = try env.skiff(["create-env", env.manifest.path])
+        #expect(rerun.status == 0, "re-run after a crash after save \(saves) failed: \(rerun.stderr)")
+        let page = try Environment.run("/usr/bin/curl", ["-sg", "-6", "--max-time", "5", "http://[fd53:6b69:6666:\(env.slot)::4]/"])
+        #expect(page.stdout.contains("Your address is"))
+        let deleted = try env.skiff(["delete-env", env.manifest.path])
+        #expect(deleted.status == 0, "delete-env failed: \(deleted.stderr)")
+        #expect(try env.leftovers().isEmpty)
+    }
+
+    @Test func badManifestGetsOneLineNamingFileLineAndField() throws {
+        let env = try Environment(slot: 90)
+        defer { env.tearDown() }
+        let text = try String(contentsOf: env.manifest, encoding: .utf8)
+            .replacingOccurrences(of: "static_ips: [fd53:6b69:6666:90::4]", with: "static_ips: [fd53:6b69:6666:91::4]")
+        try text.write(to: env.manifest, atomically: true, encoding: .utf8)
+        let result = try env.skiff(["create-env", env.manifest.path])
+        #expect(result.status == 1)
+        let lines = result.stderr.split(separator: "\n")
+        #expect(lines.count == 1)
+        #expect(result.stderr.contains("local.yml:"))
+        #expect(result.stderr.contains("jobs[0].networks[1].static_ips[0]: static ip 'fd53:6b69:6666:91::4' must be within the subnet range 'fd53:6b69:6666:90::/64'"))
+        #expect(try env.leftovers().isEmpty)
+    }
+}
