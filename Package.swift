@@ -104,7 +104,9 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(
             name: "SkiffAWSTests",
-            dependencies: ["SkiffAWS", "SkiffCloud", "SkiffNet", httpClient, .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: [
+                "SkiffAWS", "SkiffCloud", "SkiffNet", "skiff", httpClient, .product(name: "NIOCore", package: "swift-nio"),
+            ],
             exclude: ["Support/ec2_proxy.py", "Support/botocore_ref.py"],
             swiftSettings: strict),
         .testTarget(name: "SkiffAgentTests", dependencies: ["SkiffAgent", "SkiffNet"], swiftSettings: strict),

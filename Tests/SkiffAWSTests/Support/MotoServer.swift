@@ -16,11 +16,21 @@ struct FixtureError: Error, CustomStringConvertible {
 /// The directory of this file's support scripts.
 let supportDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().path
 
-/// Runs `python3 script` with `input` on stdin and returns stdout; throws with stderr on failure.
-func runPython(_ script: String, input: String) throws -> String {
+/// What a child process printed and returned.
+struct ChildResult {
+    let status: Int32
+    let stdout: String
+    let stderr: String
+}
+
+/// Runs `executable` with `arguments`, feeding `input` on stdin; stdout and stderr are read concurrently.
+func runChild(_ executable: String, _ arguments: [String], input: String = "", environment: [String: String]? = nil)
+    throws -> ChildResult
+{
     let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["python3", "\(supportDirectory)/\(script)"]
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    if let environment { process.environment = environment }
     let stdin = Pipe()
     let stdout = Pipe()
     let stderr = Pipe()
@@ -28,15 +38,42 @@ func runPython(_ script: String, input: String) throws -> String {
     process.standardOutput = stdout
     process.standardError = stderr
     try process.run()
+    let group = DispatchGroup()
+    nonisolated(unsafe) var errorData = Data()
+    group.enter()
+    DispatchQueue.global().async {
+        errorData = stderr.fileHandleForReading.readDataToEndOfFile()
+        group.leave()
+    }
     stdin.fileHandleForWriting.write(Data(input.utf8))
     try stdin.fileHandleForWriting.close()
     let out = stdout.fileHandleForReading.readDataToEndOfFile()
-    let err = stderr.fileHandleForReading.readDataToEndOfFile()
+    group.wait()
     process.waitUntilExit()
-    guard process.terminationStatus == 0 else {
-        throw FixtureError("python3 \(script) failed: \(String(decoding: err, as: UTF8.self))")
+    return ChildResult(
+        status: process.terminationStatus, stdout: String(decoding: out, as: UTF8.self),
+        stderr: String(decoding: errorData, as: UTF8.self))
+}
+
+/// Runs `python3 script` with `input` on stdin and returns stdout; throws with stderr on failure.
+func runPython(_ script: String, input: String) throws -> String {
+    let result = try runChild("/usr/bin/env", ["python3", "\(supportDirectory)/\(script)"], input: input)
+    guard result.status == 0 else { throw FixtureError("python3 \(script) failed: \(result.stderr)") }
+    return result.stdout
+}
+
+/// The built `skiff` executable, found by walking up from the test runner's folder.
+var skiffExecutable: String {
+    var folder = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
+    while folder.path != "/" {
+        let candidate = folder.appendingPathComponent("skiff").path
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: candidate, isDirectory: &isDirectory), !isDirectory.boolValue {
+            return candidate
+        }
+        folder = folder.deletingLastPathComponent()
     }
-    return String(decoding: out, as: UTF8.self)
+    return ".build/debug/skiff"
 }
 
 /// A free TCP port on 127.0.0.1, found by binding port 0.
