@@ -44,7 +44,9 @@ struct AWSUp: AsyncParsableCommand {
                 return
             }
             let result = try await environment.up { printError($0.description) }
-            guard let vars = result.vars else { throw ExitCode.failure }
+            guard let vars = result.vars else {
+                throw NetworkEnvironmentError("environment '\(spec.name)' is incomplete; run skiff aws up again")
+            }
             if let varsOut {
                 try PrivateFile.write(vars.yaml, to: varsOut)
                 printError("skiff: wrote \(varsOut)")

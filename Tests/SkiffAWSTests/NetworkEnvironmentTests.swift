@@ -1,6 +1,7 @@
 import Foundation
 import SkiffAWS
 import SkiffNet
+import SkiffCloud
 import Testing
 
 @Suite("skiff aws up/down against moto", .serialized)
@@ -145,6 +146,85 @@ struct NetworkEnvironmentTests {
                     && text.contains("request id injected-")
             }
             #expect(try await moto.log().filter { $0.action == "DescribeVpcs" }.count == 5)
+        }
+    }
+}
+
+@Suite("AWS-only behaviour, replayed through the proxy")
+struct AWSOnlyBehaviourTests {
+    @Test("an IPv6 block still associating is polled until associated before the /64 is carved")
+    func associatingIsPolled() async throws {
+        try await withMoto { moto in
+            let client = moto.client()
+            let spec = try NetworkEnvironmentSpec(name: "assoc")
+            // A tagged VPC without IPv6 (an earlier tool or a crash left it so).
+            var p = EC2Parameters()
+            p.set("CidrBlock", "10.0.0.0/16")
+            p.tagSpecification("vpc", spec.tags("vpc"))
+            let vpcID = try #require(try await client.call("CreateVpc", p).string("vpc/vpcId"))
+            // The first poll after AssociateVpcCidrBlock answers as real AWS does: associating, no CIDR yet.
+            try await moto.inject([
+                Fault(
+                    action: "DescribeVpcs", status: 200, code: "", times: 1,
+                    body: """
+                        <DescribeVpcsResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>r</requestId>\
+                        <vpcSet><item><vpcId>\(vpcID)</vpcId><state>available</state><cidrBlock>10.0.0.0/16</cidrBlock>\
+                        <ipv6CidrBlockAssociationSet><item><associationId>vpc-cidr-assoc-1</associationId><ipv6CidrBlock/>\
+                        <ipv6CidrBlockState><state>associating</state></ipv6CidrBlockState></item>\
+                        </ipv6CidrBlockAssociationSet></item></vpcSet></DescribeVpcsResponse>
+                        """,
+                    skip: 1)
+            ])
+            let result = try await NetworkEnvironment(client: client, spec: spec).up()
+            let vars = try #require(result.vars)
+            #expect(result.vpcID == vpcID)
+            let log = try await moto.log()
+            #expect(log.filter { $0.action == "AssociateVpcCidrBlock" }.count == 1)
+            #expect(log.filter { $0.action == "DescribeVpcs" }.count == 3)
+            #expect(log.contains { $0.action == "DescribeVpcs" && $0.injected })
+            let block = try #require(try await client.describeVpcs(ids: [vpcID]).first?.ipv6Block)
+            #expect(try block.subnet(length: 64, index: 0) == vars.ipv6CIDR)
+            let associate = try #require(log.firstIndex { $0.action == "AssociateVpcCidrBlock" })
+            let subnet = try #require(log.firstIndex { $0.action == "CreateSubnet" })
+            #expect(associate < subnet)
+        }
+    }
+
+    @Test("UnsupportedOperation from RunInstances becomes one CloudError line with code and request id, not retried")
+    func unsupportedOperation() async throws {
+        try await withMoto { moto in
+            let client = moto.client()
+            let vars = try #require(
+                try await NetworkEnvironment(client: client, spec: try NetworkEnvironmentSpec(name: "unsup")).up().vars)
+            let ami = try #require(try await client.describeImages().first?.id)
+            try await moto.inject([
+                Fault(action: "RunInstances", status: 400, code: "UnsupportedOperation", times: 5)
+            ])
+            let config = AWSCPIConfig(
+                credentials: AWSCredentials(accessKeyID: "AKIDSKIFFTEST", secretAccessKey: "skiff-test-secret"),
+                region: "us-east-1", defaultSecurityGroups: [vars.securityGroupID])
+            let provider = AWSCloudProvider(cpi: AWSCPI(client: client, config: config))
+            let networks: [String: CPINetwork] = [
+                "default": CPINetwork(
+                    ip: .v4(vars.internalIP), netmask: IPAddress("255.255.255.0"),
+                    cloudProperties: ["subnet": .string(vars.subnetID)]),
+                "ipv6": CPINetwork(
+                    ip: .v6(vars.ipv6Address), netmask: IPAddress("ffff:ffff:ffff:ffff::"),
+                    cloudProperties: ["subnet": .string(vars.subnetID)]),
+            ]
+            do {
+                _ = try await provider.createVM(
+                    agentID: "a", stemcellCID: ami, cloudProperties: ["instance_type": "t3.small"], networks: networks,
+                    diskCIDs: [], env: [:])
+                Issue.record("create_vm succeeded")
+            } catch let error as CloudError {
+                #expect(error.type == .cloudError)
+                #expect(error.message.contains("UnsupportedOperation"))
+                #expect(error.message.contains("request id injected-"))
+                #expect(!error.message.contains("\n"))
+                #expect(!error.okToRetry)
+            }
+            #expect(try await moto.log().filter { $0.action == "RunInstances" }.count == 1)
         }
     }
 }

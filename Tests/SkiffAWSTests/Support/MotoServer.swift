@@ -111,6 +111,7 @@ struct Fault: Encodable {
     var code: String
     var times: Int = 1
     var body: String?
+    var skip: Int = 0
 }
 
 /// `moto_server` on a free loopback port behind the recording, fault-injecting proxy; both stopped by PID.

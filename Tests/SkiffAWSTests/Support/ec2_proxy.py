@@ -7,7 +7,9 @@ Every EC2 request is logged (action, form parameters without signatures, status)
   GET  /_skiff/log            -> JSON list of {"action", "params", "status", "injected"}
   POST /_skiff/reset-log      -> clears the log
   POST /_skiff/faults         -> JSON list of {"action": NAME or "*", "status": N, "code": C, "times": K,
-                                 "body": optional raw body (e.g. HTML)}; each matching request consumes one time
+                                 "body": optional raw body (e.g. HTML or a recorded answer),
+                                 "skip": matching requests to let through first}; each matching request then
+                                 consumes one time
 Exits on SIGTERM, or when its parent process goes away.
 """
 import http.client
@@ -31,6 +33,9 @@ def take_fault(action):
     with LOCK:
         for fault in FAULTS:
             if fault.get("times", 1) > 0 and fault.get("action", "*") in ("*", action):
+                if fault.get("skip", 0) > 0:
+                    fault["skip"] -= 1
+                    continue
                 fault["times"] = fault.get("times", 1) - 1
                 return dict(fault)
     return None
