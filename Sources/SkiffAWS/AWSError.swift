@@ -1,3 +1,5 @@
+import Foundation
+
 /// An error answered by EC2 (or an EC2 emulator): the AWS error code, its message and the request id.
 ///
 /// The description is one line in the user's vocabulary; it never holds credentials, because neither the
@@ -93,5 +95,3 @@ public struct AWSConfigurationError: Error, Sendable, Hashable, CustomStringConv
     /// The message.
     public var description: String { message }
 }
-
-import Foundation

@@ -1,4 +1,5 @@
 import Foundation
+import SkiffNet
 
 /// AWS access keys. Printing them shows only the access key id; the secret and token never appear.
 public struct AWSCredentials: Sendable, Hashable, CustomStringConvertible, CustomDebugStringConvertible {
@@ -12,7 +13,8 @@ public struct AWSCredentials: Sendable, Hashable, CustomStringConvertible, Custo
     public let source: String
 
     /// Creates credentials.
-    public init(accessKeyID: String, secretAccessKey: String, sessionToken: String? = nil, source: String = "explicit") {
+    public init(accessKeyID: String, secretAccessKey: String, sessionToken: String? = nil, source: String = "explicit")
+    {
         self.accessKeyID = accessKeyID
         self.secretAccessKey = secretAccessKey
         self.sessionToken = sessionToken
@@ -247,8 +249,10 @@ public struct AWSSettings: Sendable, CustomStringConvertible {
             }
         }
         guard let credentials else {
-            let unsupported = ["role_arn", "credential_process", "sso_session", "sso_start_url", "web_identity_token_file"]
-                .first { profileValue($0) != nil }
+            let unsupported = [
+                "role_arn", "credential_process", "sso_session", "sso_start_url", "web_identity_token_file",
+            ]
+            .first { profileValue($0) != nil }
             if let unsupported {
                 throw AWSConfigurationError(
                     "profile '\(profile)' in \(configPath) uses \(unsupported), which skiff does not support; "
@@ -297,5 +301,3 @@ public struct AWSSettings: Sendable, CustomStringConvertible {
         return AWSINIFile(text: String(decoding: data, as: UTF8.self))
     }
 }
-
-import SkiffNet

@@ -137,18 +137,21 @@ public final class EC2Client: Sendable {
         let status: Int
         let answer: [UInt8]
         do {
-            let response = try await http.execute(request, timeout: .nanoseconds(Int64(requestTimeout / .nanoseconds(1))))
+            let response = try await http.execute(
+                request, timeout: .nanoseconds(Int64(requestTimeout / .nanoseconds(1))))
             var buffer = try await response.body.collect(upTo: 64 << 20)
             answer = buffer.readBytes(length: buffer.readableBytes) ?? []
             status = Int(response.status.code)
         } catch {
             observer?(
-                EC2CallRecord(action: action, attempt: attempt, status: nil, errorCode: nil, duration: clock.now - start))
+                EC2CallRecord(
+                    action: action, attempt: attempt, status: nil, errorCode: nil, duration: clock.now - start))
             throw EC2TransportError(action: action, endpoint: endpoint.url, reason: Self.describe(error))
         }
         if (200..<300).contains(status), let tree = XMLTree.parse(answer) {
             observer?(
-                EC2CallRecord(action: action, attempt: attempt, status: status, errorCode: nil, duration: clock.now - start))
+                EC2CallRecord(
+                    action: action, attempt: attempt, status: status, errorCode: nil, duration: clock.now - start))
             return tree
         }
         let error = EC2Error.decode(status: status, body: answer, action: action)

@@ -24,7 +24,8 @@ extension EC2Client {
     public func describeInternetGateways(filters: [EC2Filter]) async throws -> [EC2InternetGateway] {
         var p = EC2Parameters()
         p.filters(filters)
-        return try await call("DescribeInternetGateways", p).items("internetGatewaySet").map(EC2InternetGateway.init(decoding:))
+        return try await call("DescribeInternetGateways", p).items("internetGatewaySet").map(
+            EC2InternetGateway.init(decoding:))
     }
 
     /// `DescribeRouteTables` by filters.
@@ -35,11 +36,13 @@ extension EC2Client {
     }
 
     /// `DescribeSecurityGroups` by ids and filters.
-    public func describeSecurityGroups(ids: [String] = [], filters: [EC2Filter] = []) async throws -> [EC2SecurityGroup] {
+    public func describeSecurityGroups(ids: [String] = [], filters: [EC2Filter] = []) async throws -> [EC2SecurityGroup]
+    {
         var p = EC2Parameters()
         p.list("GroupId", ids)
         p.filters(filters)
-        return try await call("DescribeSecurityGroups", p).items("securityGroupInfo").map(EC2SecurityGroup.init(decoding:))
+        return try await call("DescribeSecurityGroups", p).items("securityGroupInfo").map(
+            EC2SecurityGroup.init(decoding:))
     }
 
     /// `DescribeInstances` by ids and filters, flattening reservations.
@@ -52,7 +55,8 @@ extension EC2Client {
     }
 
     /// `DescribeAddresses` by filters.
-    public func describeAddresses(allocationIDs: [String] = [], filters: [EC2Filter] = []) async throws -> [EC2Address] {
+    public func describeAddresses(allocationIDs: [String] = [], filters: [EC2Filter] = []) async throws -> [EC2Address]
+    {
         var p = EC2Parameters()
         p.list("AllocationId", allocationIDs)
         p.filters(filters)
@@ -82,7 +86,8 @@ extension EC2Client {
     public func describeInstanceTypes(_ types: [String]) async throws -> [EC2InstanceTypeInfo] {
         var p = EC2Parameters()
         p.list("InstanceType", types)
-        return try await call("DescribeInstanceTypes", p).items("instanceTypeSet").map(EC2InstanceTypeInfo.init(decoding:))
+        return try await call("DescribeInstanceTypes", p).items("instanceTypeSet").map(
+            EC2InstanceTypeInfo.init(decoding:))
     }
 
     /// `DescribeAvailabilityZones`: the names of the available zones, sorted.
@@ -162,7 +167,8 @@ extension EC2Client {
         p.set("VpcId", vpcID)
         p.set("ClientToken", clientToken)
         p.tagSpecification("route-table", tags)
-        return EC2RouteTable(decoding: try await call("CreateRouteTable", p).child("routeTable") ?? XMLTree(name: "routeTable"))
+        return EC2RouteTable(
+            decoding: try await call("CreateRouteTable", p).child("routeTable") ?? XMLTree(name: "routeTable"))
     }
 
     /// `CreateRoute` to a gateway for an IPv4 or IPv6 destination; an existing route counts as done.

@@ -305,7 +305,10 @@ public struct EC2Volume: Sendable, Hashable {
         sizeGiB = node.int("size") ?? 0
         availabilityZone = node.string("availabilityZone") ?? ""
         attachments = node.items("attachmentSet").map {
-            (instanceID: $0.string("instanceId") ?? "", device: $0.string("device") ?? "", state: $0.string("status") ?? "")
+            (
+                instanceID: $0.string("instanceId") ?? "", device: $0.string("device") ?? "",
+                state: $0.string("status") ?? ""
+            )
         }
         tags = node.tags
     }

@@ -48,7 +48,10 @@ public enum IngressRules: Sendable, Hashable, CustomStringConvertible {
     public var permissions: [EC2Permission] {
         switch self {
         case .all:
-            return [EC2Permission(ipProtocol: "-1", fromPort: nil, toPort: nil, ipv4Ranges: ["0.0.0.0/0"], ipv6Ranges: ["::/0"])]
+            return [
+                EC2Permission(
+                    ipProtocol: "-1", fromPort: nil, toPort: nil, ipv4Ranges: ["0.0.0.0/0"], ipv6Ranges: ["::/0"])
+            ]
         case .tcp(let ranges):
             return ranges.map {
                 EC2Permission(
@@ -69,7 +72,8 @@ public enum IngressRules: Sendable, Hashable, CustomStringConvertible {
             let v6 = rule.ipv6Ranges.filter { range in !same.contains { $0.ipv6Ranges.contains(range) } }
             guard !v4.isEmpty || !v6.isEmpty else { return nil }
             return EC2Permission(
-                ipProtocol: rule.ipProtocol, fromPort: rule.fromPort, toPort: rule.toPort, ipv4Ranges: v4, ipv6Ranges: v6)
+                ipProtocol: rule.ipProtocol, fromPort: rule.fromPort, toPort: rule.toPort, ipv4Ranges: v4,
+                ipv6Ranges: v6)
         }
     }
 }
@@ -163,7 +167,8 @@ public struct NetworkEnvironmentVars: Sendable, Hashable {
         ipv6CIDR: IPNetwork<IPv6Address>
     ) throws(AddressError) {
         try ReservationPolicy.aws.validate(subnet: ipv6CIDR)
-        guard let gateway = internalCIDR.address(at: 1), let ip = ReservationPolicy.aws.firstAssignable(in: internalCIDR),
+        guard let gateway = internalCIDR.address(at: 1),
+            let ip = ReservationPolicy.aws.firstAssignable(in: internalCIDR),
             let ip6 = ReservationPolicy.aws.firstAssignable(in: ipv6CIDR)
         else {
             throw AddressError(.outOfRange, input: "\(internalCIDR)", reason: "has no assignable address")

@@ -57,7 +57,8 @@ public struct TeardownPlan: Sendable, Hashable {
         for gateway in gateways {
             var chain = gateway.attachedVPCs.map {
                 call(
-                    "DetachInternetGateway", "\(gateway.id) from \($0)", [("InternetGatewayId", gateway.id), ("VpcId", $0)],
+                    "DetachInternetGateway", "\(gateway.id) from \($0)",
+                    [("InternetGatewayId", gateway.id), ("VpcId", $0)],
                     done: ["Gateway.NotAttached"])
             }
             chain.append(call("DeleteInternetGateway", gateway.id, [("InternetGatewayId", gateway.id)]))
@@ -114,7 +115,8 @@ extension NetworkEnvironment {
                     group.addTask {
                         for call in chain {
                             try await client.retryingDependency(limit: dependencyWait) {
-                                try await client.idempotentDelete(call.action, call.parameters, alsoDone: call.alreadyDone)
+                                try await client.idempotentDelete(
+                                    call.action, call.parameters, alsoDone: call.alreadyDone)
                             }
                             progress(PlanStep(.delete, Self.kind(of: call.action), call.resource))
                         }

@@ -293,7 +293,8 @@ public struct NetworkEnvironment: Sendable {
         let wanted = ["0.0.0.0/0", "::/0"]
         let tableID = table.id
         try await withThrowingTaskGroup(of: Void.self) { group in
-            for destination in wanted where !table.routes.contains(where: {
+            for destination in wanted
+            where !table.routes.contains(where: {
                 $0.destination == destination && $0.gatewayID == gatewayID
             }) {
                 steps.append(PlanStep(.update, "route-table", "\(tableID) route \(destination) -> \(gatewayID)"))
@@ -301,7 +302,8 @@ public struct NetworkEnvironment: Sendable {
                     try await client.awaitingConsistency(
                         codes: ["InvalidRouteTableID.NotFound", "InvalidGatewayID.NotFound"]
                     ) {
-                        try await client.createRoute(routeTableID: tableID, destination: destination, gatewayID: gatewayID)
+                        try await client.createRoute(
+                            routeTableID: tableID, destination: destination, gatewayID: gatewayID)
                     }
                 }
             }
@@ -330,7 +332,9 @@ public struct NetworkEnvironment: Sendable {
         let zone = spec.zone ?? "(first available zone)"
         if let vpc = found.vpc {
             steps.append(PlanStep(.keep, "vpc", vpc.id))
-            if vpc.ipv6Block == nil { steps.append(PlanStep(.update, "vpc", "\(vpc.id) add an Amazon-provided IPv6 /56")) }
+            if vpc.ipv6Block == nil {
+                steps.append(PlanStep(.update, "vpc", "\(vpc.id) add an Amazon-provided IPv6 /56"))
+            }
         } else {
             steps.append(PlanStep(.create, "vpc", "\(spec.vpcCIDR) + Amazon-provided IPv6 /56"))
         }
@@ -342,7 +346,8 @@ public struct NetworkEnvironment: Sendable {
         } else {
             steps.append(PlanStep(.create, "internet-gateway", "attached to the VPC"))
         }
-        let ipv6Text = found.vpc?.ipv6Block.flatMap { try? $0.subnet(length: 64, index: spec.ipv6SubnetIndex) }
+        let ipv6Text =
+            found.vpc?.ipv6Block.flatMap { try? $0.subnet(length: 64, index: spec.ipv6SubnetIndex) }
             .map(\.description) ?? "/64 #\(spec.ipv6SubnetIndex) of the VPC's /56"
         if let subnet = found.subnets.first {
             steps.append(PlanStep(.keep, "subnet", subnet.id))

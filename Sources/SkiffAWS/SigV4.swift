@@ -85,7 +85,8 @@ public struct SigV4Signer: Sendable {
             + "Signature=\(signature)"
         var out = all
         out.append(("Authorization", authorization))
-        return Signature(canonicalRequest: canonicalRequest, stringToSign: stringToSign, signature: signature, headers: out)
+        return Signature(
+            canonicalRequest: canonicalRequest, stringToSign: stringToSign, signature: signature, headers: out)
     }
 
     static func hmac(key: [UInt8], _ message: String) -> [UInt8] {

@@ -134,7 +134,8 @@ extension EC2Error {
         default: code = "HTTP\(status)"
         }
         let snippet = String(decoding: body.prefix(300), as: UTF8.self)
-        let message = snippet.contains("<html") || snippet.contains("<!doctype") || snippet.contains("<!DOCTYPE")
+        let message =
+            snippet.contains("<html") || snippet.contains("<!doctype") || snippet.contains("<!DOCTYPE")
             ? "the endpoint answered with an HTML page, not an EC2 XML error" : EC2Error.oneLine(snippet)
         return EC2Error(code: code, message: message, requestID: nil, status: status, action: action)
     }

@@ -40,8 +40,8 @@ struct AWSOptions: ParsableArguments {
                     let ms = record.duration / .milliseconds(1)
                     let outcome = record.errorCode.map { " \($0)" } ?? ""
                     printError(
-                        "skiff: debug: \(record.action) try \(record.attempt): HTTP \(record.status.map(String.init) ?? "-")"
-                            + "\(outcome) in \(Int(ms)) ms")
+                        "skiff: debug: \(record.action) try \(record.attempt): "
+                            + "HTTP \(record.status.map(String.init) ?? "-")\(outcome) in \(Int(ms)) ms")
                 }
             })
     }

@@ -22,7 +22,8 @@ struct AWSCLITests {
     func upDown() async throws {
         try await withMoto { moto in
             let env = environment(moto)
-            let varsFile = FileManager.default.temporaryDirectory.appendingPathComponent("skiff-vars-\(UUID()).yml").path
+            let varsFile = FileManager.default.temporaryDirectory.appendingPathComponent("skiff-vars-\(UUID()).yml")
+                .path
             defer { try? FileManager.default.removeItem(atPath: varsFile) }
 
             let plan = try runChild(skiffExecutable, ["aws", "up", "--name", "cli", "--dry-run"], environment: env)
@@ -40,9 +41,10 @@ struct AWSCLITests {
             let attributes = try FileManager.default.attributesOfItem(atPath: varsFile)
             #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o600)
             let vars = try String(contentsOfFile: varsFile, encoding: .utf8)
-            for key in ["region", "az", "subnet_id", "security_group", "internal_cidr", "internal_gw", "internal_ip",
-                "ipv6_cidr", "ipv6_address"]
-            {
+            for key in [
+                "region", "az", "subnet_id", "security_group", "internal_cidr", "internal_gw", "internal_ip",
+                "ipv6_cidr", "ipv6_address",
+            ] {
                 #expect(vars.contains("\n\(key): \"") || vars.hasPrefix("\(key): \""), "\(key) missing")
             }
             #expect(vars.contains("az: \"us-east-1b\""))
@@ -68,7 +70,10 @@ struct AWSCLITests {
             try await moto.control("POST", "/moto-api/reset-auth", body: "3")
             let user = try JSONDecoder().decode(
                 IAMUser.self,
-                from: Data(try runPython("botocore_ref.py", input: "{\"mode\": \"iam-user\", \"endpoint\": \"\(moto.motoURL)\"}").utf8))
+                from: Data(
+                    try runPython(
+                        "botocore_ref.py", input: "{\"mode\": \"iam-user\", \"endpoint\": \"\(moto.motoURL)\"}"
+                    ).utf8))
             let good = try runChild(
                 skiffExecutable, ["aws", "up", "--name", "authcli"],
                 environment: environment(moto, secret: user.secret_key, key: user.access_key))
@@ -91,24 +96,27 @@ struct AWSCLITests {
         try await withMoto { moto in
             let client = moto.client()
             let vars = try #require(
-                try await NetworkEnvironment(client: client, spec: try NetworkEnvironmentSpec(name: "cpicli")).up().vars)
+                try await NetworkEnvironment(client: client, spec: try NetworkEnvironmentSpec(name: "cpicli")).up().vars
+            )
             let ami = try #require(try await client.describeImages().first?.id)
-            let configFile = FileManager.default.temporaryDirectory.appendingPathComponent("skiff-cpi-\(UUID()).yml").path
+            let configFile = FileManager.default.temporaryDirectory.appendingPathComponent("skiff-cpi-\(UUID()).yml")
+                .path
             defer { try? FileManager.default.removeItem(atPath: configFile) }
             try """
-                aws:
-                  access_key_id: AKIDSKIFFTEST
-                  secret_access_key: skiff-test-secret
-                  region: us-east-1
-                  default_key_name: bosh
-                  default_security_groups: [\(vars.securityGroupID)]
-                  ec2_endpoint: \(moto.endpoint)
-                agent:
-                  mbus: https://mbus:pw@0.0.0.0:6868
-                """.write(toFile: configFile, atomically: true, encoding: .utf8)
+            aws:
+              access_key_id: AKIDSKIFFTEST
+              secret_access_key: skiff-test-secret
+              region: us-east-1
+              default_key_name: bosh
+              default_security_groups: [\(vars.securityGroupID)]
+              ec2_endpoint: \(moto.endpoint)
+            agent:
+              mbus: https://mbus:pw@0.0.0.0:6868
+            """.write(toFile: configFile, atomically: true, encoding: .utf8)
 
             func call(_ method: String, _ arguments: String) throws -> JSONValue {
-                let request = "{\"method\": \"\(method)\", \"arguments\": \(arguments), \"context\": {\"director_uuid\": \"skiff\"}, \"api_version\": 2}"
+                let request =
+                    "{\"method\": \"\(method)\", \"arguments\": \(arguments), \"context\": {\"director_uuid\": \"skiff\"}, \"api_version\": 2}"
                 let result = try runChild(skiffExecutable, ["cpi", "aws", "--config", configFile], input: request)
                 #expect(result.status == 0)
                 return try JSONValue(parsingText: result.stdout)
@@ -126,12 +134,14 @@ struct AWSCLITests {
                           "cloud_properties": {"subnet": "\(vars.subnetID)"}}}
                 """
             try await moto.resetLog()
-            let refused = try call("create_vm", "[\"agent\", \"\(ami)\", {\"instance_type\": \"m3.medium\"}, \(networks), [], {}]")
+            let refused = try call(
+                "create_vm", "[\"agent\", \"\(ami)\", {\"instance_type\": \"m3.medium\"}, \(networks), [], {}]")
             #expect(refused["error"]?["type"]?.stringValue == "Bosh::Clouds::CloudError")
             #expect(refused["error"]?["message"]?.stringValue?.contains("m3.medium has no IPv6") == true)
             #expect(!(try await moto.log()).contains { $0.action == "RunInstances" })
 
-            let created = try call("create_vm", "[\"agent\", \"\(ami)\", {\"instance_type\": \"t3.small\"}, \(networks), [], {}]")
+            let created = try call(
+                "create_vm", "[\"agent\", \"\(ami)\", {\"instance_type\": \"t3.small\"}, \(networks), [], {}]")
             let cid = try #require(created["result"]?.arrayValue?.first?.stringValue, "\(created)")
             let instance = try #require(try await client.describeInstances(ids: [cid]).first)
             #expect(instance.ipv6Addresses.map(\.description) == [vars.ipv6Address.description])

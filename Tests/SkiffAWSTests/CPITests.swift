@@ -1,6 +1,6 @@
 import Foundation
-import SkiffCloud
 import SkiffAWS
+import SkiffCloud
 import SkiffNet
 import Testing
 
@@ -38,13 +38,18 @@ struct CPITests {
         }
     }
 
-    func networks(_ vars: NetworkEnvironmentVars, ipv6: String? = nil, netmask6: String = "ffff:ffff:ffff:ffff::", vip: String? = nil)
+    func networks(
+        _ vars: NetworkEnvironmentVars, ipv6: String? = nil, netmask6: String = "ffff:ffff:ffff:ffff::",
+        vip: String? = nil
+    )
         throws -> JSONValue
     {
         var entries: [String: JSONValue] = [
             "default": .object([
-                "type": .string("manual"), "ip": .string(vars.internalIP.description), "netmask": .string("255.255.255.0"),
-                "gateway": .string(vars.internalGateway.description), "default": .array([.string("dns"), .string("gateway")]),
+                "type": .string("manual"), "ip": .string(vars.internalIP.description),
+                "netmask": .string("255.255.255.0"),
+                "gateway": .string(vars.internalGateway.description),
+                "default": .array([.string("dns"), .string("gateway")]),
                 "dns": .array([.string("10.0.0.2")]), "cloud_properties": .object(["subnet": .string(vars.subnetID)]),
             ])
         ]
@@ -119,7 +124,9 @@ struct CPITests {
             try await f.cpi.detachDisk(vmCID: cid, diskCID: disk)
             try await f.cpi.deleteDisk(disk)
             #expect(try await f.cpi.hasDisk(disk) == false)
-            await #expect(throws: AWSCPIError(.diskNotFound, "Disk '\(disk)' not found")) { try await f.cpi.deleteDisk(disk) }
+            await #expect(throws: AWSCPIError(.diskNotFound, "Disk '\(disk)' not found")) {
+                try await f.cpi.deleteDisk(disk)
+            }
 
             try await f.cpi.rebootVM(cid)
             try await f.cpi.deleteVM(cid)
@@ -149,7 +156,8 @@ struct CPITests {
     }
 
     /// Runs `create_vm` expecting a refusal whose message contains `fragment`, and no RunInstances sent.
-    func expectRefusal(_ f: Fixture, type: String = "t3.small", networks: JSONValue, _ fragments: [String]) async throws {
+    func expectRefusal(_ f: Fixture, type: String = "t3.small", networks: JSONValue, _ fragments: [String]) async throws
+    {
         do {
             _ = try await f.cpi.createVM(
                 agentID: "agent-x", stemcellCID: f.ami, cloudProperties: .object(["instance_type": .string(type)]),
@@ -169,8 +177,10 @@ struct CPITests {
         try await withFixture { f in
             let block = f.vars.ipv6CIDR
             let good = f.vars.ipv6Address.description
-            try await expectRefusal(f, type: "m3.medium", networks: try networks(f.vars, ipv6: good), ["m3.medium", "no IPv6"])
-            try await expectRefusal(f, type: "t1.micro", networks: try networks(f.vars, ipv6: good), ["t1.micro", "no IPv6"])
+            try await expectRefusal(
+                f, type: "m3.medium", networks: try networks(f.vars, ipv6: good), ["m3.medium", "no IPv6"])
+            try await expectRefusal(
+                f, type: "t1.micro", networks: try networks(f.vars, ipv6: good), ["t1.micro", "no IPv6"])
 
             // A type whose DescribeInstanceTypes says ipv6Supported=false (a recorded answer, injected by the proxy).
             try await f.moto.inject([
@@ -184,12 +194,14 @@ struct CPITests {
                         """)
             ])
             try await expectRefusal(
-                f, type: "c5.large", networks: try networks(f.vars, ipv6: good), ["c5.large", "no IPv6", "ipv6Supported=false"])
+                f, type: "c5.large", networks: try networks(f.vars, ipv6: good),
+                ["c5.large", "no IPv6", "ipv6Supported=false"])
 
             let outside = try #require(block.address.advanced(by: UInt128(1) << 64))  // the next /64
             try await expectRefusal(f, networks: try networks(f.vars, ipv6: outside.description), ["outside"])
             for reserved in [try #require(block.address(at: 1)), try #require(block.address(at: 3)), block.last] {
-                try await expectRefusal(f, networks: try networks(f.vars, ipv6: reserved.description), ["reserved by AWS"])
+                try await expectRefusal(
+                    f, networks: try networks(f.vars, ipv6: reserved.description), ["reserved by AWS"])
             }
             try await expectRefusal(
                 f, networks: try networks(f.vars, ipv6: good, netmask6: "ffff:ffff:ffff:ffff:ffff::"), ["not a /64"])
@@ -227,15 +239,19 @@ struct CPITests {
             let results = try #require(output["results"]?.arrayValue)
             #expect(results.count == log.count)
             let actions = Set(log.map(\.action))
-            for required in ["RunInstances", "AssignIpv6Addresses", "AssociateAddress", "CreateVpc", "CreateSubnet",
-                "AuthorizeSecurityGroupIngress", "CreateRoute", "CreateVolume", "AttachVolume", "CreateTags"]
-            {
+            for required in [
+                "RunInstances", "AssignIpv6Addresses", "AssociateAddress", "CreateVpc", "CreateSubnet",
+                "AuthorizeSecurityGroupIngress", "CreateRoute", "CreateVolume", "AttachVolume", "CreateTags",
+            ] {
                 #expect(actions.contains(required), "\(required) was not exercised")
             }
             for result in results {
                 let action = result["action"]?.stringValue ?? "?"
-                #expect(result["dropped"]?.arrayValue?.isEmpty == true, "\(action) sent unknown names: \(result["dropped"] ?? .null)")
-                #expect(result["changed"]?.arrayValue?.isEmpty == true, "\(action) changed: \(result["changed"] ?? .null)")
+                #expect(
+                    result["dropped"]?.arrayValue?.isEmpty == true,
+                    "\(action) sent unknown names: \(result["dropped"] ?? .null)")
+                #expect(
+                    result["changed"]?.arrayValue?.isEmpty == true, "\(action) changed: \(result["changed"] ?? .null)")
             }
         }
     }
@@ -296,7 +312,9 @@ struct WireNameTests {
     @Test("filters and tag specifications")
     func filtersAndTags() throws {
         var parameters = EC2Parameters()
-        parameters.filters([EC2Filter.tag("skiff:env", "demo"), EC2Filter("instance-state-name", ["running", "stopped"])])
+        parameters.filters([
+            EC2Filter.tag("skiff:env", "demo"), EC2Filter("instance-state-name", ["running", "stopped"]),
+        ])
         let expected = try botocore(
             "DescribeInstances",
             """

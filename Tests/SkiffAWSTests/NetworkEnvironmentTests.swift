@@ -1,7 +1,7 @@
 import Foundation
 import SkiffAWS
-import SkiffNet
 import SkiffCloud
+import SkiffNet
 import Testing
 
 @Suite("skiff aws up/down against moto", .serialized)
@@ -52,10 +52,11 @@ struct NetworkEnvironmentTests {
             // Ingress: the default ports from both families, nothing else open.
             let group = try #require(try await client.describeSecurityGroups(ids: [vars.securityGroupID]).first)
             for port in [22, 80, 443, 6868] {
-                #expect(group.ingress.contains {
-                    $0.ipProtocol == "tcp" && $0.fromPort == port && $0.ipv4Ranges.contains("0.0.0.0/0")
-                        && $0.ipv6Ranges.contains("::/0")
-                })
+                #expect(
+                    group.ingress.contains {
+                        $0.ipProtocol == "tcp" && $0.fromPort == port && $0.ipv4Ranges.contains("0.0.0.0/0")
+                            && $0.ipv6Ranges.contains("::/0")
+                    })
             }
             #expect(!group.ingress.contains { $0.ipProtocol == "-1" })
             #expect(group.ingress.filter { $0.ipProtocol == "tcp" }.count == 4)

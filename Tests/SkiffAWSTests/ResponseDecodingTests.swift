@@ -18,8 +18,10 @@ struct ResponseDecodingTests {
         #expect(error.requestID == "7a62c49f-347e-4fc4-9331-6e8eEXAMPLE")
         #expect(error.message.contains("subnet-0a1b"))
         #expect(!error.isRetryable)
-        #expect(error.description == "EC2 DeleteSubnet failed: DependencyViolation (HTTP 400): The subnet "
-            + "'subnet-0a1b' has dependencies and cannot be deleted. [request id 7a62c49f-347e-4fc4-9331-6e8eEXAMPLE]")
+        #expect(
+            error.description == "EC2 DeleteSubnet failed: DependencyViolation (HTTP 400): The subnet "
+                + "'subnet-0a1b' has dependencies and cannot be deleted. [request id 7a62c49f-347e-4fc4-9331-6e8eEXAMPLE]"
+        )
     }
 
     @Test("moto's auth failure shape: ErrorResponse/Errors/Error with Type")
@@ -36,7 +38,8 @@ struct ResponseDecodingTests {
 
     @Test("the query-protocol shape ErrorResponse/Error, and an HTML 500 page")
     func otherShapes() {
-        let query = "<ErrorResponse><Error><Code>Throttling</Code><Message>Rate exceeded</Message></Error>"
+        let query =
+            "<ErrorResponse><Error><Code>Throttling</Code><Message>Rate exceeded</Message></Error>"
             + "<RequestId>q-1</RequestId></ErrorResponse>"
         let throttled = EC2Error.decode(status: 400, body: Array(query.utf8), action: "DescribeVpcs")
         #expect(throttled.code == "Throttling")
@@ -51,10 +54,12 @@ struct ResponseDecodingTests {
 
     @Test("RequestLimitExceeded with HTTP 503 is retryable; UnsupportedOperation is not")
     func retryClassification() {
-        let limit = "<Response><Errors><Error><Code>RequestLimitExceeded</Code><Message>Request limit exceeded."
+        let limit =
+            "<Response><Errors><Error><Code>RequestLimitExceeded</Code><Message>Request limit exceeded."
             + "</Message></Error></Errors><RequestID>r-1</RequestID></Response>"
         #expect(EC2Error.decode(status: 503, body: Array(limit.utf8), action: "RunInstances").isThrottling)
-        let unsupported = "<Response><Errors><Error><Code>UnsupportedOperation</Code><Message>IPv6 addresses are "
+        let unsupported =
+            "<Response><Errors><Error><Code>UnsupportedOperation</Code><Message>IPv6 addresses are "
             + "not supported on m3.medium</Message></Error></Errors><RequestID>r-2</RequestID></Response>"
         let error = EC2Error.decode(status: 400, body: Array(unsupported.utf8), action: "RunInstances")
         #expect(error.code == "UnsupportedOperation")

@@ -10,14 +10,18 @@ struct SettingsTests {
         let home = FileManager.default.temporaryDirectory.appendingPathComponent("skiff-home-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: home + "/.aws", withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: home) }
-        if let credentials { try credentials.write(toFile: home + "/.aws/credentials", atomically: true, encoding: .utf8) }
+        if let credentials {
+            try credentials.write(toFile: home + "/.aws/credentials", atomically: true, encoding: .utf8)
+        }
         if let config { try config.write(toFile: home + "/.aws/config", atomically: true, encoding: .utf8) }
         try body(home)
     }
 
     @Test("environment keys win over the profile; region from AWS_REGION before AWS_DEFAULT_REGION")
     func environmentFirst() throws {
-        try withHome(credentials: "[default]\naws_access_key_id = AKIDFILE\naws_secret_access_key = filesecret\n", config: nil) {
+        try withHome(
+            credentials: "[default]\naws_access_key_id = AKIDFILE\naws_secret_access_key = filesecret\n", config: nil
+        ) {
             (home: String) throws in
             let settings = try AWSSettings.resolve(environment: [
                 "HOME": home, "AWS_ACCESS_KEY_ID": "AKIDENV", "AWS_SECRET_ACCESS_KEY": "envsecret",
@@ -93,10 +97,13 @@ struct SettingsTests {
 
     @Test("missing keys, region or profile fail with one line naming what to set")
     func failures() throws {
-        try withHome(credentials: nil, config: "[profile sso]\nsso_start_url = https://x\nregion = us-east-1\n") { (home: String) throws in
+        try withHome(credentials: nil, config: "[profile sso]\nsso_start_url = https://x\nregion = us-east-1\n") {
+            (home: String) throws in
             #expect(throws: AWSConfigurationError.self) { try AWSSettings.resolve(environment: ["HOME": home]) }
             do {
-                _ = try AWSSettings.resolve(environment: ["HOME": home, "AWS_ACCESS_KEY_ID": "AKID", "AWS_SECRET_ACCESS_KEY": "s"])
+                _ = try AWSSettings.resolve(environment: [
+                    "HOME": home, "AWS_ACCESS_KEY_ID": "AKID", "AWS_SECRET_ACCESS_KEY": "s",
+                ])
                 Issue.record("expected a missing-region error")
             } catch let error as AWSConfigurationError {
                 #expect(error.message.contains("AWS_REGION"))
@@ -125,7 +132,8 @@ struct SettingsTests {
 
     @Test("vars files are written 0600 and whole")
     func privateFile() throws {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("skiff-vars-\(UUID().uuidString).yml").path
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("skiff-vars-\(UUID().uuidString).yml")
+            .path
         defer { try? FileManager.default.removeItem(atPath: path) }
         try PrivateFile.write("a: \"1\"\n", to: path)
         let attributes = try FileManager.default.attributesOfItem(atPath: path)

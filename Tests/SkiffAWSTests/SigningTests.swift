@@ -19,7 +19,8 @@ struct SigningTests {
 
     func compare(host: String, url: String, body: String, token: String? = nil) throws {
         let credentials = AWSCredentials(
-            accessKeyID: "AKIDEXAMPLE", secretAccessKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", sessionToken: token)
+            accessKeyID: "AKIDEXAMPLE", secretAccessKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", sessionToken: token
+        )
         let signer = SigV4Signer(credentials: credentials, region: "us-east-1")
         let headers = [("Content-Type", "application/x-www-form-urlencoded; charset=utf-8"), ("Host", host)]
         let ours = signer.sign(headers: headers, body: Array(body.utf8), date: Self.date)
@@ -30,7 +31,8 @@ struct SigningTests {
             "access_key": credentials.accessKeyID, "secret_key": credentials.secretAccessKey, "token": token,
             "region": "us-east-1", "amz_date": SigV4Signer.amzDate(Self.date),
         ]
-        let json = String(decoding: try JSONSerialization.data(withJSONObject: request.compactMapValues { $0 }), as: UTF8.self)
+        let json = String(
+            decoding: try JSONSerialization.data(withJSONObject: request.compactMapValues { $0 }), as: UTF8.self)
         let reference = try JSONDecoder().decode(
             BotocoreSignature.self, from: Data(try runPython("botocore_ref.py", input: json).utf8))
         #expect(ours.canonicalRequest == reference.canonical_request)
@@ -59,7 +61,8 @@ struct SigningTests {
 
     @Test("the signing key depends on the secret; the description never shows it")
     func secretStaysSecret() {
-        let credentials = AWSCredentials(accessKeyID: "AKIDEXAMPLE", secretAccessKey: "very-secret-value", sessionToken: "tok-secret")
+        let credentials = AWSCredentials(
+            accessKeyID: "AKIDEXAMPLE", secretAccessKey: "very-secret-value", sessionToken: "tok-secret")
         let settings = AWSSettings(credentials: credentials, region: "eu-west-1")
         for text in ["\(credentials)", String(reflecting: credentials), "\(settings)"] {
             #expect(!text.contains("very-secret-value"))
@@ -67,8 +70,10 @@ struct SigningTests {
         }
         let a = SigV4Signer(credentials: credentials, region: "eu-west-1")
             .sign(headers: [("Host", "h")], body: [], date: Self.date)
-        let b = SigV4Signer(credentials: AWSCredentials(accessKeyID: "AKIDEXAMPLE", secretAccessKey: "other"), region: "eu-west-1")
-            .sign(headers: [("Host", "h")], body: [], date: Self.date)
+        let b = SigV4Signer(
+            credentials: AWSCredentials(accessKeyID: "AKIDEXAMPLE", secretAccessKey: "other"), region: "eu-west-1"
+        )
+        .sign(headers: [("Host", "h")], body: [], date: Self.date)
         #expect(a.signature != b.signature)
         #expect(a.canonicalRequest.contains("x-amz-security-token:tok-secret"))
     }
@@ -79,10 +84,14 @@ struct SigningTests {
             try await moto.control("POST", "/moto-api/reset-auth", body: "3")
             let user = try JSONDecoder().decode(
                 IAMUser.self,
-                from: Data(try runPython("botocore_ref.py", input: "{\"mode\": \"iam-user\", \"endpoint\": \"\(moto.motoURL)\"}").utf8))
+                from: Data(
+                    try runPython(
+                        "botocore_ref.py", input: "{\"mode\": \"iam-user\", \"endpoint\": \"\(moto.motoURL)\"}"
+                    ).utf8))
             let good = moto.client(key: user.access_key, secret: user.secret_key)
             let spec = try NetworkEnvironmentSpec(name: "auth")
-            let vpc = try await good.createVpc(cidr: spec.vpcCIDR, tags: spec.tags("vpc") + [EC2Tag("note", "a b/c*d~e")])
+            let vpc = try await good.createVpc(
+                cidr: spec.vpcCIDR, tags: spec.tags("vpc") + [EC2Tag("note", "a b/c*d~e")])
             #expect(vpc.id.hasPrefix("vpc-"))
             #expect(try await good.describeVpcs(filters: [spec.ownerFilter]).map(\.id) == [vpc.id])
 

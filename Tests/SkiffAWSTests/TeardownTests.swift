@@ -7,7 +7,9 @@ import Testing
 struct TeardownTests {
     static func tree(_ xml: String) -> XMLTree { XMLTree.parse(Array(xml.utf8)) ?? XMLTree(name: "none") }
 
-    @Test("the plan deletes the VPC last, disassociates before deleting the route table, detaches before deleting the gateway")
+    @Test(
+        "the plan deletes the VPC last, disassociates before deleting the route table, detaches before deleting the gateway"
+    )
     func order() throws {
         let vpc = EC2Vpc(decoding: Self.tree("<item><vpcId>vpc-1</vpcId><state>available</state></item>"))
         let gateway = EC2InternetGateway(
@@ -21,7 +23,8 @@ struct TeardownTests {
                     + "<item><routeTableAssociationId>rtbassoc-1</routeTableAssociationId><subnetId>subnet-1</subnetId>"
                     + "<main>false</main></item></associationSet></item>"))
         let group = EC2SecurityGroup(decoding: Self.tree("<item><groupId>sg-1</groupId><vpcId>vpc-1</vpcId></item>"))
-        let plan = TeardownPlan.build(vpcs: [vpc], gateways: [gateway], subnets: [subnet], routeTables: [table], groups: [group])
+        let plan = TeardownPlan.build(
+            vpcs: [vpc], gateways: [gateway], subnets: [subnet], routeTables: [table], groups: [group])
         #expect(plan.stages.count == 2)
         #expect(plan.stages.last?.flatMap { $0 }.map(\.action) == ["DeleteVpc"])
         let actions = plan.calls.map(\.action)

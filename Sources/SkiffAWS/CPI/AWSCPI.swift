@@ -74,8 +74,8 @@ public struct AWSCPI: Sendable {
         if sorted.ipv6 != nil, let countProperty, countProperty > 0 {
             throw AWSCPIError(
                 .cloudError,
-                "network '\(sorted.ipv6?.name ?? "")' gives a static IPv6 address and cloud_properties.ipv6_address_count "
-                    + "is set; EC2 takes one or the other")
+                "network '\(sorted.ipv6?.name ?? "")' gives a static IPv6 address and "
+                    + "cloud_properties.ipv6_address_count is set; EC2 takes one or the other")
         }
         if wantsIPv6 { try VMPreflight.checkInstanceType(instanceType, info: nil) }
         guard let subnetID = sorted.subnetID else { throw AWSCPIError(.cloudError, "no subnet in networks") }
@@ -86,7 +86,9 @@ public struct AWSCPI: Sendable {
         async let addressCall = lookUpElasticIP(sorted.vip)
         let subnet: EC2Subnet
         do {
-            guard let found = try await subnetCall.first else { throw AWSCPIError(.cloudError, "subnet \(subnetID) not found") }
+            guard let found = try await subnetCall.first else {
+                throw AWSCPIError(.cloudError, "subnet \(subnetID) not found")
+            }
             subnet = found
         } catch let error as EC2Error where error.isNotFound {
             throw AWSCPIError(.cloudError, "subnet \(subnetID) does not exist in \(config.region)")
@@ -114,8 +116,11 @@ public struct AWSCPI: Sendable {
         }
         let allocation = try await addressCall
         let groupNames = cloudProperties["security_groups"]?.stringList ?? []
-        let groups = !groupNames.isEmpty ? groupNames : !sorted.securityGroups.isEmpty
-            ? sorted.securityGroups : config.defaultSecurityGroups
+        let groups =
+            !groupNames.isEmpty
+            ? groupNames
+            : !sorted.securityGroups.isEmpty
+                ? sorted.securityGroups : config.defaultSecurityGroups
         let groupIDs = try await resolveSecurityGroups(groups, vpcID: subnet.vpcID)
         let keyName = cloudProperties["key_name"]?.stringValue ?? config.defaultKeyName
         var ephemeral: (sizeGiB: Int, type: String)?
@@ -128,7 +133,9 @@ public struct AWSCPI: Sendable {
             agentID: agentID, vmName: vmName, networks: networks, env: env, ephemeral: ephemeral != nil)
         var tags = [EC2Tag("Name", vmName), EC2Tag("agent_id", agentID), EC2Tag("created_by", "skiff")]
         if let boshTags = env["bosh"]?["tags"]?.objectValue {
-            for key in boshTags.keys.sorted() { if let value = boshTags[key]?.stringValue { tags.append(EC2Tag(key, value)) } }
+            for key in boshTags.keys.sorted() {
+                if let value = boshTags[key]?.stringValue { tags.append(EC2Tag(key, value)) }
+            }
         }
         let request = RunInstancesRequest(
             imageID: stemcellCID, instanceType: instanceType, subnetID: subnetID, securityGroupIDs: groupIDs,
@@ -147,7 +154,7 @@ public struct AWSCPI: Sendable {
             try await ensureIPv6(instance, wanted: sorted.ipv6?.ip, count: countProperty ?? 0)
             if let allocation { try await associate(allocation, instanceID: instanceID) }
         } catch {
-            try? await client.call("TerminateInstances", ["InstanceId.1": instanceID])
+            _ = try? await client.call("TerminateInstances", ["InstanceId.1": instanceID])
             throw error
         }
         return (instanceID, networks)
@@ -228,7 +235,8 @@ public struct AWSCPI: Sendable {
         if let wanted {
             let after = try await client.describeInstances(ids: [instance.id]).first?.ipv6Addresses.map(\.description)
             guard after?.contains(wanted) == true else {
-                throw AWSCPIError(.vmCreationFailed, "IPv6 address \(wanted) is not on instance \(instance.id) after assigning it")
+                throw AWSCPIError(
+                    .vmCreationFailed, "IPv6 address \(wanted) is not on instance \(instance.id) after assigning it")
             }
         }
     }
@@ -309,11 +317,15 @@ public struct AWSCPI: Sendable {
         var tags: [EC2Tag] = []
         let members = metadata.objectValue ?? [:]
         for key in members.keys.sorted() {
-            if let value = members[key]?.stringValue ?? members[key]?.intValue.map(String.init) { tags.append(EC2Tag(key, value)) }
+            if let value = members[key]?.stringValue ?? members[key]?.intValue.map(String.init) {
+                tags.append(EC2Tag(key, value))
+            }
         }
         if let name = members["name"]?.stringValue {
             tags.append(EC2Tag("Name", name))
-        } else if let job = members["job"]?.stringValue, let index = members["index"]?.stringValue ?? members["index"]?.intValue.map(String.init) {
+        } else if let job = members["job"]?.stringValue,
+            let index = members["index"]?.stringValue ?? members["index"]?.intValue.map(String.init)
+        {
             tags.append(EC2Tag("Name", "\(job)/\(index)"))
         }
         do {
@@ -381,7 +393,8 @@ public struct AWSCPI: Sendable {
         p.set("InstanceId", vmCID)
         do {
             try await client.call("DetachVolume", p)
-        } catch let error as EC2Error where error.code == "IncorrectState" || error.code == "InvalidAttachment.NotFound" {
+        } catch let error as EC2Error where error.code == "IncorrectState" || error.code == "InvalidAttachment.NotFound"
+        {
             throw AWSCPIError(.diskNotAttached, "disk \(diskCID) is not attached to VM \(vmCID)")
         } catch let error as EC2Error where error.isNotFound {
             throw AWSCPIError(.diskNotFound, "disk \(diskCID) not found")
@@ -410,7 +423,9 @@ public struct AWSCPI: Sendable {
     /// `has_disk`.
     public func hasDisk(_ cid: String) async throws -> Bool {
         do {
-            return try await client.describeVolumes(ids: [cid]).contains { $0.state != "deleting" && $0.state != "deleted" }
+            return try await client.describeVolumes(ids: [cid]).contains {
+                $0.state != "deleting" && $0.state != "deleted"
+            }
         } catch let error as EC2Error where error.isNotFound {
             return false
         }
@@ -425,7 +440,9 @@ public struct AWSCPI: Sendable {
                 try await client.describeVolumes(ids: [volumeID])
             }
             if volumes.first?.state == state { return }
-            if volumes.first?.state == "error" { throw AWSCPIError(.cloudError, "volume \(volumeID) is in state error") }
+            if volumes.first?.state == "error" {
+                throw AWSCPIError(.cloudError, "volume \(volumeID) is in state error")
+            }
             guard clock.now < deadline else {
                 throw AWSCPIError(.cloudError, "volume \(volumeID) did not become \(state) within \(stateWait)")
             }

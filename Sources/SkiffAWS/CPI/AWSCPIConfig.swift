@@ -69,9 +69,9 @@ public struct AWSCPIConfig: Sendable, Hashable {
 
     /// Reads the properties object (`{"aws": {...}, "agent": {...}}`), or a config with a top-level
     /// `cloud_provider.properties` or `properties` wrapper.
-    public init(properties raw: JSONValue, environment: [String: String] = ProcessInfo.processInfo.environment) throws(
-        AWSCPIError
-    ) {
+    public init(properties raw: JSONValue, environment: [String: String] = ProcessInfo.processInfo.environment)
+        throws(AWSCPIError)
+    {
         var properties = raw
         if let inner = raw["cloud_provider"]?["properties"] { properties = inner }
         if let inner = raw["properties"], inner["aws"] != nil { properties = inner }

@@ -52,7 +52,9 @@ public struct AWSCloudProvider: CloudProvider {
     public func info() async throws -> CPIInfo { CPIInfo(apiVersion: 2, stemcellFormats: ["aws-light"]) }
 
     public func createStemcell(imagePath: String, cloudProperties: [String: JSONValue]) async throws -> String {
-        try await translating { try await cpi.createStemcell(imagePath: imagePath, cloudProperties: .object(cloudProperties)) }
+        try await translating {
+            try await cpi.createStemcell(imagePath: imagePath, cloudProperties: .object(cloudProperties))
+        }
     }
 
     public func deleteStemcell(_ stemcellCID: String) async throws {
@@ -89,7 +91,9 @@ public struct AWSCloudProvider: CloudProvider {
     }
 
     public func createDisk(sizeMiB: Int, cloudProperties: [String: JSONValue], vmCID: String?) async throws -> String {
-        try await translating { try await cpi.createDisk(sizeMiB: sizeMiB, cloudProperties: .object(cloudProperties), vmCID: vmCID) }
+        try await translating {
+            try await cpi.createDisk(sizeMiB: sizeMiB, cloudProperties: .object(cloudProperties), vmCID: vmCID)
+        }
     }
 
     public func attachDisk(vmCID: String, diskCID: String) async throws -> JSONValue {
@@ -100,11 +104,17 @@ public struct AWSCloudProvider: CloudProvider {
         try await translating { try await cpi.detachDisk(vmCID: vmCID, diskCID: diskCID) }
     }
 
-    public func deleteDisk(_ diskCID: String) async throws { try await translating { try await cpi.deleteDisk(diskCID) } }
+    public func deleteDisk(_ diskCID: String) async throws {
+        try await translating { try await cpi.deleteDisk(diskCID) }
+    }
 
-    public func hasDisk(_ diskCID: String) async throws -> Bool { try await translating { try await cpi.hasDisk(diskCID) } }
+    public func hasDisk(_ diskCID: String) async throws -> Bool {
+        try await translating { try await cpi.hasDisk(diskCID) }
+    }
 
-    public func getDisks(vmCID: String) async throws -> [String] { try await translating { try await cpi.getDisks(vmCID: vmCID) } }
+    public func getDisks(vmCID: String) async throws -> [String] {
+        try await translating { try await cpi.getDisks(vmCID: vmCID) }
+    }
 }
 
 extension JSONValue {

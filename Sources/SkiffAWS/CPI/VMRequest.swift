@@ -45,7 +45,8 @@ public struct VMNetworks: Sendable, Hashable {
             switch type {
             case "vip":
                 guard let ip = spec["ip"]?.stringValue, let address = IPv4Address(ip) else {
-                    throw AWSCPIError(.cloudError, "network '\(name)': a vip network needs an IPv4 'ip' (an Elastic IP)")
+                    throw AWSCPIError(
+                        .cloudError, "network '\(name)': a vip network needs an IPv4 'ip' (an Elastic IP)")
                 }
                 vip = address.description
             case "dynamic":
@@ -107,7 +108,9 @@ public struct VMNetworks: Sendable, Hashable {
 /// Checks made before any mutating call, each naming what is wrong.
 public enum VMPreflight {
     /// Families that have no IPv6 at all (the 2016 launch excluded M3 and G2; C1, M1, M2, T1 never had it).
-    public static let familiesWithoutIPv6: Set<String> = ["m3", "g2", "c1", "m1", "m2", "t1", "cc2", "cr1", "hs1", "hi1"]
+    public static let familiesWithoutIPv6: Set<String> = [
+        "m3", "g2", "c1", "m1", "m2", "t1", "cc2", "cr1", "hs1", "hi1",
+    ]
 
     /// Refuses an instance type that cannot have IPv6 addresses, by family or by what `DescribeInstanceTypes` said.
     public static func checkInstanceType(_ type: String, info: EC2InstanceTypeInfo?) throws(AWSCPIError) {
@@ -128,7 +131,9 @@ public enum VMPreflight {
 
     /// Refuses an IPv6 address that is outside the subnet's block, reserved by AWS, or on a subnet that is not a
     /// /64 (the manifest's netmask and the subnet's actual block both count).
-    public static func checkIPv6(_ manual: VMNetworks.Manual, subnetBlock: String?, subnetID: String) throws(AWSCPIError) {
+    public static func checkIPv6(_ manual: VMNetworks.Manual, subnetBlock: String?, subnetID: String)
+        throws(AWSCPIError)
+    {
         do {
             let address = try IPv6Address(parsing: manual.ip)
             let declared = try IPNetwork<IPv6Address>(parsing: manual.prefix)
@@ -166,7 +171,8 @@ public enum VMPreflight {
             guard declared == block else {
                 throw AWSCPIError(
                     .cloudError,
-                    "network '\(manual.name)': its IPv6 prefix \(declared) differs from subnet \(subnetID)'s block \(block)")
+                    "network '\(manual.name)': its IPv6 prefix \(declared) differs from subnet \(subnetID)'s "
+                        + "block \(block)")
             }
         } catch let error as AWSCPIError {
             throw error

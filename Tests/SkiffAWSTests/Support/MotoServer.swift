@@ -153,10 +153,12 @@ final class MotoServer: @unchecked Sendable {
         environment.merge(extra) { $1 }
         let moto = try launch("python3 -m moto.server -H 127.0.0.1 -p \(port)", environment: environment)
         let portFile = FileManager.default.temporaryDirectory.appendingPathComponent(
-            "skiff-ec2-proxy-\(UInt32.random(in: 0...UInt32.max))").path
+            "skiff-ec2-proxy-\(UInt32.random(in: 0...UInt32.max))"
+        ).path
         let proxy: Process
         do {
-            proxy = try launch("python3 '\(supportDirectory)/ec2_proxy.py' \(port) '\(portFile)'", environment: environment)
+            proxy = try launch(
+                "python3 '\(supportDirectory)/ec2_proxy.py' \(port) '\(portFile)'", environment: environment)
         } catch {
             terminate(moto)
             throw error
