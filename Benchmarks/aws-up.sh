@@ -26,7 +26,8 @@ run() {
     start=$(date +%s.%N)
     "$skiff" "$@" >"$work/out" 2>"$work/err"
     end=$(date +%s.%N)
-    printf '%-10s %6.3f s   %s\n' "$label" "$(echo "$end - $start" | bc)" "$(grep 'EC2 calls' "$work/err" | sed 's/^skiff: //')"
+    printf '%-10s %6.3f s   %s\n' "$label" "$(python3 -c "print($end - $start)")" \
+        "$(grep 'EC2 calls' "$work/err" | sed 's/^skiff: //')"
 }
 echo "skiff: $skiff, moto_server on 127.0.0.1:$port"
 # moto builds its EC2 backend on the first request to a region (about 1.5 s); warm it up so that the figures

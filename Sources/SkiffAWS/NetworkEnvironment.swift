@@ -160,6 +160,8 @@ public struct NetworkEnvironmentVars: Sendable, Hashable {
     public var ipv6CIDR: IPNetwork<IPv6Address>
     /// The first assignable IPv6 address (`::4`).
     public var ipv6Address: IPv6Address
+    /// The IPv6 gateway: the VPC router, `::1` of the /64.
+    public var ipv6Gateway: IPv6Address
 
     /// Derives the addresses from the subnet's blocks, using AWS's reservation rules.
     public init(
@@ -169,7 +171,7 @@ public struct NetworkEnvironmentVars: Sendable, Hashable {
         try ReservationPolicy.aws.validate(subnet: ipv6CIDR)
         guard let gateway = internalCIDR.address(at: 1),
             let ip = ReservationPolicy.aws.firstAssignable(in: internalCIDR),
-            let ip6 = ReservationPolicy.aws.firstAssignable(in: ipv6CIDR)
+            let ip6 = ReservationPolicy.aws.firstAssignable(in: ipv6CIDR), let gateway6 = ipv6CIDR.address(at: 1)
         else {
             throw AddressError(.outOfRange, input: "\(internalCIDR)", reason: "has no assignable address")
         }
@@ -182,6 +184,7 @@ public struct NetworkEnvironmentVars: Sendable, Hashable {
         self.internalIP = ip
         self.ipv6CIDR = ipv6CIDR
         self.ipv6Address = ip6
+        self.ipv6Gateway = gateway6
     }
 
     /// The vars as ordered key/value pairs.
@@ -190,7 +193,7 @@ public struct NetworkEnvironmentVars: Sendable, Hashable {
             ("region", region), ("az", zone), ("subnet_id", subnetID), ("security_group", securityGroupID),
             ("internal_cidr", internalCIDR.description), ("internal_gw", internalGateway.description),
             ("internal_ip", internalIP.description), ("ipv6_cidr", ipv6CIDR.description),
-            ("ipv6_address", ipv6Address.description),
+            ("ipv6_address", ipv6Address.description), ("ipv6_gw", ipv6Gateway.description),
         ]
     }
 

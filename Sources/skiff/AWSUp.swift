@@ -11,7 +11,7 @@ struct AWSUp: AsyncParsableCommand {
             Makes a VPC with an Amazon-provided IPv6 /56, a dual-stack subnet (/24 and the first /64), an internet \
             gateway, a route table with 0.0.0.0/0 and ::/0, and a security group. Running it again creates nothing \
             new. The vars (region, az, subnet_id, security_group, internal_cidr, internal_gw, internal_ip, \
-            ipv6_cidr, ipv6_address) go to stdout or --vars-out, for create-env -l.
+            ipv6_cidr, ipv6_address, ipv6_gw) go to stdout or --vars-out, for create-env -l.
             """
     )
 

@@ -50,6 +50,22 @@ struct AWSCLITests {
             #expect(vars.contains("az: \"us-east-1b\""))
             #expect(!vars.contains("skiff-test-secret"))
 
+            // The example manifest consumes the vars file.
+            let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+                .deletingLastPathComponent().path
+            let store = varsFile + ".creds.yml"
+            defer { try? FileManager.default.removeItem(atPath: store) }
+            let manifest = try runChild(
+                skiffExecutable,
+                ["int", "\(repository)/examples/nginx-ipv6/aws.yml", "-l", varsFile, "--vars-store", store],
+                environment: env)
+            #expect(manifest.status == 0, "\(manifest.stderr)")
+            let ipv6 = try #require(
+                vars.split(separator: "\n").first { $0.hasPrefix("ipv6_address:") }?.split(separator: "\"").dropFirst()
+                    .first)
+            #expect(manifest.stdout.contains("@[\(ipv6)]:6868"))
+            #expect(manifest.stdout.contains("- \(ipv6)"))
+
             let again = try runChild(skiffExecutable, ["aws", "up", "--name", "cli"], environment: env)
             #expect(again.status == 0)
             #expect(again.stdout == vars)

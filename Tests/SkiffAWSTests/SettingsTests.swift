@@ -1,5 +1,6 @@
 import Foundation
 import SkiffAWS
+import SkiffCloud
 import SkiffNet
 import Testing
 
@@ -127,6 +128,40 @@ struct SettingsTests {
                     "AWS_ENDPOINT_URL_EC2": "ftp://x",
                 ])
             }
+        }
+    }
+
+    @Test("CPI properties: static keys, or env_or_profile from the environment; the secret stays out of errors")
+    func cpiProperties() throws {
+        let staticConfig = try AWSCPIConfig(
+            properties: .object([
+                "aws": .object([
+                    "access_key_id": "AKIDCPI", "secret_access_key": "cpi-secret", "region": "eu-west-1",
+                    "default_key_name": "bosh", "default_security_groups": .array(["sg-1", "web"]),
+                    "ec2_endpoint": "ec2.eu-west-1.amazonaws.com",
+                ]),
+                "agent": .object(["mbus": "https://mbus:pw@[::]:6868", "ntp": .array(["time.aws.com"])]),
+            ]))
+        #expect(staticConfig.credentials.accessKeyID == "AKIDCPI")
+        #expect(staticConfig.endpoint?.url == "https://ec2.eu-west-1.amazonaws.com/")
+        #expect(staticConfig.defaultSecurityGroups == ["sg-1", "web"])
+        #expect(staticConfig.mbus == "https://mbus:pw@[::]:6868")
+        let fromEnv = try AWSCPIConfig(
+            properties: .object([
+                "cloud_provider": .object([
+                    "properties": .object([
+                        "aws": .object(["credentials_source": "env_or_profile", "region": "us-west-2"])
+                    ])
+                ])
+            ]),
+            environment: ["AWS_ACCESS_KEY_ID": "AKIDENV", "AWS_SECRET_ACCESS_KEY": "env-secret", "HOME": "/nonexistent"])
+        #expect(fromEnv.credentials.accessKeyID == "AKIDENV")
+        #expect(fromEnv.region == "us-west-2")
+        do {
+            _ = try AWSCPIConfig(properties: .object(["aws": .object(["access_key_id": "A", "region": "r"])]))
+            Issue.record("a config without a secret was accepted")
+        } catch {
+            #expect(error.message.contains("secret_access_key"))
         }
     }
 

@@ -14,6 +14,15 @@ public struct AWSCloudProvider: CloudProvider {
     /// Creates the provider from a config.
     public init(config: AWSCPIConfig) { self.init(cpi: AWSCPI(config: config)) }
 
+    /// Creates the provider from a manifest's `cloud_provider.properties` (the `aws:` and `agent:` blocks).
+    public init(properties: [String: JSONValue]) throws(CloudError) {
+        do {
+            self.init(config: try AWSCPIConfig(properties: .object(properties)))
+        } catch {
+            throw CloudError(.cpiError, error.message)
+        }
+    }
+
     /// Reads `cloud_provider.properties` (YAML or JSON; the `aws:`/`agent:` block, bare or wrapped) from a file.
     public static func config(file: String) throws(CloudError) -> AWSCPIConfig {
         guard let data = FileManager.default.contents(atPath: file) else {
