@@ -229,3 +229,64 @@ struct AWSOnlyBehaviourTests {
         }
     }
 }
+
+@Suite("eventual consistency after creates")
+struct ConsistencyTests {
+    @Test("a subnet create that does not yet see its new VPC is retried, within a bounded wait")
+    func notFoundAfterCreate() async throws {
+        try await withMoto { moto in
+            try await moto.inject([
+                Fault(action: "CreateSubnet", status: 400, code: "InvalidVpcID.NotFound", times: 2),
+                Fault(action: "AuthorizeSecurityGroupIngress", status: 400, code: "InvalidGroup.NotFound", times: 1),
+            ])
+            let result = try await NetworkEnvironment(client: moto.client(), spec: try NetworkEnvironmentSpec(name: "ec"))
+                .up()
+            #expect(result.vars != nil)
+            let log = try await moto.log()
+            #expect(log.filter { $0.action == "CreateSubnet" }.count == 3)
+            #expect(log.filter { $0.action == "AuthorizeSecurityGroupIngress" }.count == 2)
+        }
+    }
+
+    @Test("the wait is bounded: a resource that never appears fails with its NotFound code")
+    func boundedWait() async throws {
+        try await withMoto { moto in
+            try await moto.inject([Fault(action: "CreateSubnet", status: 400, code: "InvalidVpcID.NotFound", times: 1000)])
+            let clock = ContinuousClock()
+            let start = clock.now
+            await #expect {
+                _ = try await NetworkEnvironment(client: moto.client(), spec: try NetworkEnvironmentSpec(name: "ec2"))
+                    .up()
+            } throws: { error in
+                (error as? EC2Error)?.code == "InvalidVpcID.NotFound"
+            }
+            #expect(clock.now - start < .seconds(10))  // the test client waits at most 2 s
+        }
+    }
+
+    @Test("the CPI tolerates InvalidInstanceID.NotFound right after RunInstances")
+    func instanceNotYetVisible() async throws {
+        try await withMoto { moto in
+            let client = moto.client()
+            let vars = try #require(
+                try await NetworkEnvironment(client: client, spec: try NetworkEnvironmentSpec(name: "ecvm")).up().vars)
+            let ami = try #require(try await client.describeImages().first?.id)
+            try await moto.inject([
+                Fault(action: "DescribeInstances", status: 400, code: "InvalidInstanceID.NotFound", times: 2)
+            ])
+            let config = AWSCPIConfig(
+                credentials: AWSCredentials(accessKeyID: "AKIDSKIFFTEST", secretAccessKey: "skiff-test-secret"),
+                region: "us-east-1", defaultSecurityGroups: [vars.securityGroupID])
+            let networks = JSONValue.object([
+                "default": .object([
+                    "type": "manual", "ip": .string(vars.internalIP.description), "netmask": "255.255.255.0",
+                    "cloud_properties": .object(["subnet": .string(vars.subnetID)]),
+                ])
+            ])
+            let (cid, _) = try await AWSCPI(client: client, config: config).createVM(
+                agentID: "a", stemcellCID: ami, cloudProperties: ["instance_type": "t3.small"], networks: networks)
+            #expect(cid.hasPrefix("i-"))
+            #expect(try await moto.log().filter { $0.action == "DescribeInstances" && $0.injected }.count == 2)
+        }
+    }
+}

@@ -158,7 +158,8 @@ final class MotoServer: @unchecked Sendable {
         let proxy: Process
         do {
             proxy = try launch(
-                "python3 '\(supportDirectory)/ec2_proxy.py' \(port) '\(portFile)'", environment: environment)
+                "python3 '\(supportDirectory)/ec2_proxy.py' \(port) '\(portFile)' \(moto.processIdentifier)",
+                environment: environment)
         } catch {
             terminate(moto)
             throw error

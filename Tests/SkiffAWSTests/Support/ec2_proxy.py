@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Recording, fault-injecting HTTP proxy in front of moto_server, for skiff's EC2 tests.
 
-Usage: ec2_proxy.py UPSTREAM_PORT PORT_FILE
+Usage: ec2_proxy.py UPSTREAM_PORT PORT_FILE [UPSTREAM_PID]
 Listens on 127.0.0.1 on a free port and writes that port to PORT_FILE.
 Every EC2 request is logged (action, form parameters without signatures, status). Control endpoints:
   GET  /_skiff/log            -> JSON list of {"action", "params", "status", "injected"}
@@ -10,7 +10,8 @@ Every EC2 request is logged (action, form parameters without signatures, status)
                                  "body": optional raw body (e.g. HTML or a recorded answer),
                                  "skip": matching requests to let through first}; each matching request then
                                  consumes one time
-Exits on SIGTERM, or when its parent process goes away.
+Exits on SIGTERM, or when its parent process goes away; in that case it also stops UPSTREAM_PID (the moto_server
+the parent started), so a crashed test run leaves nothing behind.
 """
 import http.client
 import json
@@ -127,9 +128,18 @@ def main():
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(SystemExit(0)))
     parent = os.getppid()
 
+    upstream_pid = int(sys.argv[3]) if len(sys.argv) > 3 else 0
+
     def watch_parent():
         while os.getppid() == parent:
             time.sleep(1)
+        if upstream_pid:
+            for sig in (signal.SIGTERM, signal.SIGKILL):
+                try:
+                    os.kill(upstream_pid, sig)
+                except ProcessLookupError:
+                    break
+                time.sleep(0.5)
         server.shutdown()
 
     threading.Thread(target=watch_parent, daemon=True).start()
