@@ -121,6 +121,9 @@ final class MotoServer: @unchecked Sendable {
     private let moto: Process
     private let proxy: Process
 
+    /// The process ids of moto and the proxy.
+    var pids: [Int32] { [moto.processIdentifier, proxy.processIdentifier] }
+
     /// The endpoint clients use: the proxy.
     var endpoint: String { "http://127.0.0.1:\(proxyPort)" }
     /// moto directly, for control calls.
@@ -258,15 +261,51 @@ final class MotoServer: @unchecked Sendable {
     }
 }
 
+/// Limits how many moto servers run at once: each costs a Python process and a second of CPU to start, and the
+/// machine has two cores shared with the rest of the suite.
+actor MotoSlots {
+    static let shared = MotoSlots(limit: 3)
+
+    private var free: Int
+    private var waiting: [CheckedContinuation<Void, Never>] = []
+
+    init(limit: Int) { free = limit }
+
+    func acquire() async {
+        if free > 0 {
+            free -= 1
+            return
+        }
+        await withCheckedContinuation { waiting.append($0) }
+    }
+
+    func release() {
+        if waiting.isEmpty {
+            free += 1
+        } else {
+            waiting.removeFirst().resume()
+        }
+    }
+}
+
 /// Runs `body` with a fresh moto behind the proxy, stopping both afterwards even when `body` throws.
 func withMoto<T>(environment: [String: String] = [:], _ body: (MotoServer) async throws -> T) async throws -> T {
-    let server = try await MotoServer.start(environment: environment)
+    await MotoSlots.shared.acquire()
+    let server: MotoServer
+    do {
+        server = try await MotoServer.start(environment: environment)
+    } catch {
+        await MotoSlots.shared.release()
+        throw error
+    }
     do {
         let result = try await body(server)
         server.stop()
+        await MotoSlots.shared.release()
         return result
     } catch {
         server.stop()
+        await MotoSlots.shared.release()
         throw error
     }
 }
