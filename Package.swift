@@ -31,6 +31,7 @@ let package = Package(
         .library(name: "SkiffLocalCloud", targets: ["SkiffLocalCloud"]),
         .library(name: "SkiffAgent", targets: ["SkiffAgent"]),
         .library(name: "SkiffDeploy", targets: ["SkiffDeploy"]),
+        .library(name: "SkiffAWS", targets: ["SkiffAWS"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -50,13 +51,20 @@ let package = Package(
             swiftSettings: strict),
         .target(name: "SkiffTemplates", dependencies: ["SkiffNet", yams], swiftSettings: strict),
         .target(name: "SkiffCloud", dependencies: ["SkiffNet"], swiftSettings: strict),
+        .target(
+            name: "SkiffAWS",
+            dependencies: [
+                "SkiffNet", "SkiffCloud", crypto, httpClient, yams, .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: strict),
         .target(name: "SkiffLocalCloud", dependencies: ["SkiffCloud", "SkiffNet", yams], swiftSettings: strict),
         .target(
             name: "SkiffAgent", dependencies: ["SkiffNet", "SkiffCloud", crypto, x509, asn1, httpClient] + nio, swiftSettings: strict),
         .target(
             name: "SkiffDeploy",
             dependencies: [
-                "SkiffNet", "SkiffManifest", "SkiffTemplates", "SkiffCloud", "SkiffLocalCloud", "SkiffAgent", yams, crypto,
+                "SkiffNet", "SkiffManifest", "SkiffTemplates", "SkiffCloud", "SkiffLocalCloud", "SkiffAWS", "SkiffAgent",
+                yams, crypto,
                 httpClient,
             ],
             swiftSettings: strict),
@@ -71,6 +79,7 @@ let package = Package(
                 "SkiffLocalCloud",
                 "SkiffAgent",
                 "SkiffDeploy",
+                "SkiffAWS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
@@ -93,6 +102,13 @@ let package = Package(
         .testTarget(name: "SkiffCloudTests", dependencies: ["SkiffCloud", "SkiffNet"], swiftSettings: strict),
         .testTarget(
             name: "SkiffLocalCloudTests", dependencies: ["SkiffLocalCloud", "SkiffCloud", "SkiffNet"],
+            swiftSettings: strict),
+        .testTarget(
+            name: "SkiffAWSTests",
+            dependencies: [
+                "SkiffAWS", "SkiffCloud", "SkiffNet", "skiff", httpClient, .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            exclude: ["Support/ec2_proxy.py", "Support/botocore_ref.py"],
             swiftSettings: strict),
         .testTarget(name: "SkiffAgentTests", dependencies: ["SkiffAgent", "SkiffCloud", "SkiffNet"], swiftSettings: strict),
         .testTarget(

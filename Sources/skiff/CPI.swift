@@ -12,7 +12,7 @@ struct CPI: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cpi",
         abstract: "Run a built-in CPI: one JSON request on stdin, one JSON response on stdout.",
-        subcommands: [CPILocal.self]
+        subcommands: [CPILocal.self, CPIAWS.self]
     )
 }
 

@@ -1,0 +1,453 @@
+import Foundation
+import SkiffCloud
+
+/// The EC2 side of the AWS CPI: stemcells, VMs with IPv4 and IPv6 addresses, Elastic IPs and EBS disks.
+///
+/// Every `create_vm` check that can fail (instance type without IPv6, an IPv6 address outside its /64 or reserved by
+/// AWS, a subnet that is not a /64, a missing Elastic IP or security group) runs before the first mutating call.
+public struct AWSCPI: Sendable {
+    /// The EC2 client.
+    public let client: EC2Client
+    /// The CPI settings.
+    public let config: AWSCPIConfig
+    /// How long to wait for an instance to run or terminate, or a volume to change state.
+    public var stateWait: Duration = .seconds(600)
+
+    /// Creates the CPI.
+    public init(client: EC2Client, config: AWSCPIConfig) {
+        self.client = client
+        self.config = config
+    }
+
+    /// Creates the CPI with a client for the config's keys, region and endpoint.
+    public init(config: AWSCPIConfig, observer: (@Sendable (EC2CallRecord) -> Void)? = nil) {
+        self.init(client: EC2Client(settings: config.settings, observer: observer), config: config)
+    }
+
+    // MARK: info and stemcells
+
+    /// `info`: light stemcells only; CPI API version 2.
+    public func info() -> JSONValue {
+        .object(["stemcell_formats": .array([.string("aws-light")]), "api_version": .int(2)])
+    }
+
+    /// `create_stemcell` for a light stemcell: the AMI for this region from `cloud_properties.ami`, checked to exist.
+    public func createStemcell(imagePath: String, cloudProperties: JSONValue) async throws -> String {
+        guard let amis = cloudProperties["ami"] else {
+            throw AWSCPIError(
+                .notSupported, "only light stemcells (cloud_properties.ami with an AMI per region) are supported")
+        }
+        guard let ami = amis[config.region]?.stringValue ?? amis.stringValue else {
+            throw AWSCPIError(.cloudError, "the light stemcell has no AMI for region \(config.region)")
+        }
+        let images: [EC2Image]
+        do {
+            images = try await client.describeImages(ids: [ami])
+        } catch let error as EC2Error where error.code.hasPrefix("InvalidAMIID") {
+            throw AWSCPIError(.cloudError, "AMI \(ami) of the light stemcell does not exist in \(config.region)")
+        }
+        guard let image = images.first(where: { $0.id == ami }) else {
+            throw AWSCPIError(.cloudError, "AMI \(ami) of the light stemcell does not exist in \(config.region)")
+        }
+        guard image.state.isEmpty || image.state == "available" else {
+            throw AWSCPIError(.cloudError, "AMI \(ami) is \(image.state), not available")
+        }
+        return ami
+    }
+
+    /// `delete_stemcell`: a light stemcell's AMI belongs to its publisher, so nothing is deleted.
+    public func deleteStemcell(_ cid: String) async throws {}
+
+    // MARK: VMs
+
+    /// `create_vm`: returns the instance id and the networks as given.
+    public func createVM(
+        agentID: String, stemcellCID: String, cloudProperties: JSONValue, networks: JSONValue, diskCIDs: [String] = [],
+        env: JSONValue = .object([:])
+    ) async throws -> (String, JSONValue) {
+        let sorted = try VMNetworks(networks)
+        guard let instanceType = cloudProperties["instance_type"]?.stringValue else {
+            throw AWSCPIError(.cloudError, "cloud_properties.instance_type is required")
+        }
+        let countProperty = cloudProperties["ipv6_address_count"]?.intValue
+        let wantsIPv6 = sorted.ipv6 != nil || (countProperty ?? 0) > 0
+        if sorted.ipv6 != nil, let countProperty, countProperty > 0 {
+            throw AWSCPIError(
+                .cloudError,
+                "network '\(sorted.ipv6?.name ?? "")' gives a static IPv6 address and "
+                    + "cloud_properties.ipv6_address_count is set; EC2 takes one or the other")
+        }
+        if wantsIPv6 { try VMPreflight.checkInstanceType(instanceType, info: nil) }
+        guard let subnetID = sorted.subnetID else { throw AWSCPIError(.cloudError, "no subnet in networks") }
+
+        // Read-only pre-flight calls, concurrently.
+        async let typeInfo = wantsIPv6 ? client.describeInstanceTypes([instanceType]).first : nil
+        async let subnetCall = client.describeSubnets(ids: [subnetID])
+        async let addressCall = lookUpElasticIP(sorted.vip)
+        let subnet: EC2Subnet
+        do {
+            guard let found = try await subnetCall.first else {
+                throw AWSCPIError(.cloudError, "subnet \(subnetID) not found")
+            }
+            subnet = found
+        } catch let error as EC2Error where error.isNotFound {
+            throw AWSCPIError(.cloudError, "subnet \(subnetID) does not exist in \(config.region)")
+        }
+        if wantsIPv6 {
+            let info: EC2InstanceTypeInfo?
+            do {
+                info = try await typeInfo
+            } catch let error as EC2Error where error.code.hasPrefix("InvalidInstanceType") {
+                throw AWSCPIError(.cloudError, "instance type \(instanceType) does not exist in \(config.region)")
+            }
+            try VMPreflight.checkInstanceType(instanceType, info: info)
+        }
+        if let ipv6 = sorted.ipv6 {
+            try VMPreflight.checkIPv6(ipv6, subnetBlock: subnet.ipv6Block?.description, subnetID: subnetID)
+        } else if wantsIPv6, subnet.ipv6Block == nil {
+            throw AWSCPIError(.cloudError, "subnet \(subnetID) has no IPv6 block, so ipv6_address_count cannot be met")
+        }
+        if let ipv4 = sorted.ipv4 { try VMPreflight.checkIPv4(ipv4, subnetCIDR: subnet.cidr, subnetID: subnetID) }
+        let zone = cloudProperties["availability_zone"]?.stringValue ?? subnet.availabilityZone
+        if zone != subnet.availabilityZone {
+            throw AWSCPIError(
+                .cloudError,
+                "availability_zone \(zone) differs from subnet \(subnetID)'s zone \(subnet.availabilityZone)")
+        }
+        let allocation = try await addressCall
+        let groupNames = cloudProperties["security_groups"]?.stringList ?? []
+        let groups =
+            !groupNames.isEmpty
+            ? groupNames
+            : !sorted.securityGroups.isEmpty
+                ? sorted.securityGroups : config.defaultSecurityGroups
+        let groupIDs = try await resolveSecurityGroups(groups, vpcID: subnet.vpcID)
+        let keyName = cloudProperties["key_name"]?.stringValue ?? config.defaultKeyName
+        var ephemeral: (sizeGiB: Int, type: String)?
+        if let disk = cloudProperties["ephemeral_disk"] {
+            let sizeMiB = disk["size"]?.intValue ?? 10 * 1024
+            ephemeral = (sizeGiB: max(1, (sizeMiB + 1023) / 1024), type: disk["type"]?.stringValue ?? "gp3")
+        }
+        let vmName = "vm-\(UUID().uuidString.lowercased())"
+        let userData = agentSettings(
+            agentID: agentID, vmName: vmName, networks: networks, env: env, ephemeral: ephemeral != nil)
+        var tags = [EC2Tag("Name", vmName), EC2Tag("agent_id", agentID), EC2Tag("created_by", "skiff")]
+        if let boshTags = env["bosh"]?["tags"]?.objectValue {
+            for key in boshTags.keys.sorted() {
+                if let value = boshTags[key]?.stringValue { tags.append(EC2Tag(key, value)) }
+            }
+        }
+        let request = RunInstancesRequest(
+            imageID: stemcellCID, instanceType: instanceType, subnetID: subnetID, securityGroupIDs: groupIDs,
+            keyName: keyName, userData: userData.description,
+            clientToken: "skiff-\(agentID.prefix(24))-\(UUID().uuidString.prefix(8).lowercased())",
+            privateIPv4: sorted.ipv4?.ip, ipv6Addresses: sorted.ipv6.map { [$0.ip] } ?? [],
+            ipv6AddressCount: countProperty, zone: zone, ephemeralDisk: ephemeral, tags: tags)
+
+        // The first mutating call.
+        let run = try await client.call("RunInstances", request.parameters)
+        guard let instanceID = run.items("instancesSet").first?.string("instanceId") else {
+            throw AWSCPIError(.vmCreationFailed, "RunInstances answered without an instance id", okToRetry: true)
+        }
+        do {
+            let instance = try await waitForState(instanceID, until: ["running"])
+            try await ensureIPv6(instance, wanted: sorted.ipv6?.ip, count: countProperty ?? 0)
+            if let allocation { try await associate(allocation, instanceID: instanceID) }
+        } catch {
+            _ = try? await client.call("TerminateInstances", ["InstanceId.1": instanceID])
+            throw error
+        }
+        return (instanceID, networks)
+    }
+
+    /// The allocation id of the Elastic IP `ip`, or an error if this account does not own it.
+    func lookUpElasticIP(_ ip: String?) async throws -> String? {
+        guard let ip else { return nil }
+        let addresses = try await client.describeAddresses(filters: [EC2Filter("public-ip", ip)])
+        guard let address = addresses.first(where: { $0.publicIP?.description == ip }) else {
+            throw AWSCPIError(
+                .cloudError, "vip \(ip) is not an Elastic IP of this account in \(config.region); allocate it first")
+        }
+        return address.allocationID
+    }
+
+    /// Security group ids for ids or names (names are looked up in the subnet's VPC).
+    func resolveSecurityGroups(_ groups: [String], vpcID: String) async throws -> [String] {
+        let names = groups.filter { !$0.hasPrefix("sg-") }
+        guard !names.isEmpty else { return groups }
+        let found = try await client.describeSecurityGroups(filters: [
+            EC2Filter("vpc-id", vpcID), EC2Filter("group-name", names),
+        ])
+        return try groups.map { group in
+            if group.hasPrefix("sg-") { return group }
+            guard let match = found.first(where: { $0.name == group }) else {
+                throw AWSCPIError(.cloudError, "security group '\(group)' does not exist in \(vpcID)")
+            }
+            return match.id
+        }
+    }
+
+    /// Polls an instance until its state is one of `states` (tolerating `InvalidInstanceID.NotFound` right after
+    /// the launch).
+    func waitForState(_ instanceID: String, until states: Set<String>) async throws -> EC2Instance {
+        let clock = ContinuousClock()
+        let deadline = clock.now.advanced(by: stateWait)
+        var pause = Duration.milliseconds(250)
+        while true {
+            let instances = try await client.awaitingConsistency(codes: ["InvalidInstanceID.NotFound"]) {
+                try await client.describeInstances(ids: [instanceID])
+            }
+            if let instance = instances.first {
+                if states.contains(instance.state) { return instance }
+                if instance.state == "terminated" || instance.state == "shutting-down" {
+                    throw AWSCPIError(.vmCreationFailed, "instance \(instanceID) is \(instance.state)", okToRetry: true)
+                }
+            }
+            guard clock.now < deadline else {
+                throw AWSCPIError(
+                    .vmCreationFailed, "instance \(instanceID) did not reach \(states.sorted()) within \(stateWait)")
+            }
+            try await Task.sleep(for: pause)
+            pause = min(pause * 2, .seconds(5))
+        }
+    }
+
+    /// Makes sure the instance has the wanted IPv6 address (or `count` addresses): `AssignIpv6Addresses` on the
+    /// primary interface if EC2 did not give them at launch.
+    func ensureIPv6(_ instance: EC2Instance, wanted: String?, count: Int) async throws {
+        let present = instance.ipv6Addresses.map(\.description)
+        var p = EC2Parameters()
+        if let wanted {
+            guard !present.contains(wanted) else { return }
+            p.list("Ipv6Addresses", [wanted])
+        } else if count > present.count {
+            p.set("Ipv6AddressCount", count - present.count)
+        } else {
+            return
+        }
+        guard let interface = instance.primaryInterfaceID else {
+            throw AWSCPIError(.vmCreationFailed, "instance \(instance.id) has no network interface to assign IPv6 to")
+        }
+        p.set("NetworkInterfaceId", interface)
+        try await client.awaitingConsistency(codes: ["InvalidNetworkInterfaceID.NotFound"]) {
+            try await client.call("AssignIpv6Addresses", p)
+        }
+        if let wanted {
+            let after = try await client.describeInstances(ids: [instance.id]).first?.ipv6Addresses.map(\.description)
+            guard after?.contains(wanted) == true else {
+                throw AWSCPIError(
+                    .vmCreationFailed, "IPv6 address \(wanted) is not on instance \(instance.id) after assigning it")
+            }
+        }
+    }
+
+    func associate(_ allocationID: String, instanceID: String) async throws {
+        var p = EC2Parameters()
+        p.set("AllocationId", allocationID)
+        p.set("InstanceId", instanceID)
+        p.set("AllowReassociation", true)
+        try await client.awaitingConsistency(codes: ["InvalidInstanceID.NotFound"]) {
+            try await client.call("AssociateAddress", p)
+        }
+    }
+
+    /// The agent settings bosh-aws-cpi puts in user data (CPI API v2, no registry): server name, DNS, networks
+    /// (manual ones with `use_dhcp: true`, as EC2 hands addresses out by DHCP and DHCPv6), and the agent's own
+    /// settings (agent id, vm name, mbus, ntp, blobstore, disks, env).
+    public func agentSettings(agentID: String, vmName: String, networks: JSONValue, env: JSONValue, ephemeral: Bool)
+        -> JSONValue
+    {
+        var agentNetworks: [String: JSONValue] = [:]
+        var nameservers: [JSONValue] = []
+        for (name, spec) in networks.objectValue ?? [:] {
+            guard var members = spec.objectValue else { continue }
+            if (members["type"]?.stringValue ?? "manual") != "vip" { members["use_dhcp"] = .bool(true) }
+            if let dns = members["dns"]?.arrayValue, nameservers.isEmpty { nameservers = dns }
+            agentNetworks[name] = .object(members)
+        }
+        var settings: [String: JSONValue] = [
+            "agent_id": .string(agentID),
+            "vm": .object(["name": .string(vmName)]),
+            "server": .object(["name": .string(vmName)]),
+            "networks": .object(agentNetworks),
+            "disks": .object([
+                "system": .string("/dev/xvda"), "ephemeral": ephemeral ? .string("/dev/sdb") : .null,
+                "persistent": .object([:]),
+            ]),
+            "env": env,
+            "ntp": .array(config.ntp.map { .string($0) }),
+        ]
+        if !nameservers.isEmpty { settings["dns"] = .object(["nameserver": .array(nameservers)]) }
+        if let mbus = config.mbus { settings["mbus"] = .string(mbus) }
+        if let blobstore = config.blobstore { settings["blobstore"] = blobstore }
+        return .object(settings)
+    }
+
+    /// `delete_vm`: terminates the instance and waits until it is gone; an unknown instance is `VMNotFound`.
+    public func deleteVM(_ cid: String) async throws {
+        do {
+            try await client.call("TerminateInstances", ["InstanceId.1": cid])
+        } catch let error as EC2Error where error.isNotFound || error.code == "InvalidInstanceID.Malformed" {
+            throw AWSCPIError(.vmNotFound, "VM '\(cid)' not found")
+        }
+        _ = try? await waitForState(cid, until: ["terminated"])
+    }
+
+    /// `has_vm`: true unless the instance is unknown, terminated or terminating.
+    public func hasVM(_ cid: String) async throws -> Bool {
+        do {
+            let instances = try await client.describeInstances(ids: [cid])
+            return instances.contains { $0.state != "terminated" && $0.state != "shutting-down" }
+        } catch let error as EC2Error where error.isNotFound || error.code == "InvalidInstanceID.Malformed" {
+            return false
+        }
+    }
+
+    /// `reboot_vm`.
+    public func rebootVM(_ cid: String) async throws {
+        do {
+            try await client.call("RebootInstances", ["InstanceId.1": cid])
+        } catch let error as EC2Error where error.isNotFound {
+            throw AWSCPIError(.vmNotFound, "VM \(cid) not found")
+        }
+    }
+
+    /// `set_vm_metadata`: tags the instance; `Name` becomes `job/index` (or the `name` value) as bosh-aws-cpi does.
+    public func setVMMetadata(_ cid: String, _ metadata: JSONValue) async throws {
+        var tags: [EC2Tag] = []
+        let members = metadata.objectValue ?? [:]
+        for key in members.keys.sorted() {
+            if let value = members[key]?.stringValue ?? members[key]?.intValue.map(String.init) {
+                tags.append(EC2Tag(key, value))
+            }
+        }
+        if let name = members["name"]?.stringValue {
+            tags.append(EC2Tag("Name", name))
+        } else if let job = members["job"]?.stringValue,
+            let index = members["index"]?.stringValue ?? members["index"]?.intValue.map(String.init)
+        {
+            tags.append(EC2Tag("Name", "\(job)/\(index)"))
+        }
+        do {
+            try await client.createTags([cid], tags)
+        } catch let error as EC2Error where error.isNotFound {
+            throw AWSCPIError(.vmNotFound, "VM \(cid) not found")
+        }
+    }
+
+    // MARK: disks
+
+    /// `create_disk`: an EBS volume in the VM's zone (or the config's first subnet zone), `cloud_properties.type`
+    /// (default gp3), size rounded up to whole GiB; waits until it is available.
+    public func createDisk(sizeMiB: Int, cloudProperties: JSONValue, vmCID: String?) async throws -> String {
+        var zone = cloudProperties["availability_zone"]?.stringValue
+        if zone == nil, let vmCID {
+            zone = try await client.describeInstances(ids: [vmCID]).first?.availabilityZone
+        }
+        guard let zone else { throw AWSCPIError(.cloudError, "create_disk needs a VM or an availability_zone") }
+        var p = EC2Parameters()
+        p.set("Size", max(1, (sizeMiB + 1023) / 1024))
+        p.set("AvailabilityZone", zone)
+        p.set("VolumeType", cloudProperties["type"]?.stringValue ?? "gp3")
+        if let encrypted = cloudProperties["encrypted"]?.boolValue { p.set("Encrypted", encrypted) }
+        p.tagSpecification("volume", [EC2Tag("created_by", "skiff")])
+        let tree = try await client.call("CreateVolume", p)
+        guard let volumeID = tree.string("volumeId") else {
+            throw AWSCPIError(.cloudError, "CreateVolume answered without a volume id")
+        }
+        try await waitForVolume(volumeID, until: "available")
+        return volumeID
+    }
+
+    /// `attach_disk`: attaches at the first free `/dev/sdf`…`/dev/sdp`; returns that device as the disk hint.
+    public func attachDisk(vmCID: String, diskCID: String) async throws -> JSONValue {
+        guard let instance = try await client.describeInstances(ids: [vmCID]).first else {
+            throw AWSCPIError(.vmNotFound, "VM \(vmCID) not found")
+        }
+        if let volume = try await client.describeVolumes(ids: [diskCID]).first,
+            let existing = volume.attachments.first(where: { $0.instanceID == vmCID })
+        {
+            return .string(existing.device)
+        }
+        let used = Set(instance.blockDevices)
+        guard let device = "fghijklmnop".map({ "/dev/sd\($0)" }).first(where: { !used.contains($0) }) else {
+            throw AWSCPIError(.cloudError, "VM \(vmCID) has no free device name for another disk")
+        }
+        var p = EC2Parameters()
+        p.set("VolumeId", diskCID)
+        p.set("InstanceId", vmCID)
+        p.set("Device", device)
+        do {
+            try await client.call("AttachVolume", p)
+        } catch let error as EC2Error where error.code == "InvalidVolume.NotFound" {
+            throw AWSCPIError(.diskNotFound, "disk \(diskCID) not found")
+        }
+        try await waitForVolume(diskCID, until: "in-use")
+        return .string(device)
+    }
+
+    /// `detach_disk`: detaches and waits until the volume is available again.
+    public func detachDisk(vmCID: String, diskCID: String) async throws {
+        var p = EC2Parameters()
+        p.set("VolumeId", diskCID)
+        p.set("InstanceId", vmCID)
+        do {
+            try await client.call("DetachVolume", p)
+        } catch let error as EC2Error where error.code == "IncorrectState" || error.code == "InvalidAttachment.NotFound"
+        {
+            throw AWSCPIError(.diskNotAttached, "disk \(diskCID) is not attached to VM \(vmCID)")
+        } catch let error as EC2Error where error.isNotFound {
+            throw AWSCPIError(.diskNotFound, "disk \(diskCID) not found")
+        }
+        try await waitForVolume(diskCID, until: "available")
+    }
+
+    /// `delete_disk`; an unknown volume is `DiskNotFound`.
+    public func deleteDisk(_ cid: String) async throws {
+        do {
+            try await client.call("DeleteVolume", ["VolumeId": cid])
+        } catch let error as EC2Error where error.isNotFound || error.code == "InvalidVolume.Malformed" {
+            throw AWSCPIError(.diskNotFound, "Disk '\(cid)' not found")
+        }
+    }
+
+    /// `get_disks`: volumes attached to the VM at the persistent-disk devices (`/dev/sdf`…`/dev/sdp`).
+    public func getDisks(vmCID: String) async throws -> [String] {
+        let volumes = try await client.describeVolumes(filters: [EC2Filter("attachment.instance-id", vmCID)])
+        let devices = Set("fghijklmnop".map { "/dev/sd\($0)" })
+        return volumes.filter { volume in
+            volume.attachments.contains { $0.instanceID == vmCID && devices.contains($0.device) }
+        }.map(\.id).sorted()
+    }
+
+    /// `has_disk`.
+    public func hasDisk(_ cid: String) async throws -> Bool {
+        do {
+            return try await client.describeVolumes(ids: [cid]).contains {
+                $0.state != "deleting" && $0.state != "deleted"
+            }
+        } catch let error as EC2Error where error.isNotFound {
+            return false
+        }
+    }
+
+    func waitForVolume(_ volumeID: String, until state: String) async throws {
+        let clock = ContinuousClock()
+        let deadline = clock.now.advanced(by: stateWait)
+        var pause = Duration.milliseconds(250)
+        while true {
+            let volumes = try await client.awaitingConsistency(codes: ["InvalidVolume.NotFound"]) {
+                try await client.describeVolumes(ids: [volumeID])
+            }
+            if volumes.first?.state == state { return }
+            if volumes.first?.state == "error" {
+                throw AWSCPIError(.cloudError, "volume \(volumeID) is in state error")
+            }
+            guard clock.now < deadline else {
+                throw AWSCPIError(.cloudError, "volume \(volumeID) did not become \(state) within \(stateWait)")
+            }
+            try await Task.sleep(for: pause)
+            pause = min(pause * 2, .seconds(5))
+        }
+    }
+}
