@@ -151,11 +151,7 @@ public struct EnvironmentDeployer: Sendable {
         var releases: [Release] = []
         for reference in manifest.releases {
             let release = try await stages.step("Validating release '\(reference.name)'") {
-                guard let url = environment.resolve(url: reference.url) else {
-                    throw DeployError(
-                        .release, "release '\(reference.name)': downloading over http is not supported yet; use a file:// URL",
-                        at: reference.url)
-                }
+                let url = try await local(reference.url, digest: reference.sha1, environment: environment)
                 let release = try ReleaseReader.read(at: url, workDirectory: work.url.appendingPathComponent("releases/\(reference.name)"))
                 if release.name != reference.name {
                     throw DeployError(
@@ -178,22 +174,38 @@ public struct EnvironmentDeployer: Sendable {
             }
         }
         let stemcell = try await stages.step("Validating stemcell") {
-            try resolveStemcell(manifest.stemcellURL, environment: environment, work: work)
+            try await resolveStemcell(manifest.stemcellURL, sha1: manifest.stemcellSHA1, environment: environment, work: work)
         }
         guard let stemcell else { throw DeployError(.stemcell, "the stemcell could not be read") }
         return Prepared(environment: environment, releases: releases, stemcell: stemcell)
     }
 
-    func resolveStemcell(_ url: String, environment: LoadedEnvironment, work: WorkDirectory) throws -> StemcellArchive {
-        if url == "skiff://local" || url == "skiff://stemcells/local" {
+    func resolveStemcell(
+        _ url: String, sha1: String?, environment: LoadedEnvironment, work: WorkDirectory
+    ) async throws -> StemcellArchive {
+        if url == "skiff://local" {
             let directory = work.url.appendingPathComponent("builtin-stemcell")
             try LocalStemcellSource.write(to: directory.path)
             return try StemcellArchive.read(at: directory, workDirectory: work.url)
         }
-        guard let path = environment.resolve(url: url) else {
-            throw DeployError(.stemcell, "downloading stemcells over http is not supported yet; use a file:// URL", at: url)
+        if url.lowercased().hasPrefix("skiff://") {
+            throw DeployError(.stemcell, "the only built-in stemcell is skiff://local", at: url)
         }
+        let path = try await local(url, digest: sha1, environment: environment)
         return try StemcellArchive.read(at: path, workDirectory: work.url)
+    }
+
+    /// A local file for a manifest URL: `file://` and paths resolved against the manifest's folder, `http(s)://`
+    /// downloaded into the cache and checked against the manifest's `sha1`.
+    func local(_ url: String, digest: String?, environment: LoadedEnvironment) async throws -> URL {
+        if let path = environment.resolve(url: url) { return path }
+        guard url.lowercased().hasPrefix("http://") || url.lowercased().hasPrefix("https://") else {
+            throw DeployError(.manifest, "unsupported URL scheme (use file://, http:// or https://)", at: url)
+        }
+        guard let digest, !digest.isEmpty else {
+            throw DeployError(.manifest, "a sha1 must be provided for an http URL", at: url)
+        }
+        return try await Download.fetch(url, digest: digest)
     }
 
     func isUnchanged(_ state: DeploymentState, _ prepared: Prepared) -> Bool {
