@@ -27,6 +27,15 @@ public struct LocalCloud: CloudProvider {
         self.effectiveUserID = effectiveUserID ?? Host.effectiveUserID
     }
 
+    /// Four hex digits derived from the state directory that begin every VM's id (`skiff-vm-<tag>…`, veth
+    /// `skiffv<tag>…`), so the namespaces and links of one local cloud can be told from another's on a shared host.
+    public var nameTag: String { Naming.hex(Naming.hash("skiff-local-state:" + layout.root), 4) }
+
+    /// The bridge a local network has (or will have).
+    public func bridgeName(network: String) -> String {
+        NetworkManager.bridgeName(root: layout.root, network: network)
+    }
+
     /// Checks for root and the host programs; the error says which is missing.
     func hostTools() throws(CloudError) -> HostTools {
         guard effectiveUserID == 0 else {
@@ -158,8 +167,9 @@ public struct LocalCloud: CloudProvider {
             }
         }
 
-        var cid = "skiff-vm-" + Naming.randomID()
-        while Files.exists(layout.vm(cid)) || Host.netnsExists(cid) { cid = "skiff-vm-" + Naming.randomID() }
+        func newCID() -> String { "skiff-vm-" + nameTag + String(Naming.randomID().suffix(4)) }
+        var cid = newCID()
+        while Files.exists(layout.vm(cid)) || Host.netnsExists(cid) { cid = newCID() }
         let suffix = String(cid.dropFirst("skiff-vm-".count))
         let macBytes = Naming.hex(Naming.hash(cid), 10)
         let mac =
