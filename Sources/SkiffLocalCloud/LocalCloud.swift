@@ -77,10 +77,12 @@ public struct LocalCloud: CloudProvider {
 
     // MARK: info and stemcells
 
+    /// API version 2, stemcell format `skiff-local`.
     public func info() async throws -> CPIInfo {
         CPIInfo(apiVersion: 2, stemcellFormats: [LocalStemcellImage.format])
     }
 
+    /// Imports a `skiff-local` image (a gzipped tarball or a directory) into the state directory.
     public func createStemcell(imagePath: String, cloudProperties: [String: JSONValue]) async throws -> String {
         guard Files.exists(imagePath) else {
             throw CloudError.cloud("stemcell image '\(imagePath)' does not exist")
@@ -124,6 +126,7 @@ public struct LocalCloud: CloudProvider {
         }
     }
 
+    /// Removes an imported stemcell; a missing one is `StemcellNotFound`.
     public func deleteStemcell(_ stemcellCID: String) async throws {
         let held = try await lock()
         defer { withExtendedLifetime(held) {} }
@@ -135,6 +138,8 @@ public struct LocalCloud: CloudProvider {
 
     // MARK: VMs
 
+    /// Creates the VM (network namespace, veth, private mount namespace, agent settings, agent) and, for its first VM,
+    /// the network (bridge, dnsmasq); reserves the IPv6 address by MAC.
     public func createVM(
         agentID: String, stemcellCID: String, cloudProperties: [String: JSONValue], networks: [String: CPINetwork],
         diskCIDs: [String], env: [String: JSONValue]
@@ -386,6 +391,8 @@ public struct LocalCloud: CloudProvider {
         timer.mark("files")
     }
 
+    /// Kills the VM's processes, removes its namespace, veth and files, and its reservation; the network goes with its
+    /// last VM.
     public func deleteVM(_ vmCID: String) async throws {
         let tools = try hostTools()
         let held = try await lock()
@@ -413,10 +420,12 @@ public struct LocalCloud: CloudProvider {
         }
     }
 
+    /// True if the VM is recorded.
     public func hasVM(_ vmCID: String) async throws -> Bool {
         try loadVM(vmCID) != nil
     }
 
+    /// Restarts the VM's processes: boots it again in its namespace.
     public func rebootVM(_ vmCID: String) async throws {
         let tools = try hostTools()
         let held = try await lock()
@@ -427,6 +436,7 @@ public struct LocalCloud: CloudProvider {
         try Files.save(record, to: layout.vm(vmCID) + "/vm.json")
     }
 
+    /// Records metadata in the VM's record.
     public func setVMMetadata(_ vmCID: String, metadata: [String: String]) async throws {
         let held = try await lock()
         defer { withExtendedLifetime(held) {} }
@@ -435,12 +445,14 @@ public struct LocalCloud: CloudProvider {
         try Files.save(record, to: layout.vm(vmCID) + "/vm.json")
     }
 
+    /// Accepts disk metadata (not kept).
     public func setDiskMetadata(_ diskCID: String, metadata: [String: String]) async throws {
         guard try loadDisk(diskCID) != nil else { throw CloudError.diskNotFound(diskCID) }
     }
 
     // MARK: disks
 
+    /// Creates a disk: a directory under the state directory.
     public func createDisk(sizeMiB: Int, cloudProperties: [String: JSONValue], vmCID: String?) async throws -> String {
         let held = try await lock()
         defer { withExtendedLifetime(held) {} }
@@ -456,6 +468,7 @@ public struct LocalCloud: CloudProvider {
         return cid
     }
 
+    /// Bind-mounts the disk at the VM's /var/vcap/store; returns `{"path": "/var/vcap/store"}`.
     public func attachDisk(vmCID: String, diskCID: String) async throws -> JSONValue {
         let tools = try hostTools()
         let held = try await lock()
@@ -488,6 +501,7 @@ public struct LocalCloud: CloudProvider {
         return hint
     }
 
+    /// Unmounts the disk from the VM.
     public func detachDisk(vmCID: String, diskCID: String) async throws {
         let tools = try hostTools()
         let held = try await lock()
@@ -508,6 +522,7 @@ public struct LocalCloud: CloudProvider {
         try updateSettings(vmCID) { $0.disks.persistent.removeValue(forKey: diskCID) }
     }
 
+    /// Removes a detached disk and its data.
     public func deleteDisk(_ diskCID: String) async throws {
         let held = try await lock()
         defer { withExtendedLifetime(held) {} }
@@ -518,10 +533,12 @@ public struct LocalCloud: CloudProvider {
         Files.remove(layout.disk(diskCID))
     }
 
+    /// True if the disk is recorded.
     public func hasDisk(_ diskCID: String) async throws -> Bool {
         try loadDisk(diskCID) != nil
     }
 
+    /// The disks attached to the VM.
     public func getDisks(vmCID: String) async throws -> [String] {
         guard let record = try loadVM(vmCID) else { throw CloudError.vmNotFound(vmCID) }
         return record.disks
