@@ -425,9 +425,21 @@ extension LocalCloudTests {
             await #expect(throws: CloudError.vmNotFound("skiff-vm-nope")) { try await cpi.deleteVM("skiff-vm-nope") }
             try await cpi.deleteVM(created.cid)
             #expect(try await cpi.hasVM(created.cid) == false)
-            _ = try await cpi.createVM(
-                agentID: "agent-y", stemcellCID: stemcell, cloudProperties: [:], networks: sandbox.networks(),
+            // Two CPI processes at once on a network that does not exist yet: one dnsmasq, both reservations.
+            async let first = cpi.createVM(
+                agentID: "agent-y", stemcellCID: stemcell, cloudProperties: [:],
+                networks: sandbox.networks(v4: 20, v6: 20),
                 diskCIDs: [], env: [:])
+            async let second = cpi.createVM(
+                agentID: "agent-z", stemcellCID: stemcell, cloudProperties: [:],
+                networks: sandbox.networks(v4: 21, v6: 21),
+                diskCIDs: [], env: [:])
+            _ = try await (first, second)
+            let reservations = try String(contentsOfFile: sandbox.networkDirectory + "/reservations", encoding: .utf8)
+            #expect(reservations.split(separator: "\n").count == 2)
+            let servers = try await sh("for p in $(pgrep -x dnsmasq); do tr '\\0' ' ' < /proc/$p/cmdline; echo; done")
+                .split(separator: "\n").filter { $0.contains(sandbox.networkDirectory + "/") }
+            #expect(servers.count == 1, "\(servers)")
         } catch {
             Issue.record("\(error)")
         }
