@@ -322,22 +322,17 @@ public struct LocalCloud: CloudProvider {
             \(network.joined(separator: "\n"))
             SKIFF_NETWORK
 
-            # 3. A private /var: the host's entries, except /var/vcap and /var/lib/dhcp, which are the VM's own.
+            # 3. A private /var: a tmpfs whose entries are links into a bind of the host's /var, except /var/vcap and
+            #    /var/lib/dhcp, which are the VM's own (few mounts: each is a process, and boots must be quick).
             stage="$vm/.var"
             mount -t tmpfs -o mode=0755 skiff-var "$stage"
             cd /var
-            directories=
-            for name in *; do
-                [ "$name" = vcap ] && continue
-                if [ -L "$name" ]; then
-                    ln -s "$(readlink "$name")" "$stage/$name"
-                elif [ -d "$name" ]; then
-                    directories="$directories $name"
-                fi
-            done
+            links=
+            for name in *; do [ "$name" = vcap ] || links="$links .skiff-host/$name"; done
             cd "$stage"
-            mkdir vcap $directories
-            for name in $directories; do mount --bind "/var/$name" "$stage/$name"; done
+            mkdir vcap .skiff-host
+            mount --bind /var .skiff-host
+            ln -s $links .
             mount --bind "$root/var/vcap" "$stage/vcap"
             if [ -d "$stage/lib/dhcp" ]; then mount --bind "$root/var/lib/dhcp" "$stage/lib/dhcp"; fi
             if [ -s "$vm/attached-disk" ]; then mount --bind "$(cat "$vm/attached-disk")" "$stage/vcap/store"; fi
