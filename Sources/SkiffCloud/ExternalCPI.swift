@@ -85,19 +85,23 @@ public struct ExternalCPI: CloudProvider {
         return error
     }
 
+    /// Calls `info` (sent with api_version 1, as the BOSH CLI does).
     public func info() async throws -> CPIInfo {
         try CPIInfo(json: try await call("info", []))
     }
 
+    /// Calls `create_stemcell`.
     public func createStemcell(imagePath: String, cloudProperties: [String: JSONValue]) async throws -> String {
         try Self.string(
             await call("create_stemcell", [.string(imagePath), .object(cloudProperties)]), "create_stemcell")
     }
 
+    /// Calls `delete_stemcell`.
     public func deleteStemcell(_ stemcellCID: String) async throws {
         _ = try await call("delete_stemcell", [.string(stemcellCID)])
     }
 
+    /// Calls `create_vm`; accepts both the v1 (cid) and the v2 (`[cid, networks]`) result.
     public func createVM(
         agentID: String, stemcellCID: String, cloudProperties: [String: JSONValue], networks: [String: CPINetwork],
         diskCIDs: [String], env: [String: JSONValue]
@@ -121,48 +125,59 @@ public struct ExternalCPI: CloudProvider {
         }
     }
 
+    /// Calls `delete_vm`.
     public func deleteVM(_ vmCID: String) async throws {
         _ = try await call("delete_vm", [.string(vmCID)])
     }
 
+    /// Calls `has_vm`.
     public func hasVM(_ vmCID: String) async throws -> Bool {
         try Self.bool(await call("has_vm", [.string(vmCID)]), "has_vm")
     }
 
+    /// Calls `reboot_vm`.
     public func rebootVM(_ vmCID: String) async throws {
         _ = try await call("reboot_vm", [.string(vmCID)])
     }
 
+    /// Calls `set_vm_metadata`.
     public func setVMMetadata(_ vmCID: String, metadata: [String: String]) async throws {
         _ = try await call("set_vm_metadata", [.string(vmCID), .object(metadata.mapValues(JSONValue.string))])
     }
 
+    /// Calls `set_disk_metadata`.
     public func setDiskMetadata(_ diskCID: String, metadata: [String: String]) async throws {
         _ = try await call("set_disk_metadata", [.string(diskCID), .object(metadata.mapValues(JSONValue.string))])
     }
 
+    /// Calls `create_disk`.
     public func createDisk(sizeMiB: Int, cloudProperties: [String: JSONValue], vmCID: String?) async throws -> String {
         let vm: JSONValue = vmCID.map(JSONValue.string) ?? .null
         return try Self.string(
             await call("create_disk", [.int(sizeMiB), .object(cloudProperties), vm]), "create_disk")
     }
 
+    /// Calls `attach_disk`; returns the disk hint.
     public func attachDisk(vmCID: String, diskCID: String) async throws -> JSONValue {
         try await call("attach_disk", [.string(vmCID), .string(diskCID)])
     }
 
+    /// Calls `detach_disk`.
     public func detachDisk(vmCID: String, diskCID: String) async throws {
         _ = try await call("detach_disk", [.string(vmCID), .string(diskCID)])
     }
 
+    /// Calls `delete_disk`.
     public func deleteDisk(_ diskCID: String) async throws {
         _ = try await call("delete_disk", [.string(diskCID)])
     }
 
+    /// Calls `has_disk`.
     public func hasDisk(_ diskCID: String) async throws -> Bool {
         try Self.bool(await call("has_disk", [.string(diskCID)]), "has_disk")
     }
 
+    /// Calls `get_disks`.
     public func getDisks(vmCID: String) async throws -> [String] {
         let result = try await call("get_disks", [.string(vmCID)])
         guard let list = result.arrayValue else {

@@ -27,6 +27,15 @@ public struct LocalCloud: CloudProvider {
         self.effectiveUserID = effectiveUserID ?? Host.effectiveUserID
     }
 
+    /// Four hex digits derived from the state directory that begin every VM's id (`skiff-vm-<tag>…`, veth
+    /// `skiffv<tag>…`), so the namespaces and links of one local cloud can be told from another's on a shared host.
+    public var nameTag: String { Naming.hex(Naming.hash("skiff-local-state:" + layout.root), 4) }
+
+    /// The bridge a local network has (or will have).
+    public func bridgeName(network: String) -> String {
+        NetworkManager.bridgeName(root: layout.root, network: network)
+    }
+
     /// Checks for root and the host programs; the error says which is missing.
     func hostTools() throws(CloudError) -> HostTools {
         guard effectiveUserID == 0 else {
@@ -68,10 +77,12 @@ public struct LocalCloud: CloudProvider {
 
     // MARK: info and stemcells
 
+    /// API version 2, stemcell format `skiff-local`.
     public func info() async throws -> CPIInfo {
         CPIInfo(apiVersion: 2, stemcellFormats: [LocalStemcellImage.format])
     }
 
+    /// Imports a `skiff-local` image (a gzipped tarball or a directory) into the state directory.
     public func createStemcell(imagePath: String, cloudProperties: [String: JSONValue]) async throws -> String {
         guard Files.exists(imagePath) else {
             throw CloudError.cloud("stemcell image '\(imagePath)' does not exist")
@@ -115,6 +126,7 @@ public struct LocalCloud: CloudProvider {
         }
     }
 
+    /// Removes an imported stemcell; a missing one is `StemcellNotFound`.
     public func deleteStemcell(_ stemcellCID: String) async throws {
         let held = try await lock()
         defer { withExtendedLifetime(held) {} }
@@ -126,6 +138,8 @@ public struct LocalCloud: CloudProvider {
 
     // MARK: VMs
 
+    /// Creates the VM (network namespace, veth, private mount namespace, agent settings, agent) and, for its first VM,
+    /// the network (bridge, dnsmasq); reserves the IPv6 address by MAC.
     public func createVM(
         agentID: String, stemcellCID: String, cloudProperties: [String: JSONValue], networks: [String: CPINetwork],
         diskCIDs: [String], env: [String: JSONValue]
@@ -158,8 +172,9 @@ public struct LocalCloud: CloudProvider {
             }
         }
 
-        var cid = "skiff-vm-" + Naming.randomID()
-        while Files.exists(layout.vm(cid)) || Host.netnsExists(cid) { cid = "skiff-vm-" + Naming.randomID() }
+        func newCID() -> String { "skiff-vm-" + nameTag + String(Naming.randomID().suffix(4)) }
+        var cid = newCID()
+        while Files.exists(layout.vm(cid)) || Host.netnsExists(cid) { cid = newCID() }
         let suffix = String(cid.dropFirst("skiff-vm-".count))
         let macBytes = Naming.hex(Naming.hash(cid), 10)
         let mac =
@@ -307,22 +322,17 @@ public struct LocalCloud: CloudProvider {
             \(network.joined(separator: "\n"))
             SKIFF_NETWORK
 
-            # 3. A private /var: the host's entries, except /var/vcap and /var/lib/dhcp, which are the VM's own.
+            # 3. A private /var: a tmpfs whose entries are links into a bind of the host's /var, except /var/vcap and
+            #    /var/lib/dhcp, which are the VM's own (few mounts: each is a process, and boots must be quick).
             stage="$vm/.var"
             mount -t tmpfs -o mode=0755 skiff-var "$stage"
             cd /var
-            directories=
-            for name in *; do
-                [ "$name" = vcap ] && continue
-                if [ -L "$name" ]; then
-                    ln -s "$(readlink "$name")" "$stage/$name"
-                elif [ -d "$name" ]; then
-                    directories="$directories $name"
-                fi
-            done
+            links=
+            for name in *; do [ "$name" = vcap ] || links="$links .skiff-host/$name"; done
             cd "$stage"
-            mkdir vcap $directories
-            for name in $directories; do mount --bind "/var/$name" "$stage/$name"; done
+            mkdir vcap .skiff-host
+            mount --bind /var .skiff-host
+            ln -s $links .
             mount --bind "$root/var/vcap" "$stage/vcap"
             if [ -d "$stage/lib/dhcp" ]; then mount --bind "$root/var/lib/dhcp" "$stage/lib/dhcp"; fi
             if [ -s "$vm/attached-disk" ]; then mount --bind "$(cat "$vm/attached-disk")" "$stage/vcap/store"; fi
@@ -376,6 +386,8 @@ public struct LocalCloud: CloudProvider {
         timer.mark("files")
     }
 
+    /// Kills the VM's processes, removes its namespace, veth and files, and its reservation; the network goes with its
+    /// last VM.
     public func deleteVM(_ vmCID: String) async throws {
         let tools = try hostTools()
         let held = try await lock()
@@ -403,10 +415,12 @@ public struct LocalCloud: CloudProvider {
         }
     }
 
+    /// True if the VM is recorded.
     public func hasVM(_ vmCID: String) async throws -> Bool {
         try loadVM(vmCID) != nil
     }
 
+    /// Restarts the VM's processes: boots it again in its namespace.
     public func rebootVM(_ vmCID: String) async throws {
         let tools = try hostTools()
         let held = try await lock()
@@ -417,6 +431,7 @@ public struct LocalCloud: CloudProvider {
         try Files.save(record, to: layout.vm(vmCID) + "/vm.json")
     }
 
+    /// Records metadata in the VM's record.
     public func setVMMetadata(_ vmCID: String, metadata: [String: String]) async throws {
         let held = try await lock()
         defer { withExtendedLifetime(held) {} }
@@ -425,12 +440,14 @@ public struct LocalCloud: CloudProvider {
         try Files.save(record, to: layout.vm(vmCID) + "/vm.json")
     }
 
+    /// Accepts disk metadata (not kept).
     public func setDiskMetadata(_ diskCID: String, metadata: [String: String]) async throws {
         guard try loadDisk(diskCID) != nil else { throw CloudError.diskNotFound(diskCID) }
     }
 
     // MARK: disks
 
+    /// Creates a disk: a directory under the state directory.
     public func createDisk(sizeMiB: Int, cloudProperties: [String: JSONValue], vmCID: String?) async throws -> String {
         let held = try await lock()
         defer { withExtendedLifetime(held) {} }
@@ -446,6 +463,7 @@ public struct LocalCloud: CloudProvider {
         return cid
     }
 
+    /// Bind-mounts the disk at the VM's /var/vcap/store; returns `{"path": "/var/vcap/store"}`.
     public func attachDisk(vmCID: String, diskCID: String) async throws -> JSONValue {
         let tools = try hostTools()
         let held = try await lock()
@@ -478,6 +496,7 @@ public struct LocalCloud: CloudProvider {
         return hint
     }
 
+    /// Unmounts the disk from the VM.
     public func detachDisk(vmCID: String, diskCID: String) async throws {
         let tools = try hostTools()
         let held = try await lock()
@@ -498,6 +517,7 @@ public struct LocalCloud: CloudProvider {
         try updateSettings(vmCID) { $0.disks.persistent.removeValue(forKey: diskCID) }
     }
 
+    /// Removes a detached disk and its data.
     public func deleteDisk(_ diskCID: String) async throws {
         let held = try await lock()
         defer { withExtendedLifetime(held) {} }
@@ -508,10 +528,12 @@ public struct LocalCloud: CloudProvider {
         Files.remove(layout.disk(diskCID))
     }
 
+    /// True if the disk is recorded.
     public func hasDisk(_ diskCID: String) async throws -> Bool {
         try loadDisk(diskCID) != nil
     }
 
+    /// The disks attached to the VM.
     public func getDisks(vmCID: String) async throws -> [String] {
         guard let record = try loadVM(vmCID) else { throw CloudError.vmNotFound(vmCID) }
         return record.disks

@@ -60,12 +60,17 @@ public struct LocalCloudConfig: Sendable, Hashable {
 
     /// Reads a configuration file.
     public init(file: String) throws(CloudError) {
-        let text: String
+        guard let handle = FileHandle(forReadingAtPath: file) else {
+            let reason = FileManager.default.fileExists(atPath: file) ? "it is not readable" : "it does not exist"
+            throw CloudError.cloud("cannot read config file '\(file)': \(reason)")
+        }
+        defer { try? handle.close() }
+        let data: Data
         do {
-            text = try String(contentsOfFile: file, encoding: .utf8)
+            data = try handle.readToEnd() ?? Data()
         } catch {
             throw CloudError.cloud("cannot read config file '\(file)': \(error.localizedDescription)")
         }
-        try self.init(yaml: text, file: file)
+        try self.init(yaml: String(decoding: data, as: UTF8.self), file: file)
     }
 }

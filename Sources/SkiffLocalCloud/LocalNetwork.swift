@@ -186,8 +186,10 @@ struct NetworkManager: Sendable {
     let tools: HostTools
 
     /// The bridge name for a network: `skiffb` and eight hex digits of the state directory and network name.
-    func bridgeName(_ network: String) -> String {
-        "skiffb" + Naming.hex(Naming.hash(layout.root + "\u{0}" + network), 8)
+    func bridgeName(_ network: String) -> String { Self.bridgeName(root: layout.root, network: network) }
+
+    static func bridgeName(root: String, network: String) -> String {
+        "skiffb" + Naming.hex(Naming.hash(root + "\u{0}" + network), 8)
     }
 
     func load(_ name: String) throws(CloudError) -> NetworkRecord? {

@@ -110,6 +110,28 @@ struct LocalCloudTests {
         }
     }
 
+    @Test("single stack: an IPv6-only VM gets its address; an IPv4-only network still gets a ULA /64 from its name")
+    func singleStack() async throws {
+        try await Sandbox.with { sandbox in
+            let v6only = try await sandbox.createVM(sandbox.networks(v4: nil, v6: 10))
+            let output = try await sandbox.acquireIPv6(v6only)
+            #expect(output.contains("inet6 \(sandbox.address6(10))/128"), "\(output)")
+            try await sandbox.cloud.deleteVM(v6only)
+
+            let v4only = try await sandbox.createVM(sandbox.networks(v4: 10, v6: nil))
+            #expect(try await fetch("http://\(sandbox.address4(10)):9/") == nil)
+            let bridge = try #require(try sandbox.cloud.bridge(network: sandbox.network))
+            let first = try await sh("ip -6 -o address show dev \(bridge) scope global | awk '{print $4}'")
+            try await sandbox.cloud.deleteVM(v4only)
+            let again = try await sandbox.createVM(sandbox.networks(v4: 11, v6: nil))
+            let second = try await sh("ip -6 -o address show dev \(bridge) scope global | awk '{print $4}'")
+            #expect(first.hasPrefix("fd"), "\(first)")
+            #expect(first.contains("::1/64"), "\(first)")
+            #expect(first == second, "the derived prefix must not change: \(first) vs \(second)")
+            #expect(try await sandbox.cloud.hasVM(again))
+        }
+    }
+
     @Test("a recreated VM gets the address of the deleted one again")
     func readdress() async throws {
         try await Sandbox.with { sandbox in
@@ -140,7 +162,8 @@ struct LocalCloudTests {
                     #expect(error.message.contains(expected), "\(error.message)")
                     #expect(error.type == .cloudError || error.type == .vmCreationFailed)
                 }
-                #expect(try await HostSnapshot.take().same(as: linksBefore))
+                #expect(
+                    try await HostSnapshot.take().same(as: linksBefore, cloud: sandbox.cloud, network: sandbox.network))
                 #expect(sandbox.vmDirectories == vmsBefore)
                 #expect(FileManager.default.fileExists(atPath: sandbox.networkDirectory) == networkExisted)
             }
@@ -376,8 +399,8 @@ extension LocalCloudTests {
         .enabled(if: skiffExecutable != nil, "the skiff executable is not built"))
     func lifecycle() async throws {
         let skiff = try #require(skiffExecutable)
-        let before = try await HostSnapshot.take()
         let sandbox = try Sandbox()
+        let before = try await HostSnapshot.take()
         let config = sandbox.stateDirectory + ".yml"
         try """
         state_dir: \(sandbox.stateDirectory)
@@ -402,16 +425,28 @@ extension LocalCloudTests {
             await #expect(throws: CloudError.vmNotFound("skiff-vm-nope")) { try await cpi.deleteVM("skiff-vm-nope") }
             try await cpi.deleteVM(created.cid)
             #expect(try await cpi.hasVM(created.cid) == false)
-            _ = try await cpi.createVM(
-                agentID: "agent-y", stemcellCID: stemcell, cloudProperties: [:], networks: sandbox.networks(),
+            // Two CPI processes at once on a network that does not exist yet: one dnsmasq, both reservations.
+            async let first = cpi.createVM(
+                agentID: "agent-y", stemcellCID: stemcell, cloudProperties: [:],
+                networks: sandbox.networks(v4: 20, v6: 20),
                 diskCIDs: [], env: [:])
+            async let second = cpi.createVM(
+                agentID: "agent-z", stemcellCID: stemcell, cloudProperties: [:],
+                networks: sandbox.networks(v4: 21, v6: 21),
+                diskCIDs: [], env: [:])
+            _ = try await (first, second)
+            let reservations = try String(contentsOfFile: sandbox.networkDirectory + "/reservations", encoding: .utf8)
+            #expect(reservations.split(separator: "\n").count == 2)
+            let servers = try await sh("for p in $(pgrep -x dnsmasq); do tr '\\0' ' ' < /proc/$p/cmdline; echo; done")
+                .split(separator: "\n").filter { $0.contains(sandbox.networkDirectory + "/") }
+            #expect(servers.count == 1, "\(servers)")
         } catch {
             Issue.record("\(error)")
         }
         let pruned = try await ProcessRunner.run(skiff, ["local", "prune", "--state-dir", sandbox.stateDirectory])
         #expect(pruned.status == 0, "\(pruned.stderrText)")
         #expect(pruned.stdoutText.contains("removed VM skiff-vm-"))
-        #expect(try await HostSnapshot.take().same(as: before))
+        #expect(try await HostSnapshot.take().same(as: before, cloud: sandbox.cloud, network: sandbox.network))
         #expect(!FileManager.default.fileExists(atPath: sandbox.stateDirectory))
 
         let broken = ExternalCPI(executable: skiff, arguments: ["cpi", "local", "--config", "/nonexistent/skiff.yml"])

@@ -34,8 +34,6 @@ struct HostSnapshot: Equatable, CustomStringConvertible {
     var sysctlD: [String]
     var dnsmasqs: [String]
     var varVcap: Bool
-    /// What other local clouds had recorded when the snapshot was taken.
-    var foreign: Set<String> = []
 
     static func take() async throws -> HostSnapshot {
         func lines(_ text: String) -> [String] {
@@ -51,49 +49,19 @@ struct HostSnapshot: Equatable, CustomStringConvertible {
             routes4: lines(try await sh("ip -4 route show table all")).filter { $0.contains("skiff") },
             sysctlD: lines(sysctl),
             dnsmasqs: lines(dnsmasq).filter { $0.contains("skiff") },
-            varVcap: FileManager.default.fileExists(atPath: "/var/vcap"), foreign: foreignNames())
+            varVcap: FileManager.default.fileExists(atPath: "/var/vcap"))
     }
 
-    /// Equal, once what other local clouds on this machine (other state directories, other users of this shared
-    /// host) have made in the meantime is left out on both sides.
-    func same(as other: HostSnapshot) -> Bool {
-        let foreign = Self.foreignNames().union(self.foreign).union(other.foreign)
-        func mine(_ lines: [String]) -> [String] {
-            lines.filter { line in !foreign.contains { line.contains($0) } }
-        }
+    /// Equal in what the given local cloud can have made: namespaces and links named with its tag or its
+    /// network's bridge, routes on those, dnsmasq serving its state directory; and /etc/sysctl.d and /var/vcap.
+    /// Other local clouds at work on this shared host (other test runs, other tools) are left out.
+    func same(as other: HostSnapshot, cloud: LocalCloud, network: String) -> Bool {
+        let names = ["skiff-vm-" + cloud.nameTag, "skiffv" + cloud.nameTag, cloud.bridgeName(network: network)]
+        func mine(_ lines: [String]) -> [String] { lines.filter { line in names.contains { line.contains($0) } } }
+        func served(_ lines: [String]) -> [String] { lines.filter { $0.contains(cloud.config.stateDirectory + "/") } }
         return mine(namespaces) == mine(other.namespaces) && mine(links) == mine(other.links)
             && mine(routes6) == mine(other.routes6) && mine(routes4) == mine(other.routes4)
-            && mine(dnsmasqs) == mine(other.dnsmasqs) && sysctlD == other.sysctlD && varVcap == other.varVcap
-    }
-
-    /// Names recorded by local clouds other than the tests' own (the default state directory, other tools' /tmp
-    /// state), and their state paths.
-    static func foreignNames() -> Set<String> {
-        var roots = ["/var/lib/skiff/local"]
-        let tmp = (try? FileManager.default.contentsOfDirectory(atPath: "/tmp")) ?? []
-        for entry in tmp where entry.hasPrefix("skiff-") && !entry.hasPrefix("skiff-test-") {
-            roots.append("/tmp/" + entry)
-            for inner in (try? FileManager.default.contentsOfDirectory(atPath: "/tmp/" + entry)) ?? [] {
-                roots.append("/tmp/\(entry)/\(inner)")
-            }
-        }
-        var names: Set<String> = []
-        for root in roots {
-            for kind in ["vms", "networks"] {
-                let directory = root + "/" + kind
-                for item in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] {
-                    names.insert(directory + "/" + item)
-                    let file = directory + "/" + item + (kind == "vms" ? "/vm.json" : "/network.json")
-                    guard let data = FileManager.default.contents(atPath: file),
-                        let json = try? JSONValue(parsing: data)
-                    else { continue }
-                    for key in ["netns", "hostVeth", "bridge"] {
-                        if let name = json[key]?.stringValue { names.insert(name) }
-                    }
-                }
-            }
-        }
-        return names
+            && served(dnsmasqs) == served(other.dnsmasqs) && sysctlD == other.sysctlD && varVcap == other.varVcap
     }
 
     var description: String {
@@ -137,8 +105,8 @@ struct Sandbox {
 
     /// Runs `body` with a sandbox whose stemcell is imported; prunes and checks the host afterwards.
     static func with(_ body: (inout Sandbox) async throws -> Void) async throws {
-        let before = try await HostSnapshot.take()
         var sandbox = try Sandbox()
+        let before = try await HostSnapshot.take()
         var failure: (any Error)?
         do {
             sandbox.stemcell = try await sandbox.cloud.createStemcell(
@@ -149,7 +117,9 @@ struct Sandbox {
         }
         try await sandbox.cloud.prune()
         let after = try await HostSnapshot.take()
-        #expect(after.same(as: before), "host changed: before \(before), after \(after)")
+        #expect(
+            after.same(as: before, cloud: sandbox.cloud, network: sandbox.network),
+            "host changed: before \(before), after \(after)")
         #expect(!FileManager.default.fileExists(atPath: sandbox.stateDirectory))
         if let failure { throw failure }
     }
