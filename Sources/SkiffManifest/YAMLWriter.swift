@@ -212,7 +212,7 @@ private struct Emitter {
         if lineBreaks || blockIndicators { plainAllowed = false }
 
         if text.utf8.contains(UInt8(ascii: "\n")) {
-            if isKey || !blockAllowed || scalars.allSatisfy({ $0 == "\n" }) { return .doubleQuoted }
+            if isKey || !blockAllowed { return .doubleQuoted }
             return .literal
         }
         if ScalarResolver.needsQuoting(text) { return .doubleQuoted }
@@ -353,7 +353,7 @@ private struct Emitter {
         }
         if trailingBreaks == 0 {
             put("-")
-        } else if trailingBreaks > 1 {
+        } else if trailingBreaks > 1 || body.isEmpty {
             put("+")
         }
         for line in body.split(separator: "\n", omittingEmptySubsequences: false) {

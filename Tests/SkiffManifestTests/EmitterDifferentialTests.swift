@@ -9,8 +9,19 @@ import Testing
 struct EmitterDifferentialTests {
     @Test("random strings, flat and nested, come out byte-identical", arguments: [1, 2, 3, 4])
     func differential(seed: Int) throws {
+        try compare(seed: seed, multiline: false)
+    }
+
+    @Test("multi-line strings as literal blocks come out byte-identical", arguments: [1, 2, 3])
+    func literalBlocks(seed: Int) throws {
+        try compare(seed: seed, multiline: true)
+    }
+
+    func compare(seed: Int, multiline: Bool) throws {
         let scratch = try ScratchDirectory()
-        let expected = try LibYAML.dump(seed: seed, into: scratch.file("doc.yml"))
+        var expected = try LibYAML.dump(seed: seed, multiline: multiline, into: scratch.file("doc.yml"))
+        // gopkg.in/yaml.v2 never ends a stream with libyaml's "..." marker (its encoder clears open_ended).
+        if expected.hasSuffix("\n...\n") { expected.removeLast(4) }
         let value = try YAMLReader.parse(expected, fileName: "doc.yml")
         let written = YAMLWriter.write(value)
         let expectedLines = expected.split(separator: "\n", omittingEmptySubsequences: false)
@@ -49,6 +60,19 @@ enum LibYAML {
             tag = resolver.resolve(yaml.ScalarNode, text, (True, False))
             return tag == "tag:yaml.org,2002:str" and text not in ("y", "n", "Y", "N") and "\n" not in text
         values = [v for v in (pick() for _ in range(400)) if keep(v)]
+        if len(sys.argv) > 3:
+            # Multi-line strings: yaml.v2 asks for a literal block, so ask libyaml for one too.
+            def literal(dumper, data):
+                return dumper.represent_scalar("tag:yaml.org,2002:str", data, style="|" if "\n" in data else None)
+            yaml.add_representer(str, literal, Dumper=yaml.CDumper)
+            parts = ["line", "  indented", "", "x: y", "#c", " lead", "trail ", "\u00e9", "\t tab", "end", "a\u2028b"]
+            values = []
+            for _ in range(250):
+                text = "\n".join(random.choice(parts) for _ in range(random.randint(2, 6)))
+                text += random.choice(["", "", "\n", "\n\n"])
+                if random.random() < 0.1:
+                    text = "\n" + text
+                values.append(text)
         doc = {"flat": {"k%04d" % i: v for i, v in enumerate(values[:150])},
                "nested": {"items": [{"name": v, "list": [v, [v]]} for v in values[150:250]], "plain": values[250:]}}
         with open(sys.argv[2], "w") as out:
@@ -56,8 +80,8 @@ enum LibYAML {
                                 sort_keys=True))
         """#
 
-    static func dump(seed: Int, into path: String) throws -> String {
-        let status = try run(["-c", script, String(seed), path])
+    static func dump(seed: Int, multiline: Bool, into path: String) throws -> String {
+        let status = try run(["-c", script, String(seed), path] + (multiline ? ["multiline"] : []))
         guard status == 0 else { throw CocoaError(.fileWriteUnknown) }
         return try String(contentsOfFile: path, encoding: .utf8)
     }
