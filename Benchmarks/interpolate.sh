@@ -14,7 +14,8 @@ trap 'rm -rf "$work"' EXIT
 python3 "$generator" "$work" >/dev/null
 echo "input: $(wc -l < "$work/manifest.yml") manifest lines, $(grep -c '^- type:' "$work/ops.yml") ops, $(wc -l < "$work/vars.yml") vars"
 for i in $(seq 1 "$runs"); do
-    /usr/bin/time -f "run $i: %e s wall, %M KB peak RSS" \
+    /usr/bin/time -o "$work/time.txt" -f "run $i: %e s wall, %U s user, %S s sys, %M KB peak RSS" \
         "$binary" int "$work/manifest.yml" -o "$work/ops.yml" -l "$work/vars.yml" > "$work/out.yml"
+    cat "$work/time.txt"
 done
 echo "output: $(wc -l < "$work/out.yml") lines, $(grep -c '((' "$work/out.yml" || true) unresolved placeholders"

@@ -469,7 +469,7 @@ public enum Patcher {
             let keys = map.entries.compactMap { $0.key.stringValue }.sorted {
                 $0.utf8.lexicographicallyPrecedes($1.utf8)
             }
-            others = "found map keys: " + keys.map { "'\($0)'" }.joined(separator: ", ")
+            others = "found map keys: '" + keys.joined(separator: "', '") + "'"
         }
         return Failure(
             kind: .missingKey, path: path.description,

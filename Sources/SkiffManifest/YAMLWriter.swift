@@ -183,18 +183,18 @@ private struct Emitter {
                 }
             }
             if !isPrintable(scalar) { special = true }
-            if scalar == "\n" {
+            if isBreak(scalar) {
                 lineBreaks = true
                 if previous == " " { spaceBreak = true }
-            } else if scalar == " ", previous == "\n" {
+            } else if scalar == " ", let previous, isBreak(previous) {
                 breakSpace = true
             }
             previous = scalar
         }
         let leadingSpace = scalars.first == " "
         let trailingSpace = scalars.last == " "
-        let leadingBreak = scalars.first == "\n"
-        let trailingBreak = scalars.last == "\n"
+        let leadingBreak = scalars.first.map(isBreak) ?? false
+        let trailingBreak = scalars.last.map(isBreak) ?? false
         var plainAllowed = true
         var singleAllowed = true
         var blockAllowed = true
@@ -211,13 +211,21 @@ private struct Emitter {
         }
         if lineBreaks || blockIndicators { plainAllowed = false }
 
-        if lineBreaks {
-            if isKey || !blockAllowed || scalars.allSatisfy({ $0 == "\n" }) { return .doubleQuoted }
+        if text.utf8.contains(UInt8(ascii: "\n")) {
+            if isKey || !blockAllowed { return .doubleQuoted }
             return .literal
         }
         if ScalarResolver.needsQuoting(text) { return .doubleQuoted }
         if plainAllowed { return .plain }
         return singleAllowed ? .singleQuoted : .doubleQuoted
+    }
+
+    /// libyaml's line breaks: LF, NEL, LS and PS.
+    static func isBreak(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.value {
+        case 0x0A, 0x85, 0x2028, 0x2029: return true
+        default: return false
+        }
     }
 
     /// libyaml's printable set for a UTF-8 emitter (characters outside the BMP are escaped).
@@ -256,8 +264,14 @@ private struct Emitter {
     mutating func writeSingleQuoted(_ scalars: [Unicode.Scalar], indent: Int, allowBreaks: Bool) {
         put("'")
         var spaces = false
+        var breaks = false
         for (index, scalar) in scalars.enumerated() {
-            if scalar == " " {
+            if Emitter.isBreak(scalar) {
+                // Only LS and PS get here (strings with LF are written as literal blocks or double-quoted).
+                put(scalar)
+                column = 0
+                breaks = true
+            } else if scalar == " " {
                 let nextIsSpace = index + 1 < scalars.count && scalars[index + 1] == " "
                 if allowBreaks && !spaces && column > bestWidth && index > 0 && index < scalars.count - 1
                     && !nextIsSpace
@@ -268,11 +282,16 @@ private struct Emitter {
                 }
                 spaces = true
             } else {
+                if breaks {
+                    pad(to: indent)
+                    breaks = false
+                }
                 if scalar == "'" { put("'") }
                 put(scalar)
                 spaces = false
             }
         }
+        if breaks { pad(to: indent) }
         put("'")
     }
 
@@ -280,7 +299,7 @@ private struct Emitter {
         put("\"")
         var spaces = false
         for (index, scalar) in scalars.enumerated() {
-            if !Emitter.isPrintable(scalar) || scalar == "\n" || scalar == "\"" || scalar == "\\" {
+            if !Emitter.isPrintable(scalar) || Emitter.isBreak(scalar) || scalar == "\"" || scalar == "\\" {
                 put("\\")
                 switch scalar.value {
                 case 0x00: put("0")
@@ -334,14 +353,24 @@ private struct Emitter {
         }
         if trailingBreaks == 0 {
             put("-")
-        } else if trailingBreaks > 1 {
+        } else if trailingBreaks > 1 || body.isEmpty {
             put("+")
         }
         for line in body.split(separator: "\n", omittingEmptySubsequences: false) {
             newline()
-            if !line.isEmpty {
-                pad(to: indent)
-                put(String(line))
+            var atLineStart = true
+            for scalar in line.unicodeScalars {
+                if Emitter.isBreak(scalar) {
+                    put(scalar)
+                    column = 0
+                    atLineStart = true
+                    continue
+                }
+                if atLineStart {
+                    pad(to: indent)
+                    atLineStart = false
+                }
+                put(scalar)
             }
         }
         for _ in 1..<max(trailingBreaks, 1) { newline() }
