@@ -61,6 +61,14 @@ struct NetworkEnvironmentTests {
             #expect(!group.ingress.contains { $0.ipProtocol == "-1" })
             #expect(group.ingress.filter { $0.ipProtocol == "tcp" }.count == 4)
 
+            // Routes through the gateway are created only once it is attached (AWS refuses them before).
+            let log = try await moto.log()
+            let attach = try #require(log.firstIndex { $0.action == "AttachInternetGateway" })
+            let routes = log.indices.filter { log[$0].action == "CreateRoute" }
+            #expect(routes.count == 2)
+            #expect(routes.allSatisfy { $0 > attach })
+            #expect(log.filter { !$0.action.hasPrefix("Describe") }.count == 11)
+
             // Re-up: same vars, no mutating call.
             let before = counter.total
             let second = try await env.up()
