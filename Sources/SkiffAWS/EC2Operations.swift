@@ -232,6 +232,16 @@ extension EC2Client {
         }
     }
 
+    /// `RevokeSecurityGroupIngress`; rules already gone count as done.
+    public func revokeIngress(groupID: String, _ permissions: [EC2Permission]) async throws {
+        guard !permissions.isEmpty else { return }
+        do {
+            try await call("RevokeSecurityGroupIngress", Self.ingressParameters(groupID: groupID, permissions))
+        } catch let error as EC2Error where error.code == "InvalidPermission.NotFound" {
+            return
+        }
+    }
+
     // MARK: Deletes (a missing resource counts as deleted)
 
     /// Runs a delete-style call; `…NotFound` and the given extra codes mean the work is already done.

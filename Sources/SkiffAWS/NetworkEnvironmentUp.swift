@@ -278,6 +278,12 @@ public struct NetworkEnvironment: Sendable {
             }
             steps.append(PlanStep(.update, "security-group", "\(groupID) ingress \(Self.describe(missing))"))
         }
+        // Rules no longer asked for (an earlier --ingress) are closed: the group opens the requested ports only.
+        let extra = IngressRules.missing(current, existing: spec.ingress.permissions)
+        if !extra.isEmpty {
+            try await client.revokeIngress(groupID: groupID, extra)
+            steps.append(PlanStep(.update, "security-group", "\(groupID) closed \(Self.describe(extra))"))
+        }
         return (groupID, steps)
     }
 
@@ -379,6 +385,10 @@ public struct NetworkEnvironment: Sendable {
         let missing = IngressRules.missing(spec.ingress.permissions, existing: current)
         if !missing.isEmpty {
             steps.append(PlanStep(.update, "security-group", "ingress \(Self.describe(missing))"))
+        }
+        let extra = IngressRules.missing(current, existing: spec.ingress.permissions)
+        if !extra.isEmpty {
+            steps.append(PlanStep(.update, "security-group", "close \(Self.describe(extra))"))
         }
         var vars: NetworkEnvironmentVars?
         if let subnet = found.subnets.first, let group = found.groups.first, let cidr = subnet.cidr,

@@ -110,6 +110,30 @@ struct NetworkEnvironmentTests {
         }
     }
 
+    @Test("--ingress is converged: new ports opened, ports no longer asked for closed; 'all' opens everything")
+    func ingressConverges() async throws {
+        try await withMoto { moto in
+            let client = moto.client()
+            let first = try #require(try await environment(client, name: "ports").up().vars)
+            var spec = try NetworkEnvironmentSpec(name: "ports", ingress: try IngressRules(parsing: "8080,9000-9010"))
+            _ = try await NetworkEnvironment(client: client, spec: spec).up()
+            var group = try #require(try await client.describeSecurityGroups(ids: [first.securityGroupID]).first)
+            let tcp = group.ingress.filter { $0.ipProtocol == "tcp" }.map { "\($0.fromPort ?? 0)-\($0.toPort ?? 0)" }.sorted()
+            #expect(tcp == ["8080-8080", "9000-9010"])
+            #expect(group.ingress.contains { $0.ipProtocol == "icmpv6" })
+            spec.ingress = .all
+            _ = try await NetworkEnvironment(client: client, spec: spec).up()
+            group = try #require(try await client.describeSecurityGroups(ids: [first.securityGroupID]).first)
+            #expect(group.ingress.count == 1)
+            #expect(group.ingress.first?.ipProtocol == "-1")
+            #expect(group.ingress.first?.ipv4Ranges == ["0.0.0.0/0"])
+            #expect(group.ingress.first?.ipv6Ranges == ["::/0"])
+            try await moto.resetLog()
+            _ = try await NetworkEnvironment(client: client, spec: spec).up()
+            #expect(try await moto.log().allSatisfy { $0.action.hasPrefix("Describe") })
+        }
+    }
+
     @Test("dry run sends no mutating call")
     func dryRun() async throws {
         try await withMoto { moto in
