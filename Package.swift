@@ -59,11 +59,12 @@ let package = Package(
             swiftSettings: strict),
         .target(name: "SkiffLocalCloud", dependencies: ["SkiffCloud", "SkiffNet", yams], swiftSettings: strict),
         .target(
-            name: "SkiffAgent", dependencies: ["SkiffNet", crypto, x509, asn1, httpClient] + nio, swiftSettings: strict),
+            name: "SkiffAgent", dependencies: ["SkiffNet", "SkiffCloud", crypto, x509, asn1, httpClient] + nio, swiftSettings: strict),
         .target(
             name: "SkiffDeploy",
             dependencies: [
-                "SkiffNet", "SkiffManifest", "SkiffTemplates", "SkiffCloud", "SkiffLocalCloud", "SkiffAgent", yams, crypto,
+                "SkiffNet", "SkiffManifest", "SkiffTemplates", "SkiffCloud", "SkiffLocalCloud", "SkiffAWS", "SkiffAgent",
+                yams, crypto,
                 httpClient,
             ],
             swiftSettings: strict),
@@ -85,7 +86,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "skiff-bench",
-            dependencies: ["SkiffNet"],
+            dependencies: ["SkiffNet", "SkiffManifest"],
             path: "Benchmarks/skiff-bench",
             swiftSettings: strict
         ),
@@ -109,7 +110,7 @@ let package = Package(
             ],
             exclude: ["Support/ec2_proxy.py", "Support/botocore_ref.py"],
             swiftSettings: strict),
-        .testTarget(name: "SkiffAgentTests", dependencies: ["SkiffAgent", "SkiffNet"], swiftSettings: strict),
+        .testTarget(name: "SkiffAgentTests", dependencies: ["SkiffAgent", "SkiffCloud", "SkiffNet"], swiftSettings: strict),
         .testTarget(
             name: "SkiffDeployTests",
             dependencies: ["SkiffDeploy", "SkiffManifest", "SkiffCloud", "SkiffNet"],

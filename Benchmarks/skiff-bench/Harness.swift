@@ -25,7 +25,7 @@ struct Benchmark: Sendable {
 }
 
 /// Every benchmark skiff-bench knows; later issues append theirs.
-let allBenchmarks: [Benchmark] = netBenchmarks
+let allBenchmarks: [Benchmark] = netBenchmarks + manifestBenchmarks
 
 
 /// A benchmark that could not measure what it meant to.

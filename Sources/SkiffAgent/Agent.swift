@@ -1,3 +1,4 @@
+import SkiffCloud
 import Foundation
 
 /// The agent: answers bosh-agent messages, installs jobs and packages under its root and supervises processes.
@@ -69,7 +70,7 @@ public actor Agent {
         let restored: ApplySpec
         do {
             raw = try JSONDecoder().decode(JSONValue.self, from: data)
-            restored = try raw.decode(as: ApplySpec.self)
+            restored = try raw.decode(ApplySpec.self)
         } catch {
             throw AgentError(.invalidSettings, "cannot read the applied spec '\(paths.specFile)': \(error)")
         }
@@ -253,7 +254,7 @@ public actor Agent {
         }
         let newSpec: ApplySpec
         do {
-            newSpec = try raw.decode(as: ApplySpec.self)
+            newSpec = try raw.decode(ApplySpec.self)
         } catch let error as DecodingError {
             throw AgentError(.invalidArguments, "apply spec: \(describe(error))")
         }
@@ -356,7 +357,7 @@ public actor Agent {
         var dependencies: [String: ApplySpec.BlobRef] = [:]
         if arguments.count > 4, arguments[4] != .null {
             do {
-                dependencies = try arguments[4].decode(as: [String: ApplySpec.BlobRef].self)
+                dependencies = try arguments[4].decode([String: ApplySpec.BlobRef].self)
             } catch let error as DecodingError {
                 throw AgentError(.invalidArguments, "compile_package dependencies: \(describe(error))")
             }

@@ -1,3 +1,4 @@
+import SkiffCloud
 import AsyncHTTPClient
 import Crypto
 import Foundation

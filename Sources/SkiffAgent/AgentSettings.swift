@@ -1,3 +1,4 @@
+import SkiffCloud
 import Foundation
 import SkiffNet
 

@@ -1,3 +1,5 @@
+import SkiffCloud
+
 /// The spec the CLI `apply`s to the agent (§9.4): what to install and run.
 public struct ApplySpec: Codable, Hashable, Sendable {
     /// The deployment name.

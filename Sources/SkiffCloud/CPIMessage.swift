@@ -43,13 +43,16 @@ public struct CPIContext: Sendable, Hashable {
             let version = vm["stemcell"]?["api_version"]
             if let version, !version.isNull {
                 guard let number = version.intValue else {
-                    throw CloudError.cloud("context.vm.stemcell.api_version must be an integer, not \(version.typeName)")
+                    throw CloudError.cloud(
+                        "context.vm.stemcell.api_version must be an integer, not \(version.typeName)")
                 }
                 stemcellAPIVersion = number
                 var vmMembers = vm.objectValue ?? [:]
                 var stemcell = vmMembers["stemcell"]?.objectValue ?? [:]
                 stemcell.removeValue(forKey: "api_version")
-                if stemcell.isEmpty { vmMembers.removeValue(forKey: "stemcell") } else {
+                if stemcell.isEmpty {
+                    vmMembers.removeValue(forKey: "stemcell")
+                } else {
                     vmMembers["stemcell"] = .object(stemcell)
                 }
                 if vmMembers.isEmpty { members.removeValue(forKey: "vm") } else { members["vm"] = .object(vmMembers) }
@@ -90,7 +93,8 @@ public struct CPIRequest: Sendable, Hashable {
     public var apiVersion: Int?
 
     /// Creates a request.
-    public init(method: String, arguments: [JSONValue] = [], context: CPIContext = CPIContext(), apiVersion: Int? = nil) {
+    public init(method: String, arguments: [JSONValue] = [], context: CPIContext = CPIContext(), apiVersion: Int? = nil)
+    {
         self.method = method
         self.arguments = arguments
         self.context = context

@@ -63,3 +63,10 @@ public enum CPIMethod: String, Sendable, CaseIterable {
     case hasDisk = "has_disk"
     case getDisks = "get_disks"
 }
+
+/// A cloud that can find a VM by the agent id it was created with. create-env uses it to find a VM whose
+/// `create_vm` was interrupted before its cid reached the state file, so that VM is deleted, not leaked.
+public protocol AgentIDLookup: CloudProvider {
+    /// The cid of the VM created for `agentID`, or nil if there is none.
+    func findVM(agentID: String) async throws -> String?
+}

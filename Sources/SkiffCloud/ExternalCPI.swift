@@ -90,7 +90,8 @@ public struct ExternalCPI: CloudProvider {
     }
 
     public func createStemcell(imagePath: String, cloudProperties: [String: JSONValue]) async throws -> String {
-        try Self.string(await call("create_stemcell", [.string(imagePath), .object(cloudProperties)]), "create_stemcell")
+        try Self.string(
+            await call("create_stemcell", [.string(imagePath), .object(cloudProperties)]), "create_stemcell")
     }
 
     public func deleteStemcell(_ stemcellCID: String) async throws {
@@ -112,7 +113,8 @@ public struct ExternalCPI: CloudProvider {
             return CreatedVM(cid: cid, networks: networks)
         case .array(let pair) where pair.first?.stringValue != nil:
             let cid = pair[0].stringValue ?? ""
-            let returned = pair.count > 1 ? try CPINetwork.networks(json: pair[1], path: "create_vm result networks") : networks
+            let returned =
+                pair.count > 1 ? try CPINetwork.networks(json: pair[1], path: "create_vm result networks") : networks
             return CreatedVM(cid: cid, networks: returned)
         default:
             throw CloudError.cloud("create_vm answered \(result), expected a cid or [cid, networks]")

@@ -56,7 +56,8 @@ public enum ProcessRunner {
             input == nil || skiffPipe2(&stdinPipe, O_CLOEXEC) == 0
         else {
             for fd in stdoutPipe + stderrPipe + stdinPipe where fd >= 0 { close(fd) }
-            return .failure(CloudError.cloud("cannot run '\(executable)': no pipes: \(String(cString: strerror(errno)))"))
+            return .failure(
+                CloudError.cloud("cannot run '\(executable)': no pipes: \(String(cString: strerror(errno)))"))
         }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
@@ -68,8 +69,8 @@ public enum ProcessRunner {
         }
         posix_spawn_file_actions_adddup2(&actions, stdoutPipe[1], 1)
         posix_spawn_file_actions_adddup2(&actions, stderrPipe[1], 2)
-        if let directory { skiffAddChdir(&actions, directory) }
-        skiffAddCloseFrom(&actions, 3)
+        if let directory { _ = skiffAddChdir(&actions, directory) }
+        _ = skiffAddCloseFrom(&actions, 3)
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
@@ -98,12 +99,41 @@ public enum ProcessRunner {
             if input != nil { close(stdinPipe[1]) }
             return .failure(CloudError.cloud("cannot run '\(executable)': \(String(cString: strerror(status)))"))
         }
-        let (stdout, stderr) = drain(stdout: stdoutPipe[0], stderr: stderrPipe[0], stdin: input.map { (stdinPipe[1], $0) })
+        let (stdout, stderr) = drain(
+            stdout: stdoutPipe[0], stderr: stderrPipe[0], stdin: input.map { (stdinPipe[1], $0) })
         var waitStatus: Int32 = 0
         while waitpid(pid, &waitStatus, 0) < 0 && errno == EINTR {}
         let exitStatus: Int32 =
             (waitStatus & 0x7f) == 0 ? (waitStatus >> 8) & 0xff : 128 + (waitStatus & 0x7f)
         return .success(ProcessOutput(status: exitStatus, stdout: stdout, stderr: stderr))
+    }
+
+    /// Starts `executable` in a new session with stdin, stdout and stderr on /dev/null, and does not wait for it:
+    /// for work nobody waits on (removing a discarded directory tree). Returns false if it could not be started.
+    @discardableResult
+    public static func spawnDetached(_ executable: String, _ arguments: [String]) -> Bool {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        _ = skiffAddCloseFrom(&actions, 3)
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var noSignals = sigset_t()
+        sigemptyset(&noSignals)
+        posix_spawnattr_setsigmask(&attributes, &noSignals)
+        // POSIX_SPAWN_SETSID (glibc 2.26+): the child leads its own session, detached from ours.
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK) | 0x80)
+        var pid: pid_t = 0
+        let status = withCStrings([executable] + arguments) { argv in
+            withCStrings(ProcessInfo.processInfo.environment.map { "\($0.key)=\($0.value)" }) { envp in
+                posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
+            }
+        }
+        return status == 0
     }
 
     /// Reads both pipes to their end while feeding `stdin`, with `poll`, then closes them.
@@ -161,7 +191,8 @@ public enum ProcessRunner {
     public static func find(_ name: String, path: String? = nil) -> String? {
         if name.contains("/") { return FileManager.default.isExecutableFile(atPath: name) ? name : nil }
         let searchPath =
-            path ?? ((ProcessInfo.processInfo.environment["PATH"] ?? "")
+            path
+            ?? ((ProcessInfo.processInfo.environment["PATH"] ?? "")
                 + ":/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
         for directory in searchPath.split(separator: ":") where !directory.isEmpty {
             let candidate = directory + "/" + name
@@ -176,7 +207,8 @@ public enum ProcessRunner {
 private func skiffPipe2(_ fds: UnsafeMutablePointer<Int32>, _ flags: Int32) -> Int32
 
 @_silgen_name("posix_spawn_file_actions_addchdir_np")
-private func skiffAddChdir(_ actions: UnsafeMutablePointer<posix_spawn_file_actions_t>, _ path: UnsafePointer<CChar>) -> Int32
+private func skiffAddChdir(_ actions: UnsafeMutablePointer<posix_spawn_file_actions_t>, _ path: UnsafePointer<CChar>)
+    -> Int32
 
 @_silgen_name("posix_spawn_file_actions_addclosefrom_np")
 private func skiffAddCloseFrom(_ actions: UnsafeMutablePointer<posix_spawn_file_actions_t>, _ from: Int32) -> Int32

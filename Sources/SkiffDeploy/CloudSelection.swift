@@ -1,4 +1,5 @@
 import Foundation
+import SkiffAWS
 import SkiffCloud
 import SkiffLocalCloud
 
@@ -40,7 +41,11 @@ enum CloudSelection {
             config.mbus = spec.properties["agent"]?["mbus"]?.stringValue
             return (LocalCloud(config: config), "local")
         case .aws:
-            throw DeployError(.cloud, "the built-in AWS CPI is not available in this build", at: "cloud_provider.template")
+            do {
+                return (try AWSCloudProvider(properties: spec.properties.objectValue ?? [:]), "aws")
+            } catch {
+                throw DeployError(.cloud, error.message, at: "cloud_provider.properties")
+            }
         }
     }
 }

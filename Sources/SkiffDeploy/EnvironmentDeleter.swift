@@ -43,6 +43,7 @@ public struct EnvironmentDeleter: Sendable {
                 .state, "the state was made by the '\(previous)' cloud, but the manifest names '\(cpiName)'", at: store.url.path)
         }
 
+        try await EnvironmentDeployer.adoptInterruptedVM(&state, store: store, cloud: cloud)
         try await stages.group("deleting deployment") { stages in
             if !state.currentVMCID.isEmpty {
                 let cid = state.currentVMCID

@@ -92,6 +92,7 @@ public struct EnvironmentDeployer: Sendable {
             try store.save(state)
             try Task.checkCancellation()
 
+            try await Self.adoptInterruptedVM(&state, store: store, cloud: cloud)
             if !state.currentVMCID.isEmpty {
                 try await deleteInstance(&state, store: store, cloud: cloud, agent: agent, stages: stages)
             }
@@ -220,6 +221,19 @@ public struct EnvironmentDeployer: Sendable {
 
     // MARK: - VM
 
+    /// Records the VM of a `create_vm` that was interrupted after the VM existed but before its cid was saved,
+    /// so that it is deleted like any current VM instead of being leaked.
+    static func adoptInterruptedVM(_ state: inout DeploymentState, store: StateStore, cloud: any CloudProvider) async throws {
+        guard state.currentVMCID.isEmpty, let pending = state.skiff.pendingAgentID,
+            let lookup = cloud as? any AgentIDLookup
+        else { return }
+        if let orphan = try await lookup.findVM(agentID: pending) {
+            state.currentVMCID = orphan
+        }
+        state.skiff.pendingAgentID = nil
+        try store.save(state)
+    }
+
     func createVM(
         _ state: inout DeploymentState, store: StateStore, cloud: any CloudProvider, stemcell: DeploymentState.Stemcell,
         env: LoadedEnvironment, stages: Stages
@@ -340,7 +354,7 @@ public struct EnvironmentDeployer: Sendable {
         try await stages.step("Attaching disk '\(disk)' to VM '\(vm)'") {
             let hint = try await cloud.attachDisk(vmCID: vm, diskCID: disk)
             try await agent.waitUntilReady(timeout: .seconds(600), delay: .milliseconds(50))
-            if !hint.isNull { try await agent.addPersistentDisk(cid: disk, hint: SkiffAgent.JSONValue(hint)) }
+            if !hint.isNull { try await agent.addPersistentDisk(cid: disk, hint: hint) }
             try await agent.mountDisk(cid: disk)
         }
     }
@@ -350,7 +364,7 @@ public struct EnvironmentDeployer: Sendable {
     func updateInstance(_ prepared: Prepared, agent: AgentClient, stages: Stages, work: WorkDirectory) async throws {
         let manifest = prepared.environment.manifest
         let instance = "\(manifest.instanceGroup)/0"
-        let networksJSON = SkiffAgent.JSONValue(CPINetwork.json(manifest.cpiNetworks))
+        let networksJSON = CPINetwork.json(manifest.cpiNetworks)
 
         // The initial apply tells the agent its networks; its state then names its addresses.
         _ = try await agent.apply(ApplySpec(

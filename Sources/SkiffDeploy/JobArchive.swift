@@ -87,18 +87,3 @@ extension TemplateValue {
         }
     }
 }
-
-extension SkiffAgent.JSONValue {
-    /// The agent client's form of a CPI JSON value (the two modules each carry a JSON value type).
-    init(_ value: SkiffCloud.JSONValue) {
-        switch value {
-        case .null: self = .null
-        case .bool(let flag): self = .bool(flag)
-        case .int(let number): self = .int(number)
-        case .double(let number): self = .double(number)
-        case .string(let text): self = .string(text)
-        case .array(let items): self = .array(items.map(SkiffAgent.JSONValue.init))
-        case .object(let members): self = .object(members.mapValues(SkiffAgent.JSONValue.init))
-        }
-    }
-}

@@ -186,7 +186,7 @@ public struct Stages: Sendable {
             return nil
         } catch {
             sink.endStep(name, depth: depth, outcome: .failed("\(error)"), seconds: Self.seconds(since: start))
-            throw error
+            throw error is StageError || error is CancellationError ? error : StageError(stage: name, cause: error)
         }
     }
 
@@ -203,4 +203,14 @@ public struct SkipStep: Error, Sendable {
 
     /// A skip with its reason.
     public init(_ reason: String) { self.reason = reason }
+}
+
+/// An error with the stage it happened in: `Creating VM for instance 'nginx/0' …: <cause>`.
+public struct StageError: Error, Sendable, CustomStringConvertible {
+    /// The step that failed, as its progress line names it.
+    public let stage: String
+    /// What went wrong.
+    public let cause: any Error
+
+    public var description: String { "\(stage): \(cause)" }
 }

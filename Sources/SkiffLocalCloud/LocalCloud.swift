@@ -18,7 +18,9 @@ public struct LocalCloud: CloudProvider {
 
     /// Creates the cloud. `toolSearchPath` overrides where host programs are looked up; `effectiveUserID` overrides
     /// the root check (both for tests).
-    public init(config: LocalCloudConfig = LocalCloudConfig(), toolSearchPath: String? = nil, effectiveUserID: UInt32? = nil) {
+    public init(
+        config: LocalCloudConfig = LocalCloudConfig(), toolSearchPath: String? = nil, effectiveUserID: UInt32? = nil
+    ) {
         self.config = config
         self.layout = StateLayout(root: config.stateDirectory)
         self.toolSearchPath = toolSearchPath
@@ -83,17 +85,22 @@ public struct LocalCloud: CloudProvider {
             var isDirectory: ObjCBool = false
             _ = FileManager.default.fileExists(atPath: imagePath, isDirectory: &isDirectory)
             if isDirectory.boolValue {
-                guard let cp = ProcessRunner.find("cp") else { throw CloudError.cloud("importing a stemcell needs 'cp'") }
+                guard let cp = ProcessRunner.find("cp") else {
+                    throw CloudError.cloud("importing a stemcell needs 'cp'")
+                }
                 let output = try await ProcessRunner.run(cp, ["-a", imagePath + "/.", directory + "/image/"])
                 guard output.status == 0 else {
                     throw CloudError.cloud("cannot copy stemcell image '\(imagePath)': \(output.stderrText)")
                 }
             } else {
-                guard let tar = ProcessRunner.find("tar") else { throw CloudError.cloud("importing a stemcell needs 'tar'") }
+                guard let tar = ProcessRunner.find("tar") else {
+                    throw CloudError.cloud("importing a stemcell needs 'tar'")
+                }
                 let output = try await ProcessRunner.run(
                     tar, ["-xzf", imagePath, "-C", directory + "/image", "--no-same-owner"])
                 guard output.status == 0 else {
-                    throw CloudError.cloud("stemcell image '\(imagePath)' is not a gzipped tarball: \(output.stderrText)")
+                    throw CloudError.cloud(
+                        "stemcell image '\(imagePath)' is not a gzipped tarball: \(output.stderrText)")
                 }
             }
             let image = try LocalStemcellImage.read(directory: directory + "/image", reportingAs: imagePath)
@@ -123,10 +130,12 @@ public struct LocalCloud: CloudProvider {
         agentID: String, stemcellCID: String, cloudProperties: [String: JSONValue], networks: [String: CPINetwork],
         diskCIDs: [String], env: [String: JSONValue]
     ) async throws -> CreatedVM {
+        var timer = PhaseTimer()
         let tools = try hostTools()
         let plan = try NetworkPlan(networks: networks)
         let held = try await lock()
         defer { withExtendedLifetime(held) {} }
+        timer.mark("lock")
 
         guard Self.isSafeName(stemcellCID),
             let stemcell = try Files.load(StemcellRecord.self, from: layout.stemcell(stemcellCID) + "/stemcell.json")
@@ -153,10 +162,12 @@ public struct LocalCloud: CloudProvider {
         while Files.exists(layout.vm(cid)) || Host.netnsExists(cid) { cid = "skiff-vm-" + Naming.randomID() }
         let suffix = String(cid.dropFirst("skiff-vm-".count))
         let macBytes = Naming.hex(Naming.hash(cid), 10)
-        let mac = "02:" + stride(from: 0, to: 10, by: 2).map { offset -> String in
-            let start = macBytes.index(macBytes.startIndex, offsetBy: offset)
-            return String(macBytes[start..<macBytes.index(start, offsetBy: 2)])
-        }.joined(separator: ":")
+        let mac =
+            "02:"
+            + stride(from: 0, to: 10, by: 2).map { offset -> String in
+                let start = macBytes.index(macBytes.startIndex, offsetBy: offset)
+                return String(macBytes[start..<macBytes.index(start, offsetBy: 2)])
+            }.joined(separator: ":")
         var configured = networks
         for key in configured.keys { configured[key]?.mac = mac }
         var record = VMRecord(
@@ -170,25 +181,35 @@ public struct LocalCloud: CloudProvider {
 
         var networkRecord = existing
         var createdNetwork = false
+        timer.mark("validate")
         do {
             if networkRecord == nil {
                 networkRecord = try await manager.create(plan)
                 createdNetwork = true
+                timer.mark("network")
             }
-            guard let networkRecord else { throw CloudError.cloud("local network '\(plan.name)' was not created") }
+            guard var networkRecord else { throw CloudError.cloud("local network '\(plan.name)' was not created") }
             try prepareRoot(
                 record, stemcell: stemcellCID, agentCommand: agentCommand, plan: plan, networks: configured, env: env)
+            timer.mark("root")
             try await tools.ipBatch([
                 "netns add \(record.netns)",
                 "link add \(record.hostVeth) type veth peer name eth0 address \(mac) netns \(record.netns)",
                 "link set \(record.hostVeth) master \(networkRecord.bridge) up",
             ])
+            timer.mark("links")
             record.holderPID = try await boot(record, tools: tools)
+            timer.mark("boot")
             record.state = "running"
             try Files.save(record, to: directory + "/vm.json")
             try manager.writeReservations(networkRecord, vms: others + [record])
+            if let address = record.ipv6, !createdNetwork {
+                networkRecord = try await manager.forgetLease(networkRecord, address: address)
+            }
             manager.reload(networkRecord)
+            timer.mark("reservation")
             CPILog.write("created VM \(cid) on local network '\(plan.name)' (bridge \(networkRecord.bridge))")
+            CPILog.write("create_vm took \(timer)")
             return CreatedVM(cid: cid, networks: configured)
         } catch {
             await destroy(record, tools: tools)
@@ -218,7 +239,9 @@ public struct LocalCloud: CloudProvider {
             return [me] + command.dropFirst()
         }
         throw CloudError.cloud(
-            "agent command '\(program)' named by the stemcell is not on PATH; set agent_command in the local cloud config")
+            "agent command '\(program)' named by the stemcell is not on PATH; "
+                + "set agent_command in the local cloud config"
+        )
     }
 
     /// Builds the VM's own root: the stemcell's files, the agent settings, and the boot script.
@@ -228,10 +251,8 @@ public struct LocalCloud: CloudProvider {
     ) throws(CloudError) {
         let directory = layout.vm(record.cid)
         let root = directory + "/root"
-        do {
-            try FileManager.default.copyItem(atPath: layout.stemcell(stemcell) + "/image/root", toPath: root)
-        } catch {
-            try Files.makeDirectory(root)
+        if Files.exists(layout.stemcell(stemcell) + "/image/root") {
+            try Files.copyTree(layout.stemcell(stemcell) + "/image/root", to: root)
         }
         for path in [
             "/var/vcap/bosh/log", "/var/vcap/store", "/var/vcap/data", "/var/vcap/sys/log", "/var/vcap/jobs",
@@ -271,13 +292,15 @@ public struct LocalCloud: CloudProvider {
             root="$vm/root"
 
             # 1. The VM's own sysctls, network keys only: any other key would change the host's kernel.
-            for file in "$root"/etc/sysctl.d/*.conf; do
-                [ -f "$file" ] || continue
-                sed -n 's/^[[:space:]]*\\(net\\.[^[:space:]=]*\\)[[:space:]]*=[[:space:]]*\\([^[:space:]#]*\\).*$/\\1 \\2/p' \\
-                    "$file" | while read -r key value; do
-                    printf '%s\\n' "$value" > "/proc/sys/$(printf '%s' "$key" | tr . /)" 2>/dev/null || true
+            #    One sed turns "net.ipv6.conf.all.disable_ipv6 = 1" into "net/ipv6/conf/all/disable_ipv6 1".
+            set -- "$root"/etc/sysctl.d/*.conf
+            if [ -f "$1" ]; then
+                sed -n -e 's/^[[:space:]]*\\(net\\.[^[:space:]=]*\\)[[:space:]]*=[[:space:]]*\\([^#]*\\).*$/\\1 \\2/' \\
+                    -e 'T' -e 'h' -e 's/ .*//' -e 'y/./\\//' -e 'G' -e 's/\\n[^ ]*//' -e 'p' "$@" |
+                while read -r key value; do
+                    printf '%s\\n' "$value" > "/proc/sys/$key" 2>/dev/null || true
                 done
-            done
+            fi
 
             # 2. Loopback, the static IPv4 address, the link. IPv6 stays off until the guest turns it on.
             ip -batch - <<'SKIFF_NETWORK'
@@ -287,17 +310,19 @@ public struct LocalCloud: CloudProvider {
             # 3. A private /var: the host's entries, except /var/vcap and /var/lib/dhcp, which are the VM's own.
             stage="$vm/.var"
             mount -t tmpfs -o mode=0755 skiff-var "$stage"
-            for entry in /var/*; do
-                name=${entry#/var/}
+            cd /var
+            directories=
+            for name in *; do
                 [ "$name" = vcap ] && continue
-                if [ -L "$entry" ]; then
-                    ln -s "$(readlink "$entry")" "$stage/$name"
-                elif [ -d "$entry" ]; then
-                    mkdir "$stage/$name"
-                    mount --bind "$entry" "$stage/$name"
+                if [ -L "$name" ]; then
+                    ln -s "$(readlink "$name")" "$stage/$name"
+                elif [ -d "$name" ]; then
+                    directories="$directories $name"
                 fi
             done
-            mkdir "$stage/vcap"
+            cd "$stage"
+            mkdir vcap $directories
+            for name in $directories; do mount --bind "/var/$name" "$stage/$name"; done
             mount --bind "$root/var/vcap" "$stage/vcap"
             if [ -d "$stage/lib/dhcp" ]; then mount --bind "$root/var/lib/dhcp" "$stage/lib/dhcp"; fi
             if [ -s "$vm/attached-disk" ]; then mount --bind "$(cat "$vm/attached-disk")" "$stage/vcap/store"; fi
@@ -308,7 +333,8 @@ public struct LocalCloud: CloudProvider {
             cd /
             setsid bash -c 'exec -a "skiff-vm:$0" sleep infinity' \(record.cid) </dev/null >/dev/null 2>&1 &
             echo "$!"
-            setsid env -i PATH="$PATH" HOME=/var/vcap LANG=C.UTF-8 \(agent) </dev/null >>/var/vcap/bosh/log/agent.log 2>&1 &
+            setsid env -i PATH="$PATH" HOME=/var/vcap LANG=C.UTF-8 \(agent) \\
+                </dev/null >>/var/vcap/bosh/log/agent.log 2>&1 &
 
             """
     }
@@ -324,25 +350,30 @@ public struct LocalCloud: CloudProvider {
         guard let pid = Int32(output.stdoutText.trimmingCharacters(in: .whitespacesAndNewlines)) else {
             throw CloudError.cloud("VM \(record.cid) did not start: \(output.stdoutText) \(output.stderrText)")
         }
-        let clock = ContinuousClock()
-        let deadline = clock.now + .seconds(2)
-        while Host.commandLine(pid)?.hasPrefix("skiff-vm:") != true {
-            guard clock.now < deadline, Host.isAlive(pid) else {
-                throw CloudError.cloud("VM \(record.cid): its holder process \(pid) did not start")
-            }
-            try? await Task.sleep(for: .milliseconds(1))
+        guard Host.isAlive(pid) else {
+            throw CloudError.cloud("VM \(record.cid): its holder process \(pid) did not start")
         }
         return pid
     }
 
     /// Kills the VM's processes, removes its namespace and veth and its directory. Never fails: used for cleanup.
     func destroy(_ record: VMRecord, tools: HostTools) async {
-        await Host.killAndWait(Host.pids(inNetns: record.netns))
+        var timer = PhaseTimer()
+        await destroy(record, tools: tools, timer: &timer)
+    }
+
+    func destroy(_ record: VMRecord, tools: HostTools, timer: inout PhaseTimer) async {
+        let pids = Host.pids(inNetns: record.netns)
+        timer.mark("find processes")
+        await Host.killAndWait(pids)
+        timer.mark("kill")
         var commands: [String] = []
         if Host.linkExists(record.hostVeth) { commands.append("link del \(record.hostVeth)") }
         if Host.netnsExists(record.netns) { commands.append("netns del \(record.netns)") }
         try? await tools.ipBatch(commands, force: true)
-        Files.remove(layout.vm(record.cid))
+        timer.mark("links")
+        Files.discard(layout.vm(record.cid), trash: layout.trash)
+        timer.mark("files")
     }
 
     public func deleteVM(_ vmCID: String) async throws {
@@ -350,7 +381,9 @@ public struct LocalCloud: CloudProvider {
         let held = try await lock()
         defer { withExtendedLifetime(held) {} }
         guard let record = try loadVM(vmCID) else { throw CloudError.vmNotFound(vmCID) }
-        await destroy(record, tools: tools)
+        var timer = PhaseTimer()
+        await destroy(record, tools: tools, timer: &timer)
+        defer { CPILog.write("delete_vm took \(timer)") }
         for diskCID in record.disks {
             if var disk = try loadDisk(diskCID), disk.vm == vmCID {
                 disk.vm = nil
@@ -358,16 +391,15 @@ public struct LocalCloud: CloudProvider {
             }
         }
         let manager = network(tools)
-        guard var networkRecord = try manager.load(record.network) else { return }
+        guard let networkRecord = try manager.load(record.network) else { return }
         let remaining = try allVMs().filter { $0.network == record.network }
         if remaining.isEmpty {
             await manager.remove(networkRecord)
+            timer.mark("network removed")
         } else {
             try manager.writeReservations(networkRecord, vms: remaining)
-            if let address = record.ipv6 {
-                networkRecord = try await manager.forgetLease(networkRecord, address: address)
-            }
             manager.reload(networkRecord)
+            timer.mark("reservation")
         }
     }
 
@@ -431,7 +463,8 @@ public struct LocalCloud: CloudProvider {
         try Files.write(data, to: directory + "/attached-disk")
         if let pid = record.holderPID {
             do {
-                try await tools.run("nsenter", ["-t", "\(pid)", "-m", "--", tools.path("mount"), "--bind", data, "/var/vcap/store"])
+                try await tools.run(
+                    "nsenter", ["-t", "\(pid)", "-m", "--", tools.path("mount"), "--bind", data, "/var/vcap/store"])
             } catch {
                 Files.remove(directory + "/attached-disk")
                 throw error
@@ -504,7 +537,8 @@ public struct LocalCloud: CloudProvider {
     }
 
     /// Runs `command` inside a VM (its network and mount namespaces) and returns what it printed.
-    public func run(vmCID: String, _ command: [String], input: String? = nil) async throws(CloudError) -> ProcessOutput {
+    public func run(vmCID: String, _ command: [String], input: String? = nil) async throws(CloudError) -> ProcessOutput
+    {
         let pid = try holderPID(vmCID: vmCID)
         let nsenter = ProcessRunner.find("nsenter") ?? "/usr/bin/nsenter"
         return try await ProcessRunner.run(
@@ -547,5 +581,28 @@ public struct LocalCloud: CloudProvider {
         removed += Files.list(layout.stemcells).map { "stemcell \($0)" }
         Files.remove(layout.root)
         return removed
+    }
+}
+
+/// Milliseconds spent per phase, for the CPI log.
+struct PhaseTimer: CustomStringConvertible {
+    private let clock = ContinuousClock()
+    private var last: ContinuousClock.Instant
+    private var phases: [(String, Duration)] = []
+
+    init() { last = clock.now }
+
+    mutating func mark(_ phase: String) {
+        let now = clock.now
+        phases.append((phase, now - last))
+        last = now
+    }
+
+    var description: String {
+        phases.map { name, duration in
+            let milliseconds =
+                Double(duration.components.attoseconds) / 1e15 + Double(duration.components.seconds) * 1000
+            return "\(name) \(Int(milliseconds.rounded())) ms"
+        }.joined(separator: ", ")
     }
 }

@@ -19,9 +19,10 @@ public struct LocalCloudConfig: Sendable, Hashable {
     public var ntp: [String] = []
 
     /// Creates a configuration.
-    public init(stateDirectory: String = LocalCloudConfig.defaultStateDirectory, agentCommand: [String]? = nil,
-        mbus: String? = nil)
-    {
+    public init(
+        stateDirectory: String = LocalCloudConfig.defaultStateDirectory, agentCommand: [String]? = nil,
+        mbus: String? = nil
+    ) {
         self.stateDirectory = stateDirectory
         self.agentCommand = agentCommand
         self.mbus = mbus

@@ -72,7 +72,8 @@ struct NetworkPlan: Sendable, Hashable {
             let path = "networks.\(entryName)"
             guard subnet.address.isUniqueLocal else {
                 throw CloudError.cloud(
-                    "\(path): subnet \(subnet) is not a unique local prefix (fc00::/7); the local cloud only routes ULA")
+                    "\(path): subnet \(subnet) is not a unique local prefix (fc00::/7); the local cloud only routes ULA"
+                )
             }
             do {
                 try policy.validate(subnet: subnet)
@@ -202,7 +203,9 @@ struct NetworkManager: Sendable {
             if let clash = routes.first(where: { $0.prefix.overlaps(prefix) }) {
                 let device = clash.device.isEmpty ? "" : " (dev \(clash.device))"
                 throw CloudError.cloud(
-                    "\(label) \(prefix) of local network '\(plan.name)' overlaps the host route \(clash.prefix)\(device)")
+                    "\(label) \(prefix) of local network '\(plan.name)' overlaps the host route "
+                        + "\(clash.prefix)\(device)"
+                )
             }
         }
     }
@@ -212,7 +215,8 @@ struct NetworkManager: Sendable {
         let directory = layout.network(plan.name)
         let bridge = bridgeName(plan.name)
         guard !Host.linkExists(bridge) else {
-            throw CloudError.cloud("bridge \(bridge) for local network '\(plan.name)' already exists; run 'skiff local prune'")
+            throw CloudError.cloud(
+                "bridge \(bridge) for local network '\(plan.name)' already exists; run 'skiff local prune'")
         }
         try await checkRoutes(plan)
         var record = NetworkRecord(
@@ -253,6 +257,9 @@ struct NetworkManager: Sendable {
         return """
             # skiff local cloud: DHCPv6 reservations and router advertisements for local network '\(record.name)'
             interface=\(record.bridge)
+            # Stay root: the state directory may sit under a directory only root can enter (mktemp -d, ~/.skiff),
+            # and dnsmasq re-reads the reservations on SIGHUP. It serves only this bridge, with DNS off.
+            user=root
             bind-interfaces
             except-interface=lo
             port=0
@@ -300,8 +307,9 @@ struct NetworkManager: Sendable {
         if let pid = record.dnsmasqPID, isOurDNSMasq(pid, record) { kill(pid, SIGHUP) }
     }
 
-    /// Restarts dnsmasq without the lease of `address`: dnsmasq keeps leases across SIGHUP, and a stale lease of a
-    /// deleted VM would keep the address from the next VM given it.
+    /// Restarts dnsmasq without the lease of `address`, if it has one: dnsmasq keeps leases across SIGHUP, and the
+    /// stale lease of a deleted VM would keep the address from the new VM it is reserved for. Called by create_vm,
+    /// so that delete_vm stays a reload; a restart happens only when an address is given out again.
     func forgetLease(_ record: NetworkRecord, address: String) async throws(CloudError) -> NetworkRecord {
         let leases = layout.network(record.name) + "/leases"
         guard let text = try? String(contentsOfFile: leases, encoding: .utf8),
@@ -311,8 +319,7 @@ struct NetworkManager: Sendable {
         }
         var updated = record
         if let pid = record.dnsmasqPID, isOurDNSMasq(pid, record) {
-            kill(pid, SIGTERM)
-            await Host.killAndWaitGracefully(pid)
+            await Host.killAndWait([pid])
         }
         let kept = text.split(separator: "\n", omittingEmptySubsequences: true).filter {
             !$0.split(separator: " ").contains(Substring(address))
@@ -326,29 +333,17 @@ struct NetworkManager: Sendable {
     /// Stops dnsmasq, deletes the bridge and the network's directory. Never fails: used for cleanup.
     func remove(_ record: NetworkRecord) async {
         let directory = layout.network(record.name)
-        var pid = record.dnsmasqPID
-        if pid == nil, let text = try? String(contentsOfFile: directory + "/dnsmasq.pid", encoding: .utf8) {
-            pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines))
+        var pids = record.dnsmasqPID.map { [$0] } ?? []
+        if let text = try? String(contentsOfFile: directory + "/dnsmasq.pid", encoding: .utf8),
+            let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines))
+        {
+            pids.append(pid)
         }
-        if let pid, isOurDNSMasq(pid, record) {
-            kill(pid, SIGTERM)
-            await Host.killAndWaitGracefully(pid)
-        }
+        // dnsmasq writes its lease file at every change; nothing is lost by not waiting for a graceful exit.
+        await Host.killAndWait(pids.filter { isOurDNSMasq($0, record) })
         if Host.linkExists(record.bridge) {
             try? await tools.ipBatch(["link del \(record.bridge)"], force: true)
         }
-        Files.remove(directory)
-    }
-}
-
-extension Host {
-    /// Waits up to a second for `pid` to exit after SIGTERM, then kills it.
-    static func killAndWaitGracefully(_ pid: Int32) async {
-        let clock = ContinuousClock()
-        let deadline = clock.now + .seconds(1)
-        while isAlive(pid), clock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(2))
-        }
-        if isAlive(pid) { await killAndWait([pid]) }
+        Files.discard(directory, trash: layout.trash)
     }
 }

@@ -42,6 +42,14 @@ public enum LocalStemcellSource {
             # Hardened BOSH stemcells boot with IPv6 off; a job (enable_ipv6) turns it on.
             net.ipv6.conf.all.disable_ipv6 = 1
             net.ipv6.conf.default.disable_ipv6 = 1
+            # Every address on the local cloud's private bridge is handed out by its DHCPv6 server, so duplicate
+            # address detection and the random delay before the first router solicitation only slow the boot.
+            net.ipv6.conf.all.accept_dad = 0
+            net.ipv6.conf.default.accept_dad = 0
+            net.ipv6.conf.eth0.accept_dad = 0
+            net.ipv6.conf.all.router_solicitation_delay = 0
+            net.ipv6.conf.default.router_solicitation_delay = 0
+            net.ipv6.conf.eth0.router_solicitation_delay = 0
 
             """
         ),

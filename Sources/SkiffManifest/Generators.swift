@@ -25,10 +25,12 @@ public struct CertificateAuthority: Sendable {
                 .generationFailed, "Loading certificates: Expected to find variable '\(name)' with a private key")
         }
         guard certificatePEM.contains("-----BEGIN") else {
-            throw ManifestError(.generationFailed, "Loading certificates: Certificate did not contain PEM formatted block")
+            throw ManifestError(
+                .generationFailed, "Loading certificates: Certificate did not contain PEM formatted block")
         }
         guard keyPEM.contains("-----BEGIN") else {
-            throw ManifestError(.generationFailed, "Loading certificates: Private key did not contain PEM formatted block")
+            throw ManifestError(
+                .generationFailed, "Loading certificates: Private key did not contain PEM formatted block")
         }
         do {
             self.certificate = try Certificate(pemEncoded: certificatePEM)
@@ -69,7 +71,8 @@ public enum VariableGenerator {
         if let raw = map["length"] {
             guard case .int(let number) = raw else {
                 throw ManifestError(
-                    .generationFailed, "Failed to generate password, parameters are invalid: 'length' must be an integer")
+                    .generationFailed,
+                    "Failed to generate password, parameters are invalid: 'length' must be an integer")
             }
             if number < 0 {
                 throw ManifestError(.generationFailed, "Failed to generate password, 'length' param cannot be negative")
@@ -115,7 +118,8 @@ public enum VariableGenerator {
         let wire: [UInt8]
         do {
             let primitives = try key.publicKey.getKeyPrimitives()
-            wire = sshString(Array("ssh-rsa".utf8)) + sshMPInt(Array(primitives.publicExponent))
+            wire =
+                sshString(Array("ssh-rsa".utf8)) + sshMPInt(Array(primitives.publicExponent))
                 + sshMPInt(Array(primitives.modulus))
         } catch {
             throw ManifestError(.generationFailed, "Generating SSH key: \(error)")
@@ -222,7 +226,8 @@ public enum VariableGenerator {
                 CommonName(commonName)
             }
             let subjectKeyID = try keyIdentifier(of: key.publicKey)
-            let issuerKeyID = try signer.map { (ca) throws -> [UInt8] in try keyIdentifier(of: ca.privateKey.publicKey) }
+            let issuerKeyID =
+                try signer.map { (ca) throws -> [UInt8] in try keyIdentifier(of: ca.privateKey.publicKey) }
                 ?? subjectKeyID
             var names: [GeneralName] = []
             for name in alternativeNames {
@@ -311,7 +316,8 @@ public enum VariableGenerator {
             let name = entry.key.stringValue ?? entry.key.goDescription
             if !allowed.contains(name) {
                 throw ManifestError(
-                    .generationFailed, "Failed to generate \(kind), parameters are invalid: Unsupported parameter '\(name)'")
+                    .generationFailed,
+                    "Failed to generate \(kind), parameters are invalid: Unsupported parameter '\(name)'")
             }
         }
         return map

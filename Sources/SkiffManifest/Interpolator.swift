@@ -47,6 +47,22 @@ public struct InterpolationRequest: Sendable {
     /// Extract the value at this go-patch pointer after interpolation (`--path`).
     public var path: Pointer?
 
+    /// Reads the manifest (or `-` for standard input), the ops files and every variable source named by the flags.
+    ///
+    /// create-env and delete-env evaluate with `expectAllKeys: true`, as bosh does.
+    public static func load(
+        manifestPath: String, opsPaths: [String], variables flags: VariableFlags, expectAllKeys: Bool,
+        expectAllVarsUsed: Bool = false, path: Pointer? = nil
+    ) throws(ManifestError) -> InterpolationRequest {
+        let manifest = try SourceText.read(manifestPath, what: "manifest")
+        var ops: [SourceText] = []
+        for opsPath in opsPaths { ops.append(try SourceText.read(opsPath, what: "ops file")) }
+        return InterpolationRequest(
+            manifest: manifest, opsFiles: ops,
+            variables: try VariableSources(flags: flags), expectAllKeys: expectAllKeys,
+            expectAllVarsUsed: expectAllVarsUsed, path: path)
+    }
+
     /// Creates a request.
     public init(
         manifest: SourceText, opsFiles: [SourceText] = [], variables: VariableSources = VariableSources(),
@@ -88,9 +104,12 @@ public struct InterpolatedDocument: Sendable {
     /// Names of variables generated into the vars store during this evaluation.
     public var generatedVariables: [String]
 
-    /// The output `bosh int` prints: YAML, or the raw string when `--path` selects a string.
+    /// Whether a `--path` was applied.
+    public var hasPath: Bool
+
+    /// The output `bosh int` prints: YAML, or (with `--path` selecting a string) the raw string plus a newline.
     public var output: String {
-        if case .string(let text) = selected { return text.hasSuffix("\n") ? text : text + "\n" }
+        if hasPath, case .string(let text) = selected { return text + "\n" }
         return YAMLWriter.write(selected)
     }
 
@@ -184,7 +203,7 @@ public enum Interpolator {
         return InterpolatedDocument(
             value: document, selected: selected, files: files, substitutions: evaluation.substitutions,
             missingVariables: evaluation.missing.sorted(), secretValues: evaluation.secrets,
-            generatedVariables: evaluation.generated)
+            generatedVariables: evaluation.generated, hasPath: request.path != nil)
     }
 
     static func listMessage(_ title: String, _ names: Set<String>) -> String {
@@ -197,6 +216,8 @@ struct VariableDefinition {
     var name: String
     var type: String
     var options: ManifestValue?
+    var origin: SourceOrigin
+    var index: Int
 }
 
 /// The state of one evaluation (bosh's varsTracker plus the vars-store generator).
@@ -234,8 +255,14 @@ struct Evaluation {
         readDefinitions(document)
         for name in definitionOrder {
             guard let definition = definitions[name], !definition.type.isEmpty else { continue }
-            if case .found = try get(name) {}
+            origin = definition.origin
+            path = [.key("variables"), .index(definition.index)]
+            if case .found = try located({ (evaluation: inout Evaluation) throws(ManifestError) in
+                try evaluation.get(name)
+            }) {}
         }
+        origin = .unknown
+        path = []
         try interpolate(&document)
         removeFoundDefinitions(&document)
     }
@@ -244,11 +271,13 @@ struct Evaluation {
 
     mutating func readDefinitions(_ document: ManifestValue) {
         guard case .list(let items)? = document["variables"] else { return }
-        for item in items {
+        for (index, item) in items.enumerated() {
             guard case .map(let map) = item, case .string(let name)? = map["name"] else { continue }
             let type = map["type"]?.stringValue ?? ""
             if definitions[name] == nil { definitionOrder.append(name) }
-            definitions[name] = VariableDefinition(name: name, type: type, options: map["options"])
+            let origin = map.entries.min(by: { $0.origin.line < $1.origin.line })?.origin ?? .unknown
+            definitions[name] = VariableDefinition(
+                name: name, type: type, options: map["options"], origin: origin, index: index)
         }
     }
 
@@ -318,7 +347,7 @@ struct Evaluation {
             cache[name] = value
             return .found(value)
         }
-        guard var store else { return .missing }
+        guard let store else { return .missing }
         if let value = store.value(name) {
             cache[name] = value
             return .found(value)
@@ -332,14 +361,15 @@ struct Evaluation {
         var options = definition.options ?? .null
         let savedPath = path
         let savedOrigin = origin
-        path = [.key("variables"), .key(name), .key("options")]
+        path = [.key("variables"), .index(definition.index), .key("options")]
+        origin = definition.origin
         var dependencyMissing = false
         do {
             dependencyMissing = try interpolateOptions(&options)
         } catch {
             throw ManifestError(
                 error.code, "Interpolating variable '\(name)' definition options: \(error.message)", file: error.file,
-                line: error.line)
+                line: error.line, field: error.field)
         }
         path = savedPath
         origin = savedOrigin
@@ -354,9 +384,8 @@ struct Evaluation {
         } catch {
             throw ManifestError(error.code, "Generating variable '\(name)': \(error.message)")
         }
-        store = self.store ?? store
-        store.set(name, value)
-        self.store = store
+        // Generating the options' dependencies may have added to the store meanwhile: update the current one.
+        self.store?.set(name, value)
         generated.append(name)
         cache[name] = value
         return .found(value)
@@ -364,10 +393,8 @@ struct Evaluation {
 
     /// Interpolates a definition's options; returns whether a dependency was missing.
     mutating func interpolateOptions(_ options: inout ManifestValue) throws(ManifestError) -> Bool {
-        let before = missing
         var sawMissing = false
         try interpolate(&options, onMissing: { sawMissing = true })
-        _ = before
         return sawMissing
     }
 
@@ -495,7 +522,7 @@ struct Evaluation {
         var copy = error
         copy.file = files[Int(origin.file)]
         copy.line = Int(origin.line)
-        if !path.isEmpty { copy.message = "\(FieldPath(path)): " + copy.message }
+        if !path.isEmpty, copy.field == nil { copy.field = FieldPath(path).description }
         return copy
     }
 }

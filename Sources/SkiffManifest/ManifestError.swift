@@ -36,20 +36,28 @@ public struct ManifestError: Error, Sendable, CustomStringConvertible, Equatable
     public var file: String?
     /// The 1-based line in `file`, when known.
     public var line: Int?
+    /// The field the problem is in, like `instance_groups[0].networks`, when known.
+    public var field: String?
 
     /// Creates an error.
-    public init(_ code: Code, _ message: String, file: String? = nil, line: Int? = nil) {
+    public init(_ code: Code, _ message: String, file: String? = nil, line: Int? = nil, field: String? = nil) {
         self.code = code
         self.message = message
         self.file = file
         self.line = line
+        self.field = field
     }
 
-    /// `file:line: message`, `file: message` or `message`.
+    /// `file:line: field: message`, leaving out the parts that are unknown.
     public var description: String {
-        guard let file else { return message }
-        if let line, line > 0 { return "\(file):\(line): \(message)" }
-        return "\(file): \(message)"
+        var prefix = ""
+        if let file {
+            prefix = file
+            if let line, line > 0 { prefix += ":\(line)" }
+            prefix += ": "
+        }
+        if let field, !field.isEmpty { prefix += field + ": " }
+        return prefix + message
     }
 
     /// A copy with the location filled in where it is still missing.

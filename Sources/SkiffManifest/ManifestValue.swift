@@ -109,12 +109,24 @@ extension ManifestValue: Hashable {
     public func hash(into hasher: inout Hasher) {
         switch self {
         case .null: hasher.combine(0)
-        case .bool(let flag): hasher.combine(1); hasher.combine(flag)
-        case .int(let number): hasher.combine(2); hasher.combine(number)
-        case .float(let number): hasher.combine(3); hasher.combine(number)
-        case .string(let text): hasher.combine(4); hasher.combine(text)
-        case .list(let items): hasher.combine(5); hasher.combine(items)
-        case .map(let map): hasher.combine(6); hasher.combine(map)
+        case .bool(let flag):
+            hasher.combine(1)
+            hasher.combine(flag)
+        case .int(let number):
+            hasher.combine(2)
+            hasher.combine(number)
+        case .float(let number):
+            hasher.combine(3)
+            hasher.combine(number)
+        case .string(let text):
+            hasher.combine(4)
+            hasher.combine(text)
+        case .list(let items):
+            hasher.combine(5)
+            hasher.combine(items)
+        case .map(let map):
+            hasher.combine(6)
+            hasher.combine(map)
         }
     }
 }

@@ -218,9 +218,10 @@ public enum Patcher {
     // MARK: replace
 
     /// go-patch ReplaceOp.
-    public static func replace(in document: inout ManifestValue, path: Pointer, value: ManifestValue,
-                               origin: SourceOrigin = .unknown) throws(PatchFailure)
-    {
+    public static func replace(
+        in document: inout ManifestValue, path: Pointer, value: ManifestValue,
+        origin: SourceOrigin = .unknown
+    ) throws(PatchFailure) {
         if path.tokens.isEmpty {
             document = value
             return
@@ -228,9 +229,10 @@ public enum Patcher {
         try replace(&document, path: path, position: 0, value: value, origin: origin)
     }
 
-    private static func replace(_ node: inout ManifestValue, path: Pointer, position: Int, value: ManifestValue,
-                                origin: SourceOrigin) throws(PatchFailure)
-    {
+    private static func replace(
+        _ node: inout ManifestValue, path: Pointer, position: Int, value: ManifestValue,
+        origin: SourceOrigin
+    ) throws(PatchFailure) {
         let tokens = path.tokens
         let isLast = position == tokens.count - 1
         let here = path.prefix(position + 1)
@@ -265,10 +267,16 @@ public enum Patcher {
                 if isLast {
                     items.append(value)
                 } else {
-                    items.append(.map(ManifestMap(entries: [.init(key: .string(key), value: .string(match),
-                                                                  origin: origin)])))
-                    try replace(&items[items.count - 1], path: path, position: position + 1, value: value,
-                                origin: origin)
+                    items.append(
+                        .map(
+                            ManifestMap(entries: [
+                                .init(
+                                    key: .string(key), value: .string(match),
+                                    origin: origin)
+                            ])))
+                    try replace(
+                        &items[items.count - 1], path: path, position: position + 1, value: value,
+                        origin: origin)
                 }
             } else {
                 guard matches.count == 1 else { throw multipleMatches(here, matches.count) }
@@ -458,7 +466,9 @@ public enum Patcher {
         if map.isEmpty {
             others = "found no other map keys"
         } else {
-            let keys = map.entries.compactMap { $0.key.stringValue }.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+            let keys = map.entries.compactMap { $0.key.stringValue }.sorted {
+                $0.utf8.lexicographicallyPrecedes($1.utf8)
+            }
             others = "found map keys: " + keys.map { "'\($0)'" }.joined(separator: ", ")
         }
         return Failure(

@@ -137,7 +137,7 @@ public struct Pointer: Sendable, Hashable, CustomStringConvertible {
     }
 
     static func unescape(_ text: Substring) -> String {
-        guard text.contains("~") else { return String(text) }
+        guard text.utf8.contains(UInt8(ascii: "~")) else { return String(text) }
         var out = ""
         var iterator = text.makeIterator()
         while let character = iterator.next() {

@@ -118,7 +118,7 @@ public struct VariableSources: Sendable {
         }
         for path in flags.varsFiles {
             let source = try SourceText.read(path, what: "variables file")
-            let document = try YAMLReader.parse(source.text, fileName: path, fileIndex: -1)
+            let document = try YAMLReader.parse(source.text, fileName: path, fileIndex: -1, stringKeys: true)
             switch document {
             case .null: continue
             case .map(let map):
@@ -187,7 +187,7 @@ public struct VariableSources: Sendable {
         var result: [String: ManifestValue] = [:]
         var dotted: [(String, ManifestValue)] = []
         for (name, value) in staticValues {
-            if name.contains(".") { dotted.append((name, value)) } else { result[name] = value }
+            if name.utf8.contains(UInt8(ascii: ".")) { dotted.append((name, value)) } else { result[name] = value }
         }
         for (name, value) in dotted.sorted(by: { $0.0 < $1.0 }) {
             let pieces = name.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
@@ -235,11 +235,12 @@ public struct VarsStore: Sendable {
         }
         existed = true
         let source = try SourceText.read(path, what: "vars store")
-        switch try YAMLReader.parse(source.text, fileName: path, fileIndex: -1) {
+        switch try YAMLReader.parse(source.text, fileName: path, fileIndex: -1, stringKeys: true) {
         case .null: values = ManifestMap()
         case .map(let map): values = map
         default:
-            throw ManifestError(.wrongShape, "Expected vars store to be a YAML map of variable names to values", file: path)
+            throw ManifestError(
+                .wrongShape, "Expected vars store to be a YAML map of variable names to values", file: path)
         }
     }
 

@@ -9,13 +9,15 @@ public enum YAMLReader {
     ///   - text: YAML source.
     ///   - fileName: the name used in error messages.
     ///   - fileIndex: the number stored in each map entry's ``SourceOrigin``.
-    public static func parse(_ text: String, fileName: String, fileIndex: Int32 = 0) throws(ManifestError)
-        -> ManifestValue
-    {
+    ///   - stringKeys: read plain scalar map keys as their text, as yaml.v2 does when decoding into
+    ///     `map[string]interface{}` (vars files, the vars store): `y: 1` has the key `"y"`, not `true`.
+    public static func parse(
+        _ text: String, fileName: String, fileIndex: Int32 = 0, stringKeys: Bool = false
+    ) throws(ManifestError) -> ManifestValue {
         do {
             let parser = try Parser(yaml: text, resolver: .basic, constructor: .default, encoding: .utf8)
             guard let root = try parser.nextRoot() else { return .null }
-            var builder = Builder(fileName: fileName, fileIndex: fileIndex)
+            var builder = Builder(fileName: fileName, fileIndex: fileIndex, stringKeys: stringKeys)
             return try builder.value(root)
         } catch let error as ManifestError {
             throw error
@@ -47,12 +49,15 @@ public enum YAMLReader {
     private struct Builder {
         let fileName: String
         let fileIndex: Int32
+        /// Only the root mapping's keys are read as text (the Go type is `map[string]interface{}`).
+        var stringKeys: Bool
 
         mutating func value(_ node: Node) throws(ManifestError) -> ManifestValue {
             switch node {
             case .scalar(let scalar):
                 return try self.scalar(scalar)
             case .sequence(let sequence):
+                stringKeys = false
                 var items: [ManifestValue] = []
                 items.reserveCapacity(sequence.count)
                 for child in sequence { items.append(try value(child)) }
@@ -67,7 +72,11 @@ public enum YAMLReader {
                     }
                     let key = try self.key(keyNode)
                     let line = Int32(keyNode.mark?.line ?? 0)
-                    map.set(key, try value(valueNode), origin: SourceOrigin(file: fileIndex, line: line))
+                    let rootKeys = stringKeys
+                    stringKeys = false
+                    let child = try value(valueNode)
+                    stringKeys = rootKeys
+                    map.set(key, child, origin: SourceOrigin(file: fileIndex, line: line))
                 }
                 return .map(map)
             case .alias:
@@ -78,7 +87,7 @@ public enum YAMLReader {
         /// Yams resolves key tags while checking for duplicate keys, so a plain key's `str` tag is not explicit.
         private mutating func key(_ node: Node) throws(ManifestError) -> ManifestValue {
             if case .scalar(let scalar) = node, scalar.style == .plain, scalar.tag.rawValue == Tag.Name.str.rawValue {
-                return ScalarResolver.resolve(scalar.string)
+                return stringKeys ? .string(scalar.string) : ScalarResolver.resolve(scalar.string)
             }
             return try value(node)
         }
@@ -182,7 +191,9 @@ public enum ScalarResolver {
 
     private static let keywords: [String: ManifestValue] = {
         var table: [String: ManifestValue] = [:]
-        for word in ["y", "Y", "yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON"] { table[word] = .bool(true) }
+        for word in ["y", "Y", "yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON"] {
+            table[word] = .bool(true)
+        }
         for word in ["n", "N", "no", "No", "NO", "false", "False", "FALSE", "off", "Off", "OFF"] {
             table[word] = .bool(false)
         }
@@ -194,7 +205,7 @@ public enum ScalarResolver {
     }()
 
     private static func number(_ text: String) -> ManifestValue? {
-        let plain = text.contains("_") ? text.replacingOccurrences(of: "_", with: "") : text
+        let plain = text.utf8.contains(UInt8(ascii: "_")) ? text.replacingOccurrences(of: "_", with: "") : text
         if let integer = goParseInt(plain) { return .int(integer) }
         if isYAMLFloat(plain), let number = Double(plain) { return .float(number) }
         // yaml.v2 also accepts 0b/-0b binary here; goParseInt already handled those.
@@ -214,10 +225,18 @@ public enum ScalarResolver {
         if bytes.count >= 2, bytes.first == UInt8(ascii: "0") {
             let second = bytes[bytes.index(after: bytes.startIndex)] | 0x20
             switch second {
-            case UInt8(ascii: "x"): radix = 16; bytes = bytes.dropFirst(2)
-            case UInt8(ascii: "o"): radix = 8; bytes = bytes.dropFirst(2)
-            case UInt8(ascii: "b"): radix = 2; bytes = bytes.dropFirst(2)
-            default: radix = 8; bytes = bytes.dropFirst()
+            case UInt8(ascii: "x"):
+                radix = 16
+                bytes = bytes.dropFirst(2)
+            case UInt8(ascii: "o"):
+                radix = 8
+                bytes = bytes.dropFirst(2)
+            case UInt8(ascii: "b"):
+                radix = 2
+                bytes = bytes.dropFirst(2)
+            default:
+                radix = 8
+                bytes = bytes.dropFirst()
             }
             guard !bytes.isEmpty else { return nil }
         }
@@ -275,7 +294,7 @@ public enum ScalarResolver {
 
     /// `^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$` (YAML 1.1 sexagesimal floats, quoted by yaml.v2).
     static func isBase60Float(_ text: String) -> Bool {
-        guard text.contains(":") else { return false }
+        guard text.utf8.contains(UInt8(ascii: ":")) else { return false }
         let bytes = Array(text.utf8)
         var i = 0
         if i < bytes.count, bytes[i] == UInt8(ascii: "+") || bytes[i] == UInt8(ascii: "-") { i += 1 }
@@ -286,7 +305,10 @@ public enum ScalarResolver {
         while i < bytes.count, bytes[i] == UInt8(ascii: ":") {
             i += 1
             var count = 0
-            while i < bytes.count, bytes[i] >= 48, bytes[i] <= 57, count < 2 { i += 1; count += 1 }
+            while i < bytes.count, bytes[i] >= 48, bytes[i] <= 57, count < 2 {
+                i += 1
+                count += 1
+            }
             guard count > 0 else { return false }
             if count == 2, bytes[i - 2] > UInt8(ascii: "5") { return false }
             groups += 1

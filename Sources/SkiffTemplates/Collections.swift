@@ -455,6 +455,7 @@ extension Interpreter {
             var result = RHash()
             for (key, value) in hash.pairs where value != .null { result[key] = value }
             return .hash(result)
+        case "to_h" where block != nil: return try sendArray(pairs, "to_h", [], block, line)
         case "to_h", "to_hash": return .hash(hash)
         case "to_a": return .array(pairs)
         case "sort":
@@ -675,7 +676,9 @@ extension Interpreter {
                 case .int(let value): number = value
                 case .float(let value) where value.isFinite: number = try exactInteger(value.rounded(.down), line)
                 case .string(let text):
-                    guard let value = Int(text) else { throw runtime("invalid value for Integer(): \"\(text)\"", line) }
+                    guard let value = Int(text) else {
+                        throw runtime("invalid value for Integer() (a String that is not a number)", line)
+                    }
                     number = value
                 default: throw runtime("can't convert \(argument.className) into Integer", line)
                 }

@@ -4,6 +4,8 @@ import Foundation
 enum Signal: Error {
     case failure(TemplateError)
     case next(RValue)
+    /// `break`: ends the method that yielded to the block (or the `for` loop), which returns this value.
+    case breakLoop(RValue)
 }
 
 /// Local variables of one block level; lookups walk outwards.
@@ -83,6 +85,8 @@ final class Interpreter {
             switch error {
             case .failure(let failure): throw failure
             case .next: throw TemplateError(code: .syntax, message: "'next' used outside of a block", line: node.line)
+            case .breakLoop:
+                throw TemplateError(code: .syntax, message: "'break' used outside of a block", line: node.line)
             }
         }
         return output
@@ -237,6 +241,42 @@ final class Interpreter {
         case .next(let valueNode):
             throw Signal.next(
                 try valueNode.map { (node: SyntaxNode) throws(Signal) -> RValue in try eval(node) } ?? .null)
+        case .breakLoop(let valueNode):
+            throw Signal.breakLoop(
+                try valueNode.map { (node: SyntaxNode) throws(Signal) -> RValue in try eval(node) } ?? .null)
+        case .forLoop(let parameters, let iterableNode, let body):
+            let iterable = try eval(iterableNode)
+            let items: [RValue]
+            switch iterable {
+            case .array(let values), .enumerator(let values, _): items = values
+            case .hash(let hash): items = hash.pairs.map { RValue.array([$0.0, $0.1]) }
+            case .range(let low, let high, let exclusive):
+                let upper = exclusive ? high - 1 : high
+                if upper >= low {
+                    try checkSize(upper.subtractingReportingOverflow(low).overflow ? Int.max : upper - low, node.line)
+                }
+                items = upper < low ? [] : (low...upper).map(RValue.int)
+            default: throw noMethod("each", iterable, node.line)
+            }
+            for item in items {
+                var values = [item]
+                if parameters.count > 1, case .array(let parts) = item { values = parts }
+                for (offset, parameter) in parameters.enumerated() {
+                    if case .name(let name) = parameter {
+                        scope.assign(name, offset < values.count ? values[offset] : .null)
+                    }
+                }
+                do {
+                    _ = try eval(body)
+                } catch {
+                    switch error {
+                    case .next: continue
+                    case .breakLoop(let value): return value
+                    case .failure: throw error
+                    }
+                }
+            }
+            return iterable
         case .rescueModifier(let body, let fallback):
             do {
                 return try eval(body)
@@ -252,7 +292,8 @@ final class Interpreter {
     }
 
     static let knownConstants: Set<String> = [
-        "JSON", "YAML", "String", "Integer", "Float", "Numeric", "Array", "Hash", "Symbol", "NilClass", "TrueClass",
+        "JSON", "YAML", "Base64", "Shellwords", "String", "Integer", "Float", "Numeric", "Array", "Hash", "Symbol",
+        "NilClass", "TrueClass",
         "FalseClass", "OpenStruct", "Range",
     ]
 
@@ -344,6 +385,21 @@ final class Interpreter {
             callable = .symbol(method)
         }
         let arguments = try evalList(nodes)
+        guard block != nil else {
+            return try dispatch(receiver: receiver, name: name, arguments: arguments, callable: callable, line: line)
+        }
+        do {
+            return try dispatch(receiver: receiver, name: name, arguments: arguments, callable: callable, line: line)
+        } catch {
+            // `break` in this call's own block ends this call; `break` from an inner block was caught already.
+            guard case .breakLoop(let value) = error else { throw error }
+            return value
+        }
+    }
+
+    private func dispatch(receiver: SyntaxNode?, name: String, arguments: [RValue], callable: Callable?, line: Int)
+        throws(Signal) -> RValue
+    {
         guard let receiver else {
             return try callSelf(name, arguments, callable, line)
         }
@@ -393,7 +449,7 @@ final class Interpreter {
         } catch {
             switch error {
             case .next(let value): result = value
-            case .failure: throw error
+            case .failure, .breakLoop: throw error
             }
         }
         var back: RValue?
@@ -474,7 +530,7 @@ final class Interpreter {
             case .string(let text):
                 guard let value = Int(text.trimmingCharacters(in: .whitespaces).replacingOccurrences(of: "_", with: ""))
                 else {
-                    throw runtime("invalid value for Integer(): \(RubyFormat.inspect(arguments[0]))", line)
+                    throw runtime("invalid value for Integer() (a String that is not a number)", line)
                 }
                 return .int(value)
             default: throw runtime("can't convert \(arguments[0].className) into Integer", line)
@@ -486,7 +542,7 @@ final class Interpreter {
             case .float: return arguments[0]
             case .string(let text):
                 guard let value = Double(text.trimmingCharacters(in: .whitespaces)) else {
-                    throw runtime("invalid value for Float(): \(RubyFormat.inspect(arguments[0]))", line)
+                    throw runtime("invalid value for Float() (a String that is not a number)", line)
                 }
                 return .float(value)
             default: throw runtime("can't convert \(arguments[0].className) into Float", line)
@@ -571,7 +627,7 @@ final class Interpreter {
 
     func compareOrFail(_ left: RValue, _ right: RValue, _ line: Int) throws(Signal) -> Int {
         guard let order = compare(left, right) else {
-            throw runtime("comparison of \(left.className) with \(RubyFormat.inspect(right)) failed", line)
+            throw runtime("comparison of \(left.className) with \(right.className) failed", line)
         }
         return order
     }
@@ -699,7 +755,7 @@ final class Interpreter {
     /// Converts an integral Double to Int, failing instead of trapping when it is out of range.
     func exactInteger(_ value: Double, _ line: Int) throws(Signal) -> Int {
         guard value.isFinite, value >= -9.223372036854775e18, value <= 9.223372036854775e18 else {
-            throw runtime("\(RubyFormat.float(value)) out of range of Integer", line)
+            throw runtime("Float out of range of Integer", line)
         }
         return Int(value)
     }

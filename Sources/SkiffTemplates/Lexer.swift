@@ -26,7 +26,7 @@ enum TokenKind: Equatable, Sendable {
     case words([String])
     /// An operator or punctuation mark.
     case op(String)
-    /// Syntax recognised only to be refused (regex literals, instance variables, heredocs).
+    /// Syntax recognised only to be refused (regex literals, instance and global variables, %i literals).
     case unsupported(String)
     case end
 }
@@ -53,6 +53,16 @@ struct Lexer {
     private var line: Int
     private var tokens: [Token] = []
     private var spaced = true
+
+    /// A heredoc whose body starts on the next line: its placeholder token and how to read it.
+    private struct PendingHeredoc {
+        var tokenIndex: Int
+        var terminator: String
+        var squiggly: Bool
+        var indentedTerminator: Bool
+        var raw: Bool
+    }
+    private var pendingHeredocs: [PendingHeredoc] = []
 
     private init(_ source: String, line: Int) {
         self.chars = Array(source.unicodeScalars)
@@ -105,6 +115,86 @@ struct Lexer {
         TemplateError(code: .syntax, message: message, line: line)
     }
 
+    /// The length of `<<~ID`, `<<-ID`, `<<ID`, `<<~'ID'` or `<<~"ID"` at the current position, if one starts here.
+    private func heredocStartLength() -> Int? {
+        var offset = 2
+        if let flag = peek(offset), flag == "~" || flag == "-" { offset += 1 }
+        guard let first = peek(offset) else { return nil }
+        if first == "'" || first == "\"" {
+            var end = offset + 1
+            while let next = peek(end), next != first, next != "\n" { end += 1 }
+            return peek(end) == first && end > offset + 1 ? end + 1 : nil
+        }
+        guard ("A"..."Z").contains(first) || first == "_" else { return nil }
+        var end = offset
+        while let next = peek(end), Lexer.isIdentChar(next) { end += 1 }
+        return end
+    }
+
+    private mutating func startHeredoc() throws(TemplateError) {
+        guard let length = heredocStartLength() else { throw syntaxError("invalid heredoc") }
+        var text = String(String.UnicodeScalarView(chars[(index + 2)..<(index + length)]))
+        let squiggly = text.hasPrefix("~")
+        let indented = squiggly || text.hasPrefix("-")
+        if indented { text.removeFirst() }
+        var raw = false
+        if text.hasPrefix("'") || text.hasPrefix("\"") {
+            raw = text.hasPrefix("'")
+            text = String(text.dropFirst().dropLast())
+        }
+        index += length
+        pendingHeredocs.append(
+            PendingHeredoc(
+                tokenIndex: tokens.count, terminator: text, squiggly: squiggly, indentedTerminator: indented,
+                raw: raw))
+        emit(.string([.literal("")]))
+    }
+
+    /// Reads the bodies of the heredocs started on the line just ended, filling in their placeholder tokens.
+    private mutating func readHeredocBodies() throws(TemplateError) {
+        let pending = pendingHeredocs
+        pendingHeredocs = []
+        for heredoc in pending {
+            let bodyLine = line
+            var lines: [String] = []
+            var found = false
+            while index < chars.count {
+                var end = index
+                while end < chars.count, chars[end] != "\n" { end += 1 }
+                let text = String(String.UnicodeScalarView(chars[index..<end]))
+                index = min(end + 1, chars.count)
+                line += 1
+                let candidate = heredoc.indentedTerminator ? text.drop { $0 == " " || $0 == "\t" } : Substring(text)
+                if candidate == heredoc.terminator || candidate == heredoc.terminator + "\r" {
+                    found = true
+                    break
+                }
+                lines.append(text + "\n")
+            }
+            guard found else {
+                throw TemplateError(
+                    code: .syntax, message: "unterminated heredoc (missing '\(heredoc.terminator)')", line: bodyLine - 1
+                )
+            }
+            if heredoc.squiggly {
+                let indents = lines.filter { !$0.allSatisfy(\.isWhitespace) }
+                    .map { $0.prefix { $0 == " " || $0 == "\t" }.count }
+                let common = indents.min() ?? 0
+                lines = lines.map { line in
+                    let leading = line.prefix { $0 == " " || $0 == "\t" }.count
+                    return String(line.dropFirst(min(common, leading)))
+                }
+            }
+            let body = lines.joined()
+            if heredoc.raw {
+                tokens[heredoc.tokenIndex].kind = .string([.literal(body)])
+            } else {
+                var inner = Lexer(body, line: bodyLine)
+                tokens[heredoc.tokenIndex].kind = .string(try inner.interpolatedParts(until: nil, startLine: bodyLine))
+            }
+        }
+    }
+
     private mutating func run() throws(TemplateError) {
         while let scalar = peek() {
             switch scalar {
@@ -120,6 +210,7 @@ struct Lexer {
                 index += 1
                 line += 1
                 spaced = true
+                if !pendingHeredocs.isEmpty { try readHeredocBodies() }
             case "#":
                 while let next = peek(), next != "\n" { index += 1 }
             case ";":
@@ -172,11 +263,8 @@ struct Lexer {
                     index += next == "\\" ? 2 : 1
                 }
                 index += 1
-            case "<"
-            where peek(1) == "<" && (peek(2) == "~" || peek(2) == "-")
-                && peek(3).map({ ("A"..."Z").contains($0) || $0 == "'" || $0 == "\"" }) == true:
-                emit(.unsupported("heredocs"))
-                index += 3
+            case "<" where peek(1) == "<" && expectsOperand && heredocStartLength() != nil:
+                try startHeredoc()
             default:
                 if Lexer.isIdentStart(scalar) {
                     lexIdentifier()
@@ -323,18 +411,29 @@ struct Lexer {
     private mutating func lexDoubleQuoted() throws(TemplateError) {
         let startLine = line
         index += 1
+        let parts = try interpolatedParts(until: "\"", startLine: startLine)
+        emit(.string(parts), line: startLine)
+    }
+
+    /// Reads double-quoted string content (escapes and `#{}`) up to `terminator`, or to the end when nil.
+    private mutating func interpolatedParts(until terminator: Unicode.Scalar?, startLine: Int) throws(TemplateError)
+        -> [StringPart]
+    {
         var parts: [StringPart] = []
         var text = String.UnicodeScalarView()
         while true {
             guard let next = peek() else {
+                if terminator == nil {
+                    if !text.isEmpty || parts.isEmpty { parts.append(.literal(String(text))) }
+                    return parts
+                }
                 throw TemplateError(code: .syntax, message: "unterminated string literal", line: startLine)
             }
             index += 1
             switch next {
-            case "\"":
+            case terminator:
                 if !text.isEmpty || parts.isEmpty { parts.append(.literal(String(text))) }
-                emit(.string(parts), line: startLine)
-                return
+                return parts
             case "\\":
                 try lexEscape(into: &text)
             case "#" where peek() == "{":

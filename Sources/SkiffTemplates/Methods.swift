@@ -22,6 +22,7 @@ extension Interpreter {
         "delete_prefix", "delete_suffix", "clear", "pop", "shift", "replace", "+", "-", "*", "/", "%", "**", "<",
         ">", "<=", ">=", "<=>", "<<", "===", "-@", "ord", "hex", "sort_by", "uniq", "each_key", "each_value",
         "select!", "reject!", "filter_map", "tally", "sample", "shuffle", "minmax", "step", "fdiv", "with_index",
+        "shellescape",
     ]
 
     // MARK: Dispatch
@@ -171,6 +172,51 @@ extension Interpreter {
         case ("YAML", "dump"):
             try arity(name, arguments, 1...1, line)
             return .string(try yaml(arguments[0], line))
+        case ("JSON", "parse"), ("YAML", "load"), ("YAML", "safe_load"):
+            // JSON is YAML, so one ordered YAML parser serves both.
+            guard let first = arguments.first, case .string(let text) = first else {
+                throw runtime("no implicit conversion of \(arguments.first?.className ?? "nothing") into String", line)
+            }
+            do {
+                return RValue(try TemplateValue(yaml: text))
+            } catch {
+                throw runtime("\(module).\(name) failed: \(error.message)", line)
+            }
+        case ("Base64", "strict_encode64"), ("Base64", "encode64"), ("Base64", "urlsafe_encode64"):
+            try arity(name, arguments, 1...2, line)
+            var encoded = Data(RubyFormat.toS(arguments[0]).utf8).base64EncodedString()
+            if name == "urlsafe_encode64" {
+                encoded = encoded.replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            }
+            if name == "encode64" {
+                // Ruby wraps every 60 characters and ends with a newline.
+                var wrapped = ""
+                var rest = Substring(encoded)
+                while !rest.isEmpty {
+                    wrapped += rest.prefix(60) + "\n"
+                    rest = rest.dropFirst(60)
+                }
+                encoded = wrapped
+            }
+            return .string(encoded)
+        case ("Base64", "decode64"), ("Base64", "strict_decode64"), ("Base64", "urlsafe_decode64"):
+            try arity(name, arguments, 1...1, line)
+            var text = RubyFormat.toS(arguments[0]).filter { !$0.isWhitespace }
+            if name == "urlsafe_decode64" {
+                text = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+            }
+            while text.count % 4 != 0 { text += "=" }
+            guard let data = Data(base64Encoded: text), let decoded = String(data: data, encoding: .utf8) else {
+                throw runtime("invalid base64", line)
+            }
+            return .string(decoded)
+        case ("Shellwords", "escape"), ("Shellwords", "shellescape"):
+            try arity(name, arguments, 1...1, line)
+            return .string(shellEscape(RubyFormat.toS(arguments[0])))
+        case ("Shellwords", "join"), ("Shellwords", "shelljoin"):
+            try arity(name, arguments, 1...1, line)
+            guard case .array(let items) = arguments[0] else { throw runtime("expected an Array", line) }
+            return .string(items.map { shellEscape(RubyFormat.toS($0)) }.joined(separator: " "))
         default:
             throw failure(.unsupportedMethod, "unsupported method '\(module).\(name)'", line)
         }
@@ -189,7 +235,7 @@ extension Interpreter {
             return value
         }
         switch name {
-        case "length", "size": return .int(text.count)
+        case "length", "size": return .int(text.unicodeScalars.count)  // Ruby counts code points
         case "bytesize": return .int(text.utf8.count)
         case "empty?": return .bool(text.isEmpty)
         case "include?":
@@ -225,7 +271,7 @@ extension Interpreter {
         case "delete_suffix":
             let suffix = try stringArgument(0)
             return .string(text.hasSuffix(suffix) ? String(text.dropLast(suffix.count)) : text)
-        case "chars": return .array(text.map { .string(String($0)) })
+        case "chars": return .array(text.unicodeScalars.map { .string(String($0)) })
         case "lines", "each_line":
             var lines: [RValue] = []
             var current = ""
@@ -317,8 +363,9 @@ extension Interpreter {
             }
             return .float(best)
         case "to_str": return .string(text)
+        case "shellescape": return .string(shellEscape(text))
         case "to_sym": return .symbol(text)
-        case "reverse": return .string(String(text.reversed()))
+        case "reverse": return .string(String(String.UnicodeScalarView(text.unicodeScalars.reversed())))
         case "hex": return .int(Int(text.hasPrefix("0x") ? String(text.dropFirst(2)) : text, radix: 16) ?? 0)
         case "ord":
             guard let scalar = text.unicodeScalars.first else { throw runtime("empty string", line) }
@@ -330,7 +377,7 @@ extension Interpreter {
             }
             let pad = arguments.count > 1 ? RubyFormat.toS(arguments[1]) : " "
             try checkSize(width, line)
-            let missing = width - text.count
+            let missing = width - text.unicodeScalars.count
             guard missing > 0, !pad.isEmpty else { return .string(text) }
             func padding(_ count: Int) -> String {
                 String(String(repeating: pad, count: count / pad.count + 1).prefix(count))
@@ -360,6 +407,27 @@ extension Interpreter {
         default:
             throw noMethod(name, .string(text), line)
         }
+    }
+
+    /// `Shellwords.escape`: backslash every character outside `[A-Za-z0-9_\-.,:+/@\n]`; newlines become `'\n'`;
+    /// the empty string becomes `''`.
+    func shellEscape(_ text: String) -> String {
+        if text.isEmpty { return "''" }
+        var result = ""
+        for scalar in text.unicodeScalars {
+            if scalar == "\n" {
+                result += "'\n'"
+            } else if scalar.isASCII,
+                scalar.properties.isAlphabetic || ("0"..."9").contains(scalar)
+                    || "_-.,:+/@".unicodeScalars.contains(scalar)
+            {
+                result.unicodeScalars.append(scalar)
+            } else {
+                result += "\\"
+                result.unicodeScalars.append(scalar)
+            }
+        }
+        return result
     }
 
     private func rubyStrip(_ text: String, leading: Bool, trailing: Bool) -> String {
@@ -392,7 +460,7 @@ extension Interpreter {
             }
             fields.append(String(rest))
         } else if separator == "" {
-            fields = text.map { String($0) }
+            fields = text.unicodeScalars.map { String($0) }
         } else {
             var rest = Substring(rubyStrip(text, leading: true, trailing: false))
             while !rest.isEmpty {
@@ -413,11 +481,12 @@ extension Interpreter {
     }
 
     private func stringIndex(_ text: String, _ arguments: [RValue], _ line: Int) throws(Signal) -> RValue {
-        let characters = Array(text)
+        let characters = Array(text.unicodeScalars)
         func slice(_ start: Int, _ length: Int) -> RValue {
             let begin = start < 0 ? characters.count + start : start
             guard begin >= 0, begin <= characters.count, length >= 0 else { return .null }
-            return .string(String(characters[begin..<(begin + min(length, characters.count - begin))]))
+            return .string(
+                String(String.UnicodeScalarView(characters[begin..<(begin + min(length, characters.count - begin))])))
         }
         switch (arguments.first, arguments.count) {
         case (.int(let index), 1):
@@ -531,9 +600,4 @@ extension Interpreter {
             throw noMethod(name, .float(number), line)
         }
     }
-}
-
-extension TemplateError {
-    /// Just the message, for re-wrapping.
-    var messageOnly: String { message }
 }

@@ -451,10 +451,8 @@ struct Parser {
         throws(TemplateError) -> SyntaxNode
     {
         var arguments: [SyntaxNode] = []
-        var hadParentheses = false
         if isOp("(") && !current.spaced {
             advance()
-            hadParentheses = true
             let saved = doAllowed
             doAllowed = true
             arguments = try parseArguments(closing: ")")
@@ -466,7 +464,6 @@ struct Parser {
             arguments = try parseArguments(closing: nil)
             doAllowed = saved
         }
-        _ = hadParentheses
         let block = try parseBlock()
         return SyntaxNode(
             kind: .call(receiver: receiver, name: name, arguments: arguments, block: block), line: startLine)
@@ -750,7 +747,27 @@ struct Parser {
         case "case":
             advance()
             return try parseCase(line: startLine)
-        case "next":
+        case "for":
+            advance()
+            var parameters: [BlockParameter] = []
+            repeat {
+                guard case .identifier(let name) = current.kind else {
+                    throw unexpected(expecting: "a loop variable")
+                }
+                advance()
+                declareLocal(name)
+                parameters.append(.name(name))
+            } while acceptOp(",")
+            try expectKeyword("in")
+            let saved = doAllowed
+            doAllowed = false
+            let iterable = try parseExpressionStatement()
+            doAllowed = saved
+            _ = acceptKeyword("do")
+            let body = try parseStatements(terminators: ["end"])
+            try expectKeyword("end")
+            return SyntaxNode(kind: .forLoop(parameters: parameters, iterable: iterable, body: body), line: startLine)
+        case "next", "break":
             advance()
             var value: SyntaxNode?
             if current.kind != .newline && !isKeyword("if") && !isKeyword("unless") && current.kind != .end
@@ -758,7 +775,7 @@ struct Parser {
             {
                 value = try parseExpression()
             }
-            return SyntaxNode(kind: .next(value), line: startLine)
+            return SyntaxNode(kind: word == "next" ? .next(value) : .breakLoop(value), line: startLine)
         case "else", "elsif", "end", "when", "then", "do", "in", "and", "or":
             throw unexpected()
         default:

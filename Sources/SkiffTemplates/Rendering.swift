@@ -67,15 +67,18 @@ public struct SpecContext: Sendable, Equatable {
     public var extra: TemplateHash
 
     /// Creates a context with bosh-cli's defaults for anything not given.
+    ///
+    /// Unlike bosh-cli (a random UUID per render), a missing `id` is derived from deployment, name and index, so
+    /// the same manifest renders the same files and an unchanged re-run can be recognised.
     public init(
         deployment: String, name: String? = nil, jobName: String? = nil,
-        id: String = UUID().uuidString.lowercased(), index: Int = 0, az: String = "unknown", bootstrap: Bool = true,
+        id: String? = nil, index: Int = 0, az: String = "unknown", bootstrap: Bool = true,
         address: IPAddress? = nil, ip: IPAddress? = nil, networks: [NetworkContext] = [], extra: TemplateHash = [:]
     ) {
         self.deployment = deployment
         self.name = name
         self.jobName = jobName
-        self.id = id
+        self.id = id ?? SpecContext.stableID(deployment: deployment, name: name ?? "", index: index)
         self.index = index
         self.az = az
         self.bootstrap = bootstrap
@@ -83,6 +86,28 @@ public struct SpecContext: Sendable, Equatable {
         self.ip = ip
         self.networks = networks
         self.extra = extra
+    }
+
+    /// A UUID-shaped id (version 8, RFC 9562) that depends only on deployment, instance group name and index.
+    public static func stableID(deployment: String, name: String, index: Int) -> String {
+        // Two FNV-1a passes with different offsets give 128 bits; this is an identifier, not a security measure.
+        func fnv(_ text: String, offset: UInt64) -> UInt64 {
+            var hash = offset
+            for byte in text.utf8 {
+                hash ^= UInt64(byte)
+                hash = hash &* 0x0000_0100_0000_01B3
+            }
+            return hash
+        }
+        let key = "\(deployment)/\(name)/\(index)"
+        var high = fnv(key, offset: 0xCBF2_9CE4_8422_2325)
+        var low = fnv(key + "#", offset: 0x8422_2325_CBF2_9CE4)
+        high = (high & 0xFFFF_FFFF_FFFF_0FFF) | 0x0000_0000_0000_8000  // version 8
+        low = (low & 0x3FFF_FFFF_FFFF_FFFF) | 0x8000_0000_0000_0000  // RFC 9562 variant
+        let hex = String(format: "%016llx%016llx", high, low)
+        let characters = Array(hex)
+        let groups = [0..<8, 8..<12, 12..<16, 16..<20, 20..<32].map { String(characters[$0]) }
+        return groups.joined(separator: "-")
     }
 
     /// The spec hash for rendering `job`, including the resolved `properties`.

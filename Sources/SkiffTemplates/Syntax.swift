@@ -64,6 +64,9 @@ indirect enum NodeKind: Sendable {
     case range(SyntaxNode, SyntaxNode, exclusive: Bool)
     case constant(String)
     case next(SyntaxNode?)
+    case breakLoop(SyntaxNode?)
+    /// `for a, b in iterable ... end`: like `each`, but the loop variables live in the enclosing scope.
+    case forLoop(parameters: [BlockParameter], iterable: SyntaxNode, body: SyntaxNode)
     /// `value rescue fallback`: the fallback when value fails at run time (not for unsupported syntax/methods).
     case rescueModifier(SyntaxNode, SyntaxNode)
     /// `&:name` passed as the last argument.

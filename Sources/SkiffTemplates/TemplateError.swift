@@ -1,3 +1,5 @@
+import Foundation
+
 /// A failure to load or render a job template, located at `job/templates/src:line` where known.
 public struct TemplateError: Error, Sendable, Equatable, CustomStringConvertible {
     /// What kind of failure this is.
@@ -51,10 +53,14 @@ public struct TemplateError: Error, Sendable, Equatable, CustomStringConvertible
         return text
     }
 
-    /// One line: `nginx/templates/nginx.conf.erb:12: unsupported method 'frobnicate'`.
+    /// One line: `nginx/templates/nginx.conf.erb:12: unsupported method 'frobnicate' for String`.
+    ///
+    /// Messages never quote property values (they may be secrets); line breaks in a message (from `raise`) are
+    /// shown as `\n` so the error stays on one line.
     public var description: String {
         let location = self.location
-        return location.isEmpty ? message : "\(location): \(message)"
+        let text = message.replacingOccurrences(of: "\r", with: "\\r").replacingOccurrences(of: "\n", with: "\\n")
+        return location.isEmpty ? text : "\(location): \(text)"
     }
 
     /// A copy with job and file set (keeping any line already known).

@@ -208,6 +208,13 @@ extension TemplateValue {
         switch value {
         case nil, is NSNull: self = .null
         case let value as TemplateValue: self = value
+        case let number as NSNumber:
+            // Foundation (JSONSerialization) numbers: only the boolean type code means a Bool, so 1 stays 1.
+            switch String(cString: number.objCType) {
+            case "c", "B": self = .bool(number.boolValue)
+            case "d", "f": self = .double(number.doubleValue)
+            default: self = .int(number.intValue)
+            }
         case let value as Bool: self = .bool(value)
         case let value as Int: self = .int(value)
         case let value as Double: self = .double(value)

@@ -54,7 +54,8 @@ struct CPILocal: AsyncParsableCommand {
     func run() async throws {
         let settings: LocalCloudConfig
         do {
-            settings = try config.map { file throws(CloudError) in try LocalCloudConfig(file: file) } ?? LocalCloudConfig()
+            settings =
+                try config.map { file throws(CloudError) in try LocalCloudConfig(file: file) } ?? LocalCloudConfig()
         } catch {
             CPIExecutable.fail(error)
             return

@@ -15,6 +15,9 @@ func reportingErrors<T>(_ body: () async throws -> T) async throws -> T {
         return try await body()
     } catch let exit as ExitCode {
         throw exit
+    } catch is CancellationError {
+        printError("skiff: interrupted; the state file records what was made: run create-env again to finish, or delete-env")
+        throw ExitCode.failure
     } catch {
         printError("skiff: \(error)")
         throw ExitCode.failure

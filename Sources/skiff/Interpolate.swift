@@ -19,7 +19,9 @@ struct Interpolate: AsyncParsableCommand {
 
     @OptionGroup var vars: VarsOptions
 
-    @Option(name: .customLong("path"), help: "Print only the value at this go-patch pointer, e.g. /private_key.")
+    @Option(
+        name: .customLong("path"),
+        help: ArgumentHelp("Print only the value at this go-patch pointer, e.g. /private_key.", valueName: "POINTER"))
     var path: String?
 
     @Flag(name: .customLong("var-errs"), help: "Fail if any variable is missing.")
@@ -38,14 +40,9 @@ struct Interpolate: AsyncParsableCommand {
                     throw ManifestError(.invalidFlag, "Invalid --path '\(path)': \(error.message)")
                 }
             }
-            let request = InterpolationRequest(
-                manifest: try SourceText.read(manifest, what: "manifest"),
-                opsFiles: try vars.opsSources(),
-                variables: try vars.variableSources(),
-                expectAllKeys: varErrs,
-                expectAllVarsUsed: varErrsUnused,
-                path: pointer
-            )
+            let request = try InterpolationRequest.load(
+                manifestPath: manifest, opsPaths: vars.opsFiles, variables: vars.flags, expectAllKeys: varErrs,
+                expectAllVarsUsed: varErrsUnused, path: pointer)
             return try Interpolator.evaluate(request).output
         }
         FileHandle.standardOutput.write(Data(output.utf8))

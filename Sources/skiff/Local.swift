@@ -26,7 +26,8 @@ struct LocalPrune: AsyncParsableCommand {
 
     func run() async throws {
         let removed = try await reportingErrors {
-            var settings = try config.map { file throws(CloudError) in try LocalCloudConfig(file: file) } ?? LocalCloudConfig()
+            var settings =
+                try config.map { file throws(CloudError) in try LocalCloudConfig(file: file) } ?? LocalCloudConfig()
             if let stateDir { settings.stateDirectory = stateDir }
             return try await LocalCloud(config: settings).prune()
         }

@@ -154,7 +154,10 @@ struct CPIProtocolTests {
             (#"{"method":"info","api_version":"2"}"#, "'api_version' must be an integer"),
             (#"{"method":"info","context":{"director_uuid":3}}"#, "context.director_uuid"),
             (#"{"method":"delete_vm","arguments":[]}"#, "delete_vm takes 1 arguments, got 0"),
-            (#"{"method":"delete_vm","arguments":[7]}"#, "delete_vm argument 1 (vm_cid) must be a string, not a number"),
+            (
+                #"{"method":"delete_vm","arguments":[7]}"#,
+                "delete_vm argument 1 (vm_cid) must be a string, not a number"
+            ),
             (#"{"method":"create_disk","arguments":["x",{},null]}"#, "(size) must be an integer"),
             (#"{"method":"create_disk","arguments":[-1,{},null]}"#, "must be positive"),
             (#"{"method":"set_vm_metadata","arguments":["vm",{"a":[]}]}"#, "(metadata).a must be a string"),
@@ -199,7 +202,9 @@ struct CPIProtocolTests {
         #expect(try await respond(#"{"method":"get_disks","arguments":["vm-1"]}"#)["result"] == ["disk-a"])
         #expect(
             try await respond(#"{"method":"create_disk","arguments":[1024,{},"vm-1"]}"#)["result"] == "disk-1024-vm-1")
-        #expect(try await respond(#"{"method":"attach_disk","arguments":["v","d"],"api_version":2}"#)["result"] == "/dev/sdc")
+        #expect(
+            try await respond(#"{"method":"attach_disk","arguments":["v","d"],"api_version":2}"#)["result"]
+                == "/dev/sdc")
         #expect(try await respond(#"{"method":"create_stemcell","arguments":["/img",{}]}"#)["result"] == "sc-/img")
         let missing = try await respond(#"{"method":"delete_stemcell","arguments":["sc-2"]}"#)
         #expect(missing["error"]?["type"] == "Bosh::Clouds::StemcellNotFound")
@@ -228,7 +233,8 @@ struct ExternalCPITests {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("skiff-cpi-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let path = directory.appendingPathComponent("cpi").path
-        try "#!/bin/sh\ncat > \(directory.path)/request.json\n\(body)\n".write(toFile: path, atomically: true, encoding: .utf8)
+        try "#!/bin/sh\ncat > \(directory.path)/request.json\n\(body)\n".write(
+            toFile: path, atomically: true, encoding: .utf8)
         try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: path)
         return (path, directory.path)
     }
@@ -251,7 +257,8 @@ struct ExternalCPITests {
 
     @Test("info goes with api_version 1")
     func infoVersion() async throws {
-        let (path, directory) = try script(#"echo '{"result":{"stemcell_formats":["x"],"api_version":3},"error":null}'"#)
+        let (path, directory) = try script(
+            #"echo '{"result":{"stemcell_formats":["x"],"api_version":3},"error":null}'"#)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let info = try await ExternalCPI(executable: path).info()
         #expect(info.apiVersion == 2)

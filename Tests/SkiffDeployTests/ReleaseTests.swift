@@ -58,6 +58,47 @@ struct ReleaseTests {
         } throws: { "\($0)".contains("no file matches 'missing/*'") }
     }
 
+    @Test func readsAReleaseTarball() throws {
+        let work = workDirectory()
+        defer { try? FileManager.default.removeItem(at: work) }
+        let fm = FileManager.default
+        let job = work.appendingPathComponent("job")
+        try fm.createDirectory(at: job.appendingPathComponent("templates"), withIntermediateDirectories: true)
+        try "name: greeter\ntemplates: {ctl.erb: bin/ctl}\npackages: [hello]\n".write(
+            to: job.appendingPathComponent("job.MF"), atomically: true, encoding: .utf8)
+        try "".write(to: job.appendingPathComponent("monit"), atomically: true, encoding: .utf8)
+        try "echo <%= 1 + 1 %>\n".write(to: job.appendingPathComponent("templates/ctl.erb"), atomically: true, encoding: .utf8)
+        let package = work.appendingPathComponent("package")
+        try fm.createDirectory(at: package, withIntermediateDirectories: true)
+        try "true\n".write(to: package.appendingPathComponent("packaging"), atomically: true, encoding: .utf8)
+        let tarRoot = work.appendingPathComponent("tar")
+        try fm.createDirectory(at: tarRoot.appendingPathComponent("jobs"), withIntermediateDirectories: true)
+        try fm.createDirectory(at: tarRoot.appendingPathComponent("packages"), withIntermediateDirectories: true)
+        try Archive.create(tarRoot.appendingPathComponent("jobs/greeter.tgz"), from: job, entries: ["job.MF", "monit", "templates/ctl.erb"])
+        try Archive.create(tarRoot.appendingPathComponent("packages/hello.tgz"), from: package, entries: ["packaging"])
+        try """
+            name: greetings
+            version: "7.1"
+            jobs:
+            - {name: greeter, version: abc, fingerprint: abc, sha1: x, packages: [hello]}
+            packages:
+            - {name: hello, version: def, fingerprint: def, sha1: 0123456789abcdef0123456789abcdef01234567, dependencies: []}
+
+            """.write(to: tarRoot.appendingPathComponent("release.MF"), atomically: true, encoding: .utf8)
+        let tarball = work.appendingPathComponent("greetings-7.1.tgz")
+        try Archive.create(tarball, from: tarRoot, entries: ["release.MF", "jobs/greeter.tgz", "packages/hello.tgz"])
+
+        let release = try ReleaseReader.read(at: tarball, workDirectory: work.appendingPathComponent("out"))
+        #expect(release.name == "greetings")
+        #expect(release.version == "7.1")
+        let greeter = try #require(release.jobs["greeter"])
+        #expect(greeter.fingerprint == "abc")
+        #expect(greeter.packages == ["hello"])
+        #expect(fm.fileExists(atPath: greeter.directory.appendingPathComponent("templates/ctl.erb").path))
+        #expect(release.packages["hello"]?.sha1 == "0123456789abcdef0123456789abcdef01234567")
+        #expect(release.packages["hello"]?.fingerprint == "def")
+    }
+
     @Test func missingReleaseAndNonReleaseTarball() throws {
         let work = workDirectory()
         defer { try? FileManager.default.removeItem(at: work) }

@@ -54,6 +54,70 @@ struct NginxIPv6Tests {
         #expect(try env.leftovers().isEmpty)
     }
 
+    @Test func killedWhileTheVMIsBeingCreatedTheVMIsNotLeaked() throws {
+        let env = try Environment(slot: 81)
+        defer { env.tearDown() }
+        let process = Process()
+        process.executableURL = Environment.skiffBinary
+        process.arguments = ["create-env", env.manifest.path]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let vms = env.cloudState.appendingPathComponent("vms")
+        let deadline = Date().addingTimeInterval(60)
+        func recorded() -> Bool {
+            ((try? FileManager.default.contentsOfDirectory(atPath: vms.path)) ?? []).contains {
+                FileManager.default.fileExists(atPath: vms.appendingPathComponent("\($0)/vm.json").path)
+            }
+        }
+        while Date() < deadline, process.isRunning, !recorded() {
+            usleep(2_000)
+        }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        let orphaned = (try? FileManager.default.contentsOfDirectory(atPath: vms.path)) ?? []
+        try #require(orphaned.count == 1, "the VM should exist while create_vm was running")
+
+        let rerun = try env.skiff(["create-env", env.manifest.path])
+        #expect(rerun.status == 0, "re-run failed: \(rerun.stderr)")
+        #expect(rerun.stdout.contains("Deleting VM '\(orphaned[0])'"))
+        let deleted = try env.skiff(["delete-env", env.manifest.path])
+        #expect(deleted.status == 0, "delete-env failed: \(deleted.stderr)")
+        #expect(try env.leftovers().isEmpty)
+    }
+
+    @Test func ctrlCStopsAfterTheCurrentStepWithStateWritten() throws {
+        let env = try Environment(slot: 82)
+        defer { env.tearDown() }
+        let process = Process()
+        process.executableURL = Environment.skiffBinary
+        process.arguments = ["create-env", env.manifest.path]
+        let errors = Pipe()
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = errors
+        try process.run()
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline, process.isRunning,
+            !((try? String(contentsOf: env.stateFile, encoding: .utf8))?.contains("skiff-vm-") ?? false)
+        {
+            usleep(2_000)
+        }
+        kill(process.processIdentifier, SIGINT)
+        let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 1)
+        #expect(message.contains("interrupted"))
+        let state = try String(contentsOf: env.stateFile, encoding: .utf8)
+        #expect(state.contains("\"current_vm_cid\": \"skiff-vm-"))
+        #expect(state.contains("\"current_manifest_sha\": \"\""))
+
+        let rerun = try env.skiff(["create-env", env.manifest.path])
+        #expect(rerun.status == 0, "re-run failed: \(rerun.stderr)")
+        let deleted = try env.skiff(["delete-env", env.manifest.path])
+        #expect(deleted.status == 0, "delete-env failed: \(deleted.stderr)")
+        #expect(try env.leftovers().isEmpty)
+    }
+
     @Test func badManifestGetsOneLineNamingFileLineAndField() throws {
         let env = try Environment(slot: 90)
         defer { env.tearDown() }

@@ -28,7 +28,8 @@ struct LocalCloudTests {
                 [
                     "/bin/sh", "-c",
                     "cat /proc/sys/net/ipv6/conf/all/disable_ipv6 /proc/sys/net/ipv6/conf/eth0/disable_ipv6; "
-                        + "ip -4 -o address show dev eth0; ip -4 route show default; ls /var/vcap/bosh; ls /etc/sysctl.d",
+                        + "ip -4 -o address show dev eth0; ip -4 route show default; "
+                        + "ls /var/vcap/bosh; ls /etc/sysctl.d",
                 ])
             let text = inside.stdoutText
             #expect(text.hasPrefix("1\n1\n"), "IPv6 must be off at boot: \(text)")
@@ -62,7 +63,9 @@ struct LocalCloudTests {
             #expect(output.contains("inet6 \(sandbox.address6(10))/128"), "\(output)")
             #expect(output.contains("default via fe80::"), "\(output)")
             #expect(output.contains("\(sandbox.subnet6) dev eth0"), "\(output)")
-            let leases = try String(contentsOfFile: sandbox.cloud.directory(vmCID: vm) + "/root/var/lib/dhcp/dhclient6.leases", encoding: .utf8)
+            let leases = try String(
+                contentsOfFile: sandbox.cloud.directory(vmCID: vm) + "/root/var/lib/dhcp/dhclient6.leases",
+                encoding: .utf8)
             #expect(leases.contains(sandbox.address6(10).description))
             // The host reaches the VM at both of its addresses.
             try await sandbox.startNginx(vm, text: "vm-one")
@@ -137,7 +140,7 @@ struct LocalCloudTests {
                     #expect(error.message.contains(expected), "\(error.message)")
                     #expect(error.type == .cloudError || error.type == .vmCreationFailed)
                 }
-                #expect(try await HostSnapshot.take() == linksBefore)
+                #expect(try await HostSnapshot.take().same(as: linksBefore))
                 #expect(sandbox.vmDirectories == vmsBefore)
                 #expect(FileManager.default.fileExists(atPath: sandbox.networkDirectory) == networkExisted)
             }
@@ -147,7 +150,8 @@ struct LocalCloudTests {
             try await refuses(sandbox.networks(v4: 10, v6: 2), "\(sandbox.address6(2)) is reserved")
             try await refuses(sandbox.networks(v4: 3, v6: 10), "\(sandbox.address4(3)) is reserved")
             try await refuses(sandbox.networks(v4: 255, v6: 10), "\(sandbox.address4(255)) is reserved")
-            try await refuses(sandbox.networks(), stemcell: "skiff-sc-missing", "stemcell 'skiff-sc-missing' does not exist")
+            try await refuses(
+                sandbox.networks(), stemcell: "skiff-sc-missing", "stemcell 'skiff-sc-missing' does not exist")
             var outside = sandbox.networks()
             outside["default"]?.gateway = IPAddress("192.0.2.77")
             try await refuses(outside, "gateway 192.0.2.77 is outside the subnet \(sandbox.subnet4)")
@@ -157,22 +161,39 @@ struct LocalCloudTests {
                 cloudProperties: ["network": .string(sandbox.network)])
             try await refuses(global, "2600:1f16:a62:5c00::/64 is not a unique local prefix")
 
-            // A prefix overlapping a host route (made here on a dummy link of our own).
+            // A prefix overlapping a host route (made here on a veth pair of our own).
             let dummy = "skiffd\(sandbox.id)"
-            try await sh("ip link add \(dummy) type veth peer name skiffe\(sandbox.id) && ip link set skiffe\(sandbox.id) up && ip address add \(sandbox.address6(1))/64 dev \(dummy) nodad "
-                + "&& ip link set \(dummy) up")
+            try await sh(
+                "ip link add \(dummy) type veth peer name skiffe\(sandbox.id) && ip link set skiffe\(sandbox.id) up "
+                    + "&& ip address add \(sandbox.address6(1))/64 dev \(dummy) nodad "
+                    + "&& ip link set \(dummy) up")
             do {
                 try await refuses(sandbox.networks(), "overlaps the host route \(sandbox.subnet6)")
             } catch {
-                try? await sh("ip link del \(dummy)")
+                _ = try? await sh("ip link del \(dummy)")
                 throw error
             }
             try await sh("ip link del \(dummy)")
 
+            // An agent the stemcell (or config) names that is not installed.
+            let noAgent = LocalCloud(
+                config: LocalCloudConfig(stateDirectory: sandbox.stateDirectory, agentCommand: ["skiff-no-such-agent"]))
+            do {
+                _ = try await noAgent.createVM(
+                    agentID: "a", stemcellCID: sandbox.stemcell, cloudProperties: [:], networks: sandbox.networks(),
+                    diskCIDs: [], env: [:])
+                Issue.record("expected an error")
+            } catch let error as CloudError {
+                #expect(error.message.contains("agent command 'skiff-no-such-agent'"), "\(error.message)")
+            }
+            #expect(sandbox.vmDirectories.isEmpty)
+
             // Once the network exists: duplicates and addresses outside its subnet.
             let vm = try await sandbox.createVM(sandbox.networks())
-            try await refuses(sandbox.networks(v4: 11, v6: 10), "IPv6 address \(sandbox.address6(10)) is already used by VM \(vm)")
-            try await refuses(sandbox.networks(v4: 10, v6: 11), "IPv4 address \(sandbox.address4(10)) is already used by VM \(vm)")
+            try await refuses(
+                sandbox.networks(v4: 11, v6: 10), "IPv6 address \(sandbox.address6(10)) is already used by VM \(vm)")
+            try await refuses(
+                sandbox.networks(v4: 10, v6: 11), "IPv4 address \(sandbox.address4(10)) is already used by VM \(vm)")
             let other = try Sandbox()
             var elsewhere = other.networks(v6: nil)
             for key in elsewhere.keys { elsewhere[key]?.cloudProperties["network"] = .string(sandbox.network) }
@@ -189,19 +210,24 @@ struct LocalCloudTests {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let networks = try Sandbox().networks()
         let notRoot = LocalCloud(config: LocalCloudConfig(stateDirectory: directory), effectiveUserID: 1000)
-        await #expect(throws: CloudError.cloud("the local cloud needs root (CAP_NET_ADMIN) to create namespaces and bridges; run it as root")) {
+        await #expect(
+            throws: CloudError.cloud(
+                "the local cloud needs root (CAP_NET_ADMIN) to create namespaces and bridges; run it as root")
+        ) {
             _ = try await notRoot.createVM(
                 agentID: "a", stemcellCID: "s", cloudProperties: [:], networks: networks, diskCIDs: [], env: [:])
         }
         try FileManager.default.createDirectory(atPath: directory + "/bin", withIntermediateDirectories: true)
         try FileManager.default.createSymbolicLink(atPath: directory + "/bin/ip", withDestinationPath: "/usr/sbin/ip")
-        let noDNSMasq = LocalCloud(config: LocalCloudConfig(stateDirectory: directory), toolSearchPath: directory + "/bin")
+        let noDNSMasq = LocalCloud(
+            config: LocalCloudConfig(stateDirectory: directory), toolSearchPath: directory + "/bin")
         do {
             _ = try await noDNSMasq.createVM(
                 agentID: "a", stemcellCID: "s", cloudProperties: [:], networks: networks, diskCIDs: [], env: [:])
             Issue.record("expected an error")
         } catch let error as CloudError {
-            #expect(error.message == "the local cloud needs 'dnsmasq' (Debian package dnsmasq-base), which is not on PATH")
+            #expect(
+                error.message == "the local cloud needs 'dnsmasq' (Debian package dnsmasq-base), which is not on PATH")
         }
         #expect(!FileManager.default.fileExists(atPath: directory + "/vms"))
     }
@@ -240,7 +266,9 @@ struct LocalCloudTests {
             let data = sandbox.stateDirectory + "/disks/\(disk)/data/file"
             #expect(try String(contentsOfFile: data, encoding: .utf8) == "kept\n")
             let settings = try JSONValue(
-                parsing: Data(contentsOf: URL(fileURLWithPath: sandbox.cloud.directory(vmCID: vm) + "/root/var/vcap/bosh/settings.json")))
+                parsing: Data(
+                    contentsOf: URL(
+                        fileURLWithPath: sandbox.cloud.directory(vmCID: vm) + "/root/var/vcap/bosh/settings.json")))
             #expect(settings["disks"]?["persistent"]?[disk] == ["path": "/var/vcap/store"])
             await #expect(throws: CloudError.self) { try await sandbox.cloud.deleteDisk(disk) }
             try await sandbox.cloud.detachDisk(vmCID: vm, diskCID: disk)
@@ -269,10 +297,13 @@ struct LocalCloudTests {
             let after = try sandbox.cloud.holderPID(vmCID: vm)
             #expect(before != after)
             let state = try await sandbox.cloud.run(
-                vmCID: vm, ["/bin/sh", "-c", "cat /proc/sys/net/ipv6/conf/eth0/disable_ipv6; pgrep -c dhclient || true"])
+                vmCID: vm,
+                ["/bin/sh", "-c", "cat /proc/sys/net/ipv6/conf/eth0/disable_ipv6; pgrep -c dhclient || true"])
             #expect(state.stdoutText.hasPrefix("1\n"))
             try await sandbox.cloud.setVMMetadata(vm, metadata: ["name": "x"])
-            await #expect(throws: CloudError.vmNotFound("skiff-vm-none")) { try await sandbox.cloud.rebootVM("skiff-vm-none") }
+            await #expect(throws: CloudError.vmNotFound("skiff-vm-none")) {
+                try await sandbox.cloud.rebootVM("skiff-vm-none")
+            }
         }
     }
 
@@ -296,7 +327,8 @@ struct LocalCloudTests {
             #expect(disk.error?.type == .diskNotFound)
             let stemcell = await dispatcher.handle(CPIRequest(method: "delete_stemcell", arguments: ["skiff-sc-gone"]))
             #expect(stemcell.error?.type == .stemcellNotFound)
-            let image = await dispatcher.handle(CPIRequest(method: "create_stemcell", arguments: ["/nonexistent/image", [:]]))
+            let image = await dispatcher.handle(
+                CPIRequest(method: "create_stemcell", arguments: ["/nonexistent/image", [:]]))
             #expect(image.error?.message == "stemcell image '/nonexistent/image' does not exist")
             let unknown = await dispatcher.handle(CPIRequest(method: "snapshot_disk", arguments: []))
             #expect(unknown.error?.type == .notImplemented)
@@ -311,7 +343,8 @@ struct LocalCloudTests {
             let work = "/tmp/skiff-test-stemcell-\(sandbox.id)"
             defer { try? FileManager.default.removeItem(atPath: work) }
             try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
-            try await LocalStemcellBuilder.build(source: repositoryRoot + "/stemcells/local", output: work + "/stemcell.tgz")
+            try await LocalStemcellBuilder.build(
+                source: repositoryRoot + "/stemcells/local", output: work + "/stemcell.tgz")
             try await sh("tar -xzf \(work)/stemcell.tgz -C \(work)")
             let manifest = try String(contentsOfFile: work + "/stemcell.MF", encoding: .utf8)
             #expect(manifest.contains("api_version: 2"))
@@ -324,5 +357,64 @@ struct LocalCloudTests {
                 _ = try await sandbox.cloud.createStemcell(imagePath: work + "/stemcell.MF", cloudProperties: [:])
             }
         }
+    }
+}
+
+/// The `skiff` executable next to the test bundle, if it was built (`swift build` builds it).
+let skiffExecutable: String? = {
+    let candidates: [String?] = [
+        Bundle.main.executableURL?.deletingLastPathComponent().appendingPathComponent("skiff").path,
+        repositoryRoot + "/.build/debug/skiff",
+    ]
+    return candidates.compactMap { $0 }.first { FileManager.default.isExecutableFile(atPath: $0) }
+}()
+
+/// Part of the serialized suite above: the host checks compare global state.
+extension LocalCloudTests {
+    @Test(
+        "ExternalCPI drives `skiff cpi local` through a VM's life; `skiff local prune` cleans up",
+        .enabled(if: skiffExecutable != nil, "the skiff executable is not built"))
+    func lifecycle() async throws {
+        let skiff = try #require(skiffExecutable)
+        let before = try await HostSnapshot.take()
+        let sandbox = try Sandbox()
+        let config = sandbox.stateDirectory + ".yml"
+        try """
+        state_dir: \(sandbox.stateDirectory)
+        agent_command: [sleep, infinity]
+        unknown_key: ignored
+        """.write(toFile: config, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: config) }
+        let cpi = ExternalCPI(
+            executable: skiff, arguments: ["cpi", "local", "--config", config],
+            context: CPIContext(directorUUID: "test", stemcellAPIVersion: 2))
+        do {
+            let info = try await cpi.info()
+            #expect(info == CPIInfo(apiVersion: 2, stemcellFormats: ["skiff-local"]))
+            let stemcell = try await cpi.createStemcell(
+                imagePath: repositoryRoot + "/stemcells/local/image", cloudProperties: [:])
+            let created = try await cpi.createVM(
+                agentID: "agent-x", stemcellCID: stemcell, cloudProperties: [:], networks: sandbox.networks(),
+                diskCIDs: [], env: [:])
+            #expect(created.networks["default"]?.mac?.hasPrefix("02:") == true)
+            #expect(try await cpi.hasVM(created.cid))
+            try await cpi.setVMMetadata(created.cid, metadata: ["director": "test"])
+            await #expect(throws: CloudError.vmNotFound("skiff-vm-nope")) { try await cpi.deleteVM("skiff-vm-nope") }
+            try await cpi.deleteVM(created.cid)
+            #expect(try await cpi.hasVM(created.cid) == false)
+            _ = try await cpi.createVM(
+                agentID: "agent-y", stemcellCID: stemcell, cloudProperties: [:], networks: sandbox.networks(),
+                diskCIDs: [], env: [:])
+        } catch {
+            Issue.record("\(error)")
+        }
+        let pruned = try await ProcessRunner.run(skiff, ["local", "prune", "--state-dir", sandbox.stateDirectory])
+        #expect(pruned.status == 0, "\(pruned.stderrText)")
+        #expect(pruned.stdoutText.contains("removed VM skiff-vm-"))
+        #expect(try await HostSnapshot.take().same(as: before))
+        #expect(!FileManager.default.fileExists(atPath: sandbox.stateDirectory))
+
+        let broken = ExternalCPI(executable: skiff, arguments: ["cpi", "local", "--config", "/nonexistent/skiff.yml"])
+        await #expect(throws: CloudError.self) { _ = try await broken.info() }
     }
 }

@@ -16,7 +16,8 @@ struct Fixture: CustomTestStringConvertible, Sendable {
         return names.sorted().compactMap { name in
             let directory = root.appendingPathComponent(name)
             var isDirectory: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDirectory), isDirectory.boolValue
+            guard FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDirectory),
+                isDirectory.boolValue
             else { return nil }
             return Fixture(name: name, directory: directory)
         }
@@ -48,7 +49,8 @@ struct Fixture: CustomTestStringConvertible, Sendable {
             case "--var-file":
                 let argument = next()
                 if let equals = argument.firstIndex(of: "=") {
-                    flags.varFiles.append(String(argument[...equals]) + local(String(argument[argument.index(after: equals)...])))
+                    flags.varFiles.append(
+                        String(argument[...equals]) + local(String(argument[argument.index(after: equals)...])))
                 } else {
                     flags.varFiles.append(argument)
                 }

@@ -117,6 +117,35 @@ struct GenerationTests {
         #expect(Certificate.PublicKey(key.publicKey) == server.publicKey)
     }
 
+    @Test("a certificate defined before its CA gets the CA generated first; --var-errs-unused sees store entries")
+    func caOrder() throws {
+        let scratch = try ScratchDirectory()
+        let manifest = """
+            leaf: ((leaf.certificate))
+            variables:
+            - name: leaf
+              type: certificate
+              options: {ca: late_ca, common_name: leaf, key_length: 2048}
+            - name: late_ca
+              type: certificate
+              options: {is_ca: true, common_name: late, key_length: 2048}
+            """
+        let document = try evaluate(manifest, store: try VarsStore(path: scratch.file("creds.yml")))
+        #expect(document.generatedVariables == ["late_ca", "leaf"])
+        let store = try VarsStore(path: scratch.file("creds.yml"))
+        let ca = try Certificate(pemEncoded: try #require(store.value("late_ca")?["certificate"]?.stringValue))
+        let leaf = try Certificate(pemEncoded: try #require(store.value("leaf")?["certificate"]?.stringValue))
+        #expect(leaf.issuer == ca.subject)
+        #expect(ca.publicKey.isValidSignature(leaf.signature, for: leaf))
+
+        let request = InterpolationRequest(
+            manifest: SourceText(name: "m.yml", text: "only: ((leaf.private_key))\n"),
+            variables: VariableSources(values: [:], store: store), expectAllVarsUsed: true)
+        #expect(throws: ManifestError(.unusedVariables, "Expected to use variables:\n  - late_ca")) {
+            try Interpolator.evaluate(request)
+        }
+    }
+
     @Test("nothing is written when an error prevents a complete result")
     func noPartialWrite() throws {
         let scratch = try ScratchDirectory()
@@ -129,16 +158,25 @@ struct GenerationTests {
         #expect(leftovers.isEmpty)
     }
 
-    @Test("unsupported types and options get bosh's messages", arguments: [
-        ("user", "", "Generating variable 'v': Unsupported value type: user"),
-        ("password", "{length: -1}", "Failed to generate password, 'length' param cannot be negative"),
-        ("password", "{bogus: 1}", "Failed to generate password, parameters are invalid: Unsupported parameter 'bogus'"),
-        ("certificate", "{common_name: x}", "Missing required CA name"),
-        ("certificate", "{is_ca: true, extended_key_usage: [code_signing]}", "Unsupported extended key usage value: code_signing"),
-    ])
+    @Test(
+        "unsupported types and options get bosh's messages",
+        arguments: [
+            ("user", "", "Generating variable 'v': Unsupported value type: user"),
+            ("password", "{length: -1}", "Failed to generate password, 'length' param cannot be negative"),
+            (
+                "password", "{bogus: 1}",
+                "Failed to generate password, parameters are invalid: Unsupported parameter 'bogus'"
+            ),
+            ("certificate", "{common_name: x}", "Missing required CA name"),
+            (
+                "certificate", "{is_ca: true, extended_key_usage: [code_signing]}",
+                "Unsupported extended key usage value: code_signing"
+            ),
+        ])
     func generationErrors(type: String, options: String, message: String) throws {
         let scratch = try ScratchDirectory()
-        let manifest = "a: ((v))\nvariables:\n- name: v\n  type: \(type)\n" + (options.isEmpty ? "" : "  options: \(options)\n")
+        let manifest =
+            "a: ((v))\nvariables:\n- name: v\n  type: \(type)\n" + (options.isEmpty ? "" : "  options: \(options)\n")
         #expect {
             _ = try evaluate(manifest, store: try VarsStore(path: scratch.file("creds.yml")))
         } throws: { error in

@@ -175,11 +175,13 @@ struct VariableSourceTests {
         #expect(sources.staticValues["other"] == .list([1, 2]))
     }
 
-    @Test("bad flag values get bosh's messages", arguments: [
-        ("novalue", "Expected var 'novalue' to be in format 'name=value'"),
-        ("=x", "Expected var '=x' to specify non-empty name"),
-        ("x=", "Expected var 'x=' to specify non-empty value"),
-    ])
+    @Test(
+        "bad flag values get bosh's messages",
+        arguments: [
+            ("novalue", "Expected var 'novalue' to be in format 'name=value'"),
+            ("=x", "Expected var '=x' to specify non-empty name"),
+            ("x=", "Expected var 'x=' to specify non-empty value"),
+        ])
     func badVar(argument: String, message: String) {
         #expect(throws: ManifestError(.invalidFlag, message)) {
             try VariableSources(flags: VariableFlags(vars: [argument]))

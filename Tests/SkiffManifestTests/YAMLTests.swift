@@ -121,12 +121,31 @@ struct YAMLWritingTests {
             YAMLWriter.write(value) == "empty: {}\nlist:\n- name: a\n  v: 1\n- - 1\n  - 2\nnone: []\n")
     }
 
-    @Test("floats print as Go's %g does", arguments: [
-        (1000.0, "1000"), (2.5, "2.5"), (1e6, "1e+06"), (0.0001, "0.0001"), (0.00001, "1e-05"),
-        (123456.0, "123456"), (-0.5, "-0.5"),
-    ])
+    @Test(
+        "floats print as Go's %g does",
+        arguments: [
+            (1000.0, "1000"), (2.5, "2.5"), (1e6, "1e+06"), (0.0001, "0.0001"), (0.00001, "1e-05"),
+            (123456.0, "123456"), (-0.5, "-0.5"),
+        ])
     func floats(value: Double, expected: String) {
         #expect(YAMLWriter.write(.float(value)) == expected + "\n")
+    }
+
+    @Test("long values fold at a space past column 80, as libyaml does, and read back the same")
+    func folding() throws {
+        let words = Array(repeating: "word", count: 40).joined(separator: " ")
+        let text = YAMLWriter.write(.map(ManifestMap(["key": .string(words)])))
+        let lines = text.split(separator: "\n")
+        #expect(lines.count == 3)
+        #expect(lines[0] == "key: " + Array(repeating: "word", count: 16).joined(separator: " "))
+        #expect(lines[1].hasPrefix("  word"))
+        let tricky: [ManifestValue] = [
+            .string(" " + words), .string(words + "\tend"), .string("it's " + words + " 'quoted'"),
+            .string("\n  indented after a blank first line"), .string(words + "\n" + words + " \nx"),
+            .string("emoji \u{1F600} and nel \u{85}"),
+        ]
+        let value = ManifestValue.map(ManifestMap(["list": .list(tricky), words: .string(words)]))
+        #expect(try YAMLReader.parse(YAMLWriter.write(value), fileName: "round") == value)
     }
 
     @Test("writing then reading gives the same value")

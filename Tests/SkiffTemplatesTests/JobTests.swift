@@ -89,7 +89,8 @@ struct JobSpecTests {
             Issue.record("accepted")
         } catch {
             #expect(error.code == .invalidSpec)
-            let expected = "job.MF:2: invalid YAML: while parsing a flow sequence at line 1: "
+            let expected =
+                "job.MF:2: invalid YAML: while parsing a flow sequence at line 1: "
                 + "did not find expected ',' or ']'"
             #expect(error.description == expected)
         }
@@ -150,6 +151,17 @@ struct SpecContextTests {
         #expect(value["name"] == .null)
         #expect(value["address"] == nil)
         #expect(value["id"]?.asString?.count == 36)
+    }
+
+    @Test func defaultIDIsStablePerInstance() throws {
+        let first = SpecContext(deployment: "nginx-ipv6", name: "nginx").id
+        #expect(first == SpecContext(deployment: "nginx-ipv6", name: "nginx").id)
+        #expect(first != SpecContext(deployment: "nginx-ipv6", name: "nginx", index: 1).id)
+        #expect(first != SpecContext(deployment: "other", name: "nginx").id)
+        let uuid = try #require(UUID(uuidString: first))
+        #expect(uuid.uuidString.lowercased() == first)
+        #expect(Array(first)[14] == "8")
+        #expect(SpecContext(deployment: "d", id: "given").id == "given")
     }
 }
 
@@ -241,6 +253,11 @@ struct TemplateValueTests {
     @Test func convertsFoundationValues() {
         let value = TemplateValue(any: ["b": [1, "x", NSNull()], "a": true] as [String: Any])
         #expect(value == ["a": true, "b": [1, "x", nil]])
+    }
+
+    @Test func convertsJSONSerializationNumbersWithoutMistakingOneForTrue() throws {
+        let json = try JSONSerialization.jsonObject(with: Data(#"{"n": [1, 0, 2.5, true, false]}"#.utf8))
+        #expect(TemplateValue(any: json) == ["n": [1, 0, 2.5, true, false]])
     }
 
     @Test func deepMergeOverridesLeaves() {

@@ -314,7 +314,7 @@ struct ErrorTests {
         ("<%= 1 / 0 %>", .runtime, 1, "divided by 0"),
         ("<%= 'a' + 1 %>", .runtime, 1, "no implicit conversion of Integer into String"),
         ("<%= spec.networks.nope.ip %>", .runtime, 1, "undefined method 'ip' for nil"),
-        ("<%= 1 < 'a' %>", .runtime, 1, "comparison of Integer with \"a\" failed"),
+        ("<%= 1 < 'a' %>", .runtime, 1, "comparison of Integer with String failed"),
         ("<% if true %>\nno end\n", .syntax, 3, "syntax error, unexpected end of template, expecting 'end'"),
         ("<%= (1 + %>", .syntax, 1, "syntax error, unexpected '%>'"),
         ("<%= \"abc %>", .syntax, 1, "unterminated string literal"),
