@@ -15,6 +15,14 @@ public struct VMNetworks: Sendable, Hashable {
         public let prefix: String
         /// `cloud_properties.subnet`.
         public let subnetID: String
+
+        /// Creates an entry from canonical texts.
+        public init(name: String, ip: String, prefix: String, subnetID: String) {
+            self.name = name
+            self.ip = ip
+            self.prefix = prefix
+            self.subnetID = subnetID
+        }
     }
 
     /// The manual IPv4 network.
