@@ -206,7 +206,8 @@ public struct AWSCPI: Sendable {
             guard clock.now < deadline else {
                 throw AWSCPIError(
                     states.contains("terminated") ? .cloudError : .vmCreationFailed,
-                    "instance \(instanceID) did not become \(states.sorted().joined(separator: " or ")) within \(stateWait)")
+                    "instance \(instanceID) did not become \(states.sorted().joined(separator: " or ")) "
+                        + "within \(stateWait)")
             }
             try await Task.sleep(for: pause)
             pause = min(pause * 2, .seconds(5))
