@@ -223,6 +223,28 @@ struct AWSOnlyBehaviourTests {
         }
     }
 
+    @Test("without --az, the region's first zone is used, never an opted-in Local Zone that sorts before it")
+    func zonePick() async throws {
+        try await withMoto { moto in
+            try await moto.inject([
+                Fault(
+                    action: "DescribeAvailabilityZones", status: 200, code: "",
+                    body: """
+                        <DescribeAvailabilityZonesResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/">\
+                        <requestId>r</requestId><availabilityZoneInfo>\
+                        <item><zoneName>us-east-1-bos-1a</zoneName><zoneType>local-zone</zoneType></item>\
+                        <item><zoneName>us-east-1c</zoneName><zoneType>availability-zone</zoneType></item>\
+                        <item><zoneName>us-east-1b</zoneName><zoneType>availability-zone</zoneType></item>\
+                        </availabilityZoneInfo></DescribeAvailabilityZonesResponse>
+                        """)
+            ])
+            let vars = try #require(
+                try await NetworkEnvironment(client: moto.client(), spec: try NetworkEnvironmentSpec(name: "zone")).up()
+                    .vars)
+            #expect(vars.zone == "us-east-1b")
+        }
+    }
+
     @Test("UnsupportedOperation from RunInstances becomes one CloudError line with code and request id, not retried")
     func unsupportedOperation() async throws {
         try await withMoto { moto in
