@@ -90,12 +90,15 @@ extension EC2Client {
             EC2InstanceTypeInfo.init(decoding:))
     }
 
-    /// `DescribeAvailabilityZones`: the names of the available zones, sorted.
+    /// `DescribeAvailabilityZones`: the names of the region's available zones (not Local or Wavelength Zones), sorted.
     public func availabilityZones() async throws -> [String] {
         var p = EC2Parameters()
         p.filters([EC2Filter("state", "available")])
         let tree = try await call("DescribeAvailabilityZones", p)
-        return tree.items("availabilityZoneInfo").compactMap { $0.string("zoneName") }.sorted()
+        // Local Zones and Wavelength Zones (opted into) sort before the region's own zones; leave them out.
+        return tree.items("availabilityZoneInfo")
+            .filter { ($0.string("zoneType") ?? "availability-zone") == "availability-zone" }
+            .compactMap { $0.string("zoneName") }.sorted()
     }
 
     // MARK: Network
@@ -228,6 +231,16 @@ extension EC2Client {
         do {
             try await call("AuthorizeSecurityGroupIngress", Self.ingressParameters(groupID: groupID, permissions))
         } catch let error as EC2Error where error.code == "InvalidPermission.Duplicate" {
+            return
+        }
+    }
+
+    /// `RevokeSecurityGroupIngress`; rules already gone count as done.
+    public func revokeIngress(groupID: String, _ permissions: [EC2Permission]) async throws {
+        guard !permissions.isEmpty else { return }
+        do {
+            try await call("RevokeSecurityGroupIngress", Self.ingressParameters(groupID: groupID, permissions))
+        } catch let error as EC2Error where error.code == "InvalidPermission.NotFound" {
             return
         }
     }

@@ -123,7 +123,7 @@ public struct NetworkEnvironment: Sendable {
 
         // VPC and internet gateway: independent, made concurrently.
         async let gatewayTask = ensureGateway(found.gateways.first)
-        var vpc: EC2Vpc
+        let vpc: EC2Vpc
         if let existing = found.vpc {
             vpc = existing
             note(PlanStep(.keep, "vpc", vpc.id))
@@ -133,15 +133,13 @@ public struct NetworkEnvironment: Sendable {
         }
         let gateway = try await gatewayTask
         note(PlanStep(found.gateways.isEmpty ? .create : .keep, "internet-gateway", gateway.id))
-        let ipv6Block: String = try await ensureIPv6(&vpc, progress: note)
 
-        // Subnet, security group, and route table with its routes: independent of each other.
+        // Three independent branches: the IPv6 block and then the subnet carved from it; the security group; the
+        // gateway attachment and then the route table's routes through it.
         let vpcID = vpc.id
-        async let attachTask = attach(gateway, to: vpcID)
-        async let subnetTask = ensureSubnet(found.subnets, vpcID: vpcID, block: ipv6Block)
+        async let subnetTask = ensureIPv6AndSubnet(found.subnets, vpc: vpc)
         async let groupTask = ensureSecurityGroup(found.groups, vpcID: vpcID)
-        async let tableTask = ensureRouteTable(found.routeTables, vpcID: vpcID, gatewayID: gateway.id)
-        if let attached = try await attachTask { note(attached) }
+        async let tableTask = ensureRouteTable(found.routeTables, vpcID: vpcID, gateway: gateway)
         let (subnet, subnetSteps) = try await subnetTask
         let (groupID, groupSteps) = try await groupTask
         let (table, tableSteps) = try await tableTask
@@ -174,6 +172,14 @@ public struct NetworkEnvironment: Sendable {
             try await client.attachInternetGateway(gateway.id, vpcID: vpcID)
         }
         return PlanStep(.update, "internet-gateway", "\(gateway.id) attached to \(vpcID)")
+    }
+
+    func ensureIPv6AndSubnet(_ existing: [EC2Subnet], vpc: EC2Vpc) async throws -> (EC2Subnet, [PlanStep]) {
+        var current = vpc
+        var steps: [PlanStep] = []
+        let block = try await ensureIPv6(&current) { steps.append($0) }
+        let (subnet, subnetSteps) = try await ensureSubnet(existing, vpcID: vpc.id, block: block)
+        return (subnet, steps + subnetSteps)
     }
 
     /// Waits until the VPC's Amazon IPv6 block is associated (asking for one if the VPC has none).
@@ -272,13 +278,23 @@ public struct NetworkEnvironment: Sendable {
             }
             steps.append(PlanStep(.update, "security-group", "\(groupID) ingress \(Self.describe(missing))"))
         }
+        // Rules no longer asked for (an earlier --ingress) are closed: the group opens the requested ports only.
+        let extra = IngressRules.missing(current, existing: spec.ingress.permissions)
+        if !extra.isEmpty {
+            try await client.revokeIngress(groupID: groupID, extra)
+            steps.append(PlanStep(.update, "security-group", "\(groupID) closed \(Self.describe(extra))"))
+        }
         return (groupID, steps)
     }
 
-    func ensureRouteTable(_ existing: [EC2RouteTable], vpcID: String, gatewayID: String) async throws
+    /// Attaches the gateway (concurrently with making the route table), then adds the routes through it: a route
+    /// to a gateway that is not yet attached to the VPC is refused by AWS.
+    func ensureRouteTable(_ existing: [EC2RouteTable], vpcID: String, gateway: EC2InternetGateway) async throws
         -> (EC2RouteTable, [PlanStep])
     {
+        let gatewayID = gateway.id
         var steps: [PlanStep] = []
+        async let attachTask = attach(gateway, to: vpcID)
         let table: EC2RouteTable
         if let found = existing.first {
             table = found
@@ -290,6 +306,7 @@ public struct NetworkEnvironment: Sendable {
             }
             steps.append(PlanStep(.create, "route-table", table.id))
         }
+        if let attached = try await attachTask { steps.insert(attached, at: 0) }
         let wanted = ["0.0.0.0/0", "::/0"]
         let tableID = table.id
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -368,6 +385,10 @@ public struct NetworkEnvironment: Sendable {
         let missing = IngressRules.missing(spec.ingress.permissions, existing: current)
         if !missing.isEmpty {
             steps.append(PlanStep(.update, "security-group", "ingress \(Self.describe(missing))"))
+        }
+        let extra = IngressRules.missing(current, existing: spec.ingress.permissions)
+        if !extra.isEmpty {
+            steps.append(PlanStep(.update, "security-group", "close \(Self.describe(extra))"))
         }
         var vars: NetworkEnvironmentVars?
         if let subnet = found.subnets.first, let group = found.groups.first, let cidr = subnet.cidr,

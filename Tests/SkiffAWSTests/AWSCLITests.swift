@@ -32,9 +32,18 @@ struct AWSCLITests {
             #expect(plan.stdout.contains("tcp/6868"))
             #expect(try await moto.log().allSatisfy { $0.action.hasPrefix("Describe") })
 
+            // The dry run above warmed moto's EC2 backend up, so this measures skiff: under 2 s, with debug output.
+            var debugEnv = env
+            debugEnv["SKIFF_DEBUG"] = "1"
+            let clock = ContinuousClock()
+            let start = clock.now
             let up = try runChild(
                 skiffExecutable, ["aws", "up", "--name", "cli", "--az", "us-east-1b", "--vars-out", varsFile],
-                environment: env)
+                environment: debugEnv)
+            let elapsed = clock.now - start
+            #expect(elapsed < .seconds(2), "skiff aws up took \(elapsed)")
+            #expect(up.stderr.contains("skiff: debug: CreateVpc try 1: HTTP 200"))
+            #expect(!up.stderr.contains("skiff-test-secret"))
             #expect(up.status == 0, "\(up.stderr)")
             #expect(up.stdout.isEmpty)
             #expect(up.stderr.contains("EC2 calls"))

@@ -15,8 +15,8 @@ struct CPITests {
         let ami: String
     }
 
-    func withFixture(_ body: (Fixture) async throws -> Void) async throws {
-        try await withMoto { moto in
+    func withFixture(environment: [String: String] = [:], _ body: (Fixture) async throws -> Void) async throws {
+        try await withMoto(environment: environment) { moto in
             let client = moto.client()
             let vars = try #require(
                 try await NetworkEnvironment(client: client, spec: try NetworkEnvironmentSpec(name: "cpi")).up().vars)
@@ -174,7 +174,7 @@ struct CPITests {
 
     @Test("refusals before any mutating call: no-IPv6 types, addresses outside or reserved, non-/64 subnets")
     func refusals() async throws {
-        try await withFixture { f in
+        try await withFixture(environment: ["MOTO_EC2_ENABLE_INSTANCE_TYPE_VALIDATION": "true"]) { f in
             let block = f.vars.ipv6CIDR
             let good = f.vars.ipv6Address.description
             try await expectRefusal(
@@ -205,6 +205,9 @@ struct CPITests {
             }
             try await expectRefusal(
                 f, networks: try networks(f.vars, ipv6: good, netmask6: "ffff:ffff:ffff:ffff:ffff::"), ["not a /64"])
+            // A type EC2 does not know.
+            try await expectRefusal(
+                f, type: "t9.bogus", networks: try networks(f.vars, ipv6: good), ["t9.bogus", "does not exist"])
             // An Elastic IP the account does not own.
             try await expectRefusal(f, networks: try networks(f.vars, ipv6: good, vip: "203.0.113.7"), ["203.0.113.7"])
         }

@@ -61,6 +61,14 @@ struct NetworkEnvironmentTests {
             #expect(!group.ingress.contains { $0.ipProtocol == "-1" })
             #expect(group.ingress.filter { $0.ipProtocol == "tcp" }.count == 4)
 
+            // Routes through the gateway are created only once it is attached (AWS refuses them before).
+            let log = try await moto.log()
+            let attach = try #require(log.firstIndex { $0.action == "AttachInternetGateway" })
+            let routes = log.indices.filter { log[$0].action == "CreateRoute" }
+            #expect(routes.count == 2)
+            #expect(routes.allSatisfy { $0 > attach })
+            #expect(log.filter { !$0.action.hasPrefix("Describe") }.count == 11)
+
             // Re-up: same vars, no mutating call.
             let before = counter.total
             let second = try await env.up()
@@ -99,6 +107,30 @@ struct NetworkEnvironmentTests {
             #expect(try await client.describeVpcs(filters: [spec.ownerFilter]).count == 1)
             #expect(result.vars != nil)
             _ = try await environment(client, name: "partial").down()
+        }
+    }
+
+    @Test("--ingress is converged: new ports opened, ports no longer asked for closed; 'all' opens everything")
+    func ingressConverges() async throws {
+        try await withMoto { moto in
+            let client = moto.client()
+            let first = try #require(try await environment(client, name: "ports").up().vars)
+            var spec = try NetworkEnvironmentSpec(name: "ports", ingress: try IngressRules(parsing: "8080,9000-9010"))
+            _ = try await NetworkEnvironment(client: client, spec: spec).up()
+            var group = try #require(try await client.describeSecurityGroups(ids: [first.securityGroupID]).first)
+            let tcp = group.ingress.filter { $0.ipProtocol == "tcp" }.map { "\($0.fromPort ?? 0)-\($0.toPort ?? 0)" }.sorted()
+            #expect(tcp == ["8080-8080", "9000-9010"])
+            #expect(group.ingress.contains { $0.ipProtocol == "icmpv6" })
+            spec.ingress = .all
+            _ = try await NetworkEnvironment(client: client, spec: spec).up()
+            group = try #require(try await client.describeSecurityGroups(ids: [first.securityGroupID]).first)
+            #expect(group.ingress.count == 1)
+            #expect(group.ingress.first?.ipProtocol == "-1")
+            #expect(group.ingress.first?.ipv4Ranges == ["0.0.0.0/0"])
+            #expect(group.ingress.first?.ipv6Ranges == ["::/0"])
+            try await moto.resetLog()
+            _ = try await NetworkEnvironment(client: client, spec: spec).up()
+            #expect(try await moto.log().allSatisfy { $0.action.hasPrefix("Describe") })
         }
     }
 
@@ -188,6 +220,28 @@ struct AWSOnlyBehaviourTests {
             let associate = try #require(log.firstIndex { $0.action == "AssociateVpcCidrBlock" })
             let subnet = try #require(log.firstIndex { $0.action == "CreateSubnet" })
             #expect(associate < subnet)
+        }
+    }
+
+    @Test("without --az, the region's first zone is used, never an opted-in Local Zone that sorts before it")
+    func zonePick() async throws {
+        try await withMoto { moto in
+            try await moto.inject([
+                Fault(
+                    action: "DescribeAvailabilityZones", status: 200, code: "",
+                    body: """
+                        <DescribeAvailabilityZonesResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/">\
+                        <requestId>r</requestId><availabilityZoneInfo>\
+                        <item><zoneName>us-east-1-bos-1a</zoneName><zoneType>local-zone</zoneType></item>\
+                        <item><zoneName>us-east-1c</zoneName><zoneType>availability-zone</zoneType></item>\
+                        <item><zoneName>us-east-1b</zoneName><zoneType>availability-zone</zoneType></item>\
+                        </availabilityZoneInfo></DescribeAvailabilityZonesResponse>
+                        """)
+            ])
+            let vars = try #require(
+                try await NetworkEnvironment(client: moto.client(), spec: try NetworkEnvironmentSpec(name: "zone")).up()
+                    .vars)
+            #expect(vars.zone == "us-east-1b")
         }
     }
 

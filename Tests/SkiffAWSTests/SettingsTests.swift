@@ -146,6 +146,10 @@ struct SettingsTests {
         #expect(staticConfig.endpoint?.url == "https://ec2.eu-west-1.amazonaws.com/")
         #expect(staticConfig.defaultSecurityGroups == ["sg-1", "web"])
         #expect(staticConfig.mbus == "https://mbus:pw@[::]:6868")
+        for text in ["\(staticConfig)", String(reflecting: staticConfig)] {
+            #expect(!text.contains("cpi-secret"))
+            #expect(!text.contains("mbus:pw"))
+        }
         let fromEnv = try AWSCPIConfig(
             properties: .object([
                 "cloud_provider": .object([

@@ -40,6 +40,24 @@ struct SigningTests {
         #expect(ours.signature == reference.signature)
     }
 
+    @Test("the signature of AWS's published SigV4 example (IAM ListUsers, 2015-08-30T12:36:00Z)")
+    func publishedExample() {
+        let signer = SigV4Signer(
+            credentials: AWSCredentials(
+                accessKeyID: "AKIDEXAMPLE", secretAccessKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"),
+            region: "us-east-1", service: "iam")
+        let signature = signer.sign(
+            method: "GET", query: "Action=ListUsers&Version=2010-05-08",
+            headers: [
+                ("Content-Type", "application/x-www-form-urlencoded; charset=utf-8"), ("Host", "iam.amazonaws.com"),
+            ],
+            body: [], date: Self.date)
+        #expect(signature.signature == "5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7")
+        #expect(
+            signature.stringToSign.hasSuffix(
+                "20150830/us-east-1/iam/aws4_request\nf536975d06c0309214f805bb90ccff089219ecd68b2577efef23edd43b7e1a59"))
+    }
+
     @Test("matches botocore's SigV4Auth for a plain EC2 POST")
     func plain() throws {
         try compare(

@@ -199,13 +199,15 @@ public struct AWSCPI: Sendable {
             }
             if let instance = instances.first {
                 if states.contains(instance.state) { return instance }
-                if instance.state == "terminated" || instance.state == "shutting-down" {
+                if !states.contains("terminated"), instance.state == "terminated" || instance.state == "shutting-down" {
                     throw AWSCPIError(.vmCreationFailed, "instance \(instanceID) is \(instance.state)", okToRetry: true)
                 }
             }
             guard clock.now < deadline else {
                 throw AWSCPIError(
-                    .vmCreationFailed, "instance \(instanceID) did not reach \(states.sorted()) within \(stateWait)")
+                    states.contains("terminated") ? .cloudError : .vmCreationFailed,
+                    "instance \(instanceID) did not become \(states.sorted().joined(separator: " or ")) "
+                        + "within \(stateWait)")
             }
             try await Task.sleep(for: pause)
             pause = min(pause * 2, .seconds(5))
@@ -290,7 +292,7 @@ public struct AWSCPI: Sendable {
         } catch let error as EC2Error where error.isNotFound || error.code == "InvalidInstanceID.Malformed" {
             throw AWSCPIError(.vmNotFound, "VM '\(cid)' not found")
         }
-        _ = try? await waitForState(cid, until: ["terminated"])
+        _ = try await waitForState(cid, until: ["terminated"])
     }
 
     /// `has_vm`: true unless the instance is unknown, terminated or terminating.

@@ -34,7 +34,7 @@ public struct AWSCPIError: Error, Sendable, Hashable, CustomStringConvertible {
 }
 
 /// The AWS CPI's settings: the `cloud_provider.properties` of a create-env manifest (`aws:` and `agent:`).
-public struct AWSCPIConfig: Sendable, Hashable {
+public struct AWSCPIConfig: Sendable, Hashable, CustomStringConvertible, CustomDebugStringConvertible {
     /// `aws.access_key_id` (or the environment's keys when `credentials_source: env_or_profile`).
     public var credentials: AWSCredentials
     /// `aws.region`.
@@ -119,6 +119,14 @@ public struct AWSCPIConfig: Sendable, Hashable {
         ntp = agent?["ntp"]?.stringList ?? []
         blobstore = agent?["blobstore"]
     }
+
+    /// Region, endpoint and access key id; never the secret, the token or the mbus password.
+    public var description: String {
+        "AWS CPI config: \(settings), default security groups \(defaultSecurityGroups)"
+    }
+
+    /// Same as `description`.
+    public var debugDescription: String { description }
 
     /// Client settings for these keys, region and endpoint.
     public var settings: AWSSettings { AWSSettings(credentials: credentials, region: region, endpoint: endpoint) }

@@ -15,6 +15,14 @@ public struct VMNetworks: Sendable, Hashable {
         public let prefix: String
         /// `cloud_properties.subnet`.
         public let subnetID: String
+
+        /// Creates an entry from canonical texts.
+        public init(name: String, ip: String, prefix: String, subnetID: String) {
+            self.name = name
+            self.ip = ip
+            self.prefix = prefix
+            self.subnetID = subnetID
+        }
     }
 
     /// The manual IPv4 network.
@@ -196,18 +204,31 @@ public enum VMPreflight {
 
 /// The parameters of one `RunInstances` call.
 public struct RunInstancesRequest: Sendable, Hashable {
+    /// The AMI (the light stemcell's cid).
     public var imageID: String
+    /// e.g. `t3.small`.
     public var instanceType: String
+    /// The subnet every network names.
     public var subnetID: String
+    /// Security group ids (`SecurityGroupId.N`).
     public var securityGroupIDs: [String]
+    /// The EC2 key pair, if any.
     public var keyName: String?
+    /// The agent settings JSON; base64-encoded on the wire.
     public var userData: String
+    /// The idempotency token of this launch attempt.
     public var clientToken: String
+    /// The static IPv4 address.
     public var privateIPv4: String?
+    /// Static IPv6 addresses (`Ipv6Address.N.Ipv6Address`).
     public var ipv6Addresses: [String]
+    /// How many IPv6 addresses EC2 should pick, when none is static.
     public var ipv6AddressCount: Int?
+    /// The availability zone.
     public var zone: String?
+    /// The ephemeral EBS disk at `/dev/sdb`.
     public var ephemeralDisk: (sizeGiB: Int, type: String)?
+    /// Tags for the instance and its volumes.
     public var tags: [EC2Tag]
 
     /// Creates a request.
