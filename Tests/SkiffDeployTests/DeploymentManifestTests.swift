@@ -42,6 +42,38 @@ struct DeploymentManifestTests {
         #expect((mode as? Int) == 0o600)
     }
 
+    @Test func theAWSExampleValidatesWithTheVarsAWSUpWrites() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("skiff-manifest-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let vars = directory.appendingPathComponent("aws-vars.yml")
+        try """
+            region: us-east-2
+            az: us-east-2a
+            subnet_id: subnet-0a1b2c3d
+            security_group: sg-0a1b2c3d
+            internal_cidr: 10.0.0.0/24
+            internal_gw: 10.0.0.1
+            internal_ip: 10.0.0.4
+            ipv6_cidr: 2600:1f16:a62:5c00::/64
+            ipv6_gw: 2600:1f16:a62:5c00::1
+            ipv6_address: 2600:1f16:a62:5c00::4
+
+            """.write(to: vars, atomically: true, encoding: .utf8)
+        let example = Self.example.deletingLastPathComponent().appendingPathComponent("aws.yml")
+        let options = EnvironmentOptions(
+            manifestPath: example.path,
+            variables: VariableFlags(
+                vars: ["stemcell_version=1.484", "stemcell_sha1=0123456789abcdef0123456789abcdef01234567"],
+                varsFiles: [vars.path], varsStore: directory.appendingPathComponent("creds.yml").path),
+            skiffExecutable: "/usr/bin/skiff")
+        let manifest = try LoadedEnvironment.load(options).manifest
+        #expect(BuiltInCPI(templateName: manifest.cloudProvider.templateName, release: manifest.cloudProvider.templateRelease) == .aws)
+        #expect(manifest.stemcellURL.hasPrefix("https://bosh.io/d/stemcells/"))
+        #expect(manifest.stemcellSHA1 == "0123456789abcdef0123456789abcdef01234567")
+        #expect(manifest.staticAddresses.contains(try #require(IPAddress("2600:1f16:a62:5c00::4"))))
+    }
+
     static let valid = """
         name: t
         releases:
