@@ -64,7 +64,7 @@ struct DeploymentManifestTests {
         let options = EnvironmentOptions(
             manifestPath: example.path,
             variables: VariableFlags(
-                vars: ["stemcell_version=1.484", "stemcell_sha1=0123456789abcdef0123456789abcdef01234567"],
+                vars: ["stemcell_url=https://bosh.io/d/stemcells/bosh-aws-xen-hvm-ubuntu-jammy-go_agent?v=1.484", "stemcell_sha1=0123456789abcdef0123456789abcdef01234567"],
                 varsFiles: [vars.path], varsStore: directory.appendingPathComponent("creds.yml").path),
             skiffExecutable: "/usr/bin/skiff")
         let manifest = try LoadedEnvironment.load(options).manifest
