@@ -96,6 +96,7 @@ public struct EnvironmentDeleter: Sendable {
             }
         }
         try await stages.step("Uninstalling local artifacts for CPI and deployment") {
+            WorkDirectory.removeStale(installationID: state.installationID)
             try store.delete()
         }
         return true

@@ -502,6 +502,7 @@ struct WorkDirectory: Sendable {
     let url: URL
 
     init(installationID: String) throws {
+        Self.removeStale(installationID: installationID)
         url = FileManager.default.temporaryDirectory.appendingPathComponent("skiff-\(installationID)-\(UUID().uuidString.prefix(8))")
         do {
             try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
@@ -511,4 +512,14 @@ struct WorkDirectory: Sendable {
     }
 
     func remove() { try? FileManager.default.removeItem(at: url) }
+
+    /// Removes work folders that killed runs of the same environment left behind; the caller holds the state lock,
+    /// so no other run of this environment is using them.
+    static func removeStale(installationID: String) {
+        let temporary = FileManager.default.temporaryDirectory
+        let prefix = "skiff-\(installationID)-"
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: temporary.path)) ?? [] where entry.hasPrefix(prefix) {
+            try? FileManager.default.removeItem(at: temporary.appendingPathComponent(entry))
+        }
+    }
 }
