@@ -91,7 +91,8 @@ let package = Package(
             swiftSettings: strict
         ),
 
-        // Tests.
+        // Tests, and what several test targets share.
+        .target(name: "SkiffTestSupport", path: "Tests/SkiffTestSupport", swiftSettings: strict),
         .testTarget(name: "SkiffNetTests", dependencies: ["SkiffNet"], swiftSettings: strict),
         .testTarget(
             name: "SkiffManifestTests", dependencies: ["SkiffManifest", "SkiffNet", crypto, cryptoExtras, x509, asn1],
@@ -115,7 +116,7 @@ let package = Package(
             name: "SkiffDeployTests",
             dependencies: ["SkiffDeploy", "SkiffManifest", "SkiffCloud", "SkiffNet"],
             swiftSettings: strict),
-        .testTarget(name: "SkiffEndToEndTests", dependencies: ["skiff"], swiftSettings: strict),
-        .testTarget(name: "SkiffCLITests", dependencies: ["skiff"], swiftSettings: strict),
+        .testTarget(name: "SkiffEndToEndTests", dependencies: ["skiff", "SkiffTestSupport"], swiftSettings: strict),
+        .testTarget(name: "SkiffCLITests", dependencies: ["skiff", "SkiffTestSupport"], swiftSettings: strict),
     ]
 )

@@ -1,23 +1,8 @@
 import Foundation
 
-/// What `compile_package` produced: the compiled tarball in the agent blobstore.
-public struct CompiledPackage: Codable, Hashable, Sendable {
-    /// The compiled tarball's id in the agent blobstore.
-    public var blobstoreID: String
-    /// Plain SHA-1 hex, as bosh-agent reports it.
-    public var sha1: String
-
-    enum CodingKeys: String, CodingKey {
-        case sha1
-        case blobstoreID = "blobstore_id"
-    }
-
-    /// Creates a reference.
-    public init(blobstoreID: String, sha1: String) {
-        self.blobstoreID = blobstoreID
-        self.sha1 = sha1
-    }
-}
+/// What `compile_package` produced: the compiled tarball's blobstore id and its SHA-1 (plain hex, as bosh-agent
+/// reports it). The same shape as the rendered-templates reference of an apply spec.
+public typealias CompiledPackage = ApplySpec.ArchiveRef
 
 /// Installs packages and jobs under the agent root and compiles packages, as bosh-agent does.
 struct Installer: Sendable {

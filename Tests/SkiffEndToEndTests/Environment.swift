@@ -1,4 +1,5 @@
 import Foundation
+import SkiffTestSupport
 
 /// A private copy of the nginx example for one test: its own addresses (slot N gives 10.245.N.0/24 and
 /// fd53:6b69:6666:N::/64), its own local-cloud state folder, state file and vars store, removed afterwards.
@@ -28,15 +29,13 @@ struct Environment {
         try text.write(to: manifest, atomically: true, encoding: .utf8)
     }
 
-    static var repository: URL {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    }
+    static var repository: URL { TestProcess.repository }
 
     /// Runs the built `skiff`.
-    func skiff(_ arguments: [String], extraEnvironment: [String: String] = [:]) throws -> (status: Int32, stdout: String, stderr: String) {
+    func skiff(_ arguments: [String], extraEnvironment: [String: String] = [:]) throws -> ProcessResult {
         var environment = ProcessInfo.processInfo.environment
         environment.merge(extraEnvironment) { $1 }
-        return try Self.run(Self.skiffBinary.path, arguments, environment: environment)
+        return try TestProcess.run(Self.skiffBinary.path, arguments, environment: environment)
     }
 
     /// What the local cloud still has: VM, network, disk and stemcell records, and their kernel objects.
@@ -62,43 +61,9 @@ struct Environment {
         try? FileManager.default.removeItem(at: directory)
     }
 
-    static var skiffBinary: URL {
-        let runner = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-        var folder = runner.deletingLastPathComponent()
-        while folder.path != "/" {
-            let candidate = folder.appendingPathComponent("skiff")
-            var isDirectory: ObjCBool = false
-            if FileManager.default.fileExists(atPath: candidate.path, isDirectory: &isDirectory), !isDirectory.boolValue {
-                return candidate
-            }
-            folder = folder.deletingLastPathComponent()
-        }
-        return repository.appendingPathComponent(".build/debug/skiff")
-    }
+    static var skiffBinary: URL { TestProcess.skiffBinary }
 
-    static func run(
-        _ executable: String, _ arguments: [String], environment: [String: String]? = nil
-    ) throws -> (status: Int32, stdout: String, stderr: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        if let environment { process.environment = environment }
-        let output = Pipe()
-        let errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        nonisolated(unsafe) var errorData = Data()
-        let group = DispatchGroup()
-        group.enter()
-        DispatchQueue.global().async {
-            errorData = errors.fileHandleForReading.readDataToEndOfFile()
-            group.leave()
-        }
-        let outputData = output.fileHandleForReading.readDataToEndOfFile()
-        group.wait()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: outputData, as: UTF8.self), String(decoding: errorData, as: UTF8.self))
+    static func run(_ executable: String, _ arguments: [String]) throws -> ProcessResult {
+        try TestProcess.run(executable, arguments)
     }
 }
