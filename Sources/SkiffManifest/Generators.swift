@@ -271,11 +271,13 @@ public enum VariableGenerator {
             serial[0] &= 0x7f
             if serial[0] == 0 { serial[0] = 1 }
             let now = Date()
+            // Backdated a little: X.509 times have whole seconds, and a certificate must not look not-yet-valid to
+            // a peer that checks it within the same second (create-env's agent does) or whose clock runs behind.
             let certificate = try Certificate(
                 version: .v3,
                 serialNumber: Certificate.SerialNumber(bytes: serial),
                 publicKey: Certificate.PublicKey(key.publicKey),
-                notValidBefore: now,
+                notValidBefore: now.addingTimeInterval(-300),
                 notValidAfter: now.addingTimeInterval(TimeInterval(days) * 86_400),
                 issuer: signer?.certificate.subject ?? subject,
                 subject: subject,
