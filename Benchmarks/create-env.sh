@@ -19,7 +19,7 @@ sed -e 's/10\.245\.0\./10.245.200./g' -e 's/fd53:6b69:6666:1::/fd53:6b69:6666:20
     -e "s|url: file://release|url: file://$PWD/examples/nginx-ipv6/release|" \
     -e "s|state_dir: /var/lib/skiff/local|state_dir: $work/cloud|" examples/nginx-ipv6/local.yml >"$work/local.yml"
 
-seconds() { local start=$1 end=$2; echo "$start $end" | awk '{ printf "%.3f", $2 - $1 }'; }
+seconds() { local start=$1 end=$2; echo "$start $end" | awk '{ printf "%.3f\n", $2 - $1 }'; }
 now() { date +%s.%N; }
 stats() { sort -n | awk '{ v[NR] = $1 } END { printf "best %.3f s, median %.3f s, worst %.3f s", v[1], v[int((NR + 1) / 2)], v[NR] }'; }
 
