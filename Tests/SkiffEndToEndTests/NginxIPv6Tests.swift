@@ -118,6 +118,35 @@ struct NginxIPv6Tests {
         #expect(try env.leftovers().isEmpty)
     }
 
+    @Test func aChangedManifestReplacesTheVMAndKeepsTheDisk() throws {
+        let env = try Environment(slot: 83)
+        defer { env.tearDown() }
+        let first = try env.skiff(["create-env", env.manifest.path])
+        try #require(first.status == 0, "create-env failed: \(first.stderr)")
+        let stateBefore = try String(contentsOf: env.stateFile, encoding: .utf8)
+
+        let text = try String(contentsOf: env.manifest, encoding: .utf8)
+            .replacingOccurrences(of: "<h1>Your address is", with: "<h1>Changed. Your address is")
+        try text.write(to: env.manifest, atomically: true, encoding: .utf8)
+        let second = try env.skiff(["create-env", env.manifest.path])
+        #expect(second.status == 0, "redeploy failed: \(second.stderr)")
+        #expect(second.stdout.contains("Stopping jobs on instance 'unknown/0'"))
+        #expect(second.stdout.contains("Deleting VM 'skiff-vm-"))
+        #expect(!second.stdout.contains("Creating disk"))
+        #expect(second.stdout.contains("Skipped [Stemcell already uploaded]"))
+        let page = try Environment.run("/usr/bin/curl", ["-sg", "-6", "--max-time", "5", "http://[fd53:6b69:6666:\(env.slot)::4]/"])
+        #expect(page.stdout.contains("Changed. Your address is fd53:6b69:6666:\(env.slot)::1"))
+
+        let stateAfter = try String(contentsOf: env.stateFile, encoding: .utf8)
+        func field(_ name: String, _ text: String) -> String? {
+            text.split(separator: "\n").first { $0.contains("\"\(name)\"") }.map(String.init)
+        }
+        #expect(field("current_disk_id", stateAfter) == field("current_disk_id", stateBefore))
+        #expect(field("current_vm_cid", stateAfter) != field("current_vm_cid", stateBefore))
+        #expect(try env.skiff(["delete-env", env.manifest.path]).status == 0)
+        #expect(try env.leftovers().isEmpty)
+    }
+
     @Test func badManifestGetsOneLineNamingFileLineAndField() throws {
         let env = try Environment(slot: 90)
         defer { env.tearDown() }
