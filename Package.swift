@@ -116,7 +116,9 @@ let package = Package(
             name: "SkiffDeployTests",
             dependencies: ["SkiffDeploy", "SkiffManifest", "SkiffCloud", "SkiffNet"],
             swiftSettings: strict),
-        .testTarget(name: "SkiffEndToEndTests", dependencies: ["skiff", "SkiffTestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "SkiffEndToEndTests", dependencies: ["skiff", "SkiffTestSupport"], exclude: ["Fixtures"],
+            swiftSettings: strict),
         .testTarget(name: "SkiffCLITests", dependencies: ["skiff", "SkiffTestSupport"], swiftSettings: strict),
     ]
 )

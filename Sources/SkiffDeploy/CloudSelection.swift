@@ -20,18 +20,24 @@ public enum BuiltInCPI: String, Sendable {
     }
 }
 
-/// Makes the cloud a manifest's `cloud_provider` names.
+/// Makes the cloud a manifest's `cloud_provider` names: a built-in CPI, or the CPI job of a CPI release, installed.
 enum CloudSelection {
     static func make(
-        _ manifest: DeploymentManifest, options: EnvironmentOptions
-    ) throws -> (provider: any CloudProvider, name: String) {
+        _ manifest: DeploymentManifest, options: EnvironmentOptions, releases: [Release], state: DeploymentState,
+        stages: Stages, work: URL
+    ) async throws -> (provider: any CloudProvider, name: String) {
         let spec = manifest.cloudProvider
         guard let builtIn = BuiltInCPI(templateName: spec.templateName, release: spec.templateRelease) else {
-            throw DeployError(
-                .cloud,
-                "CPI job '\(spec.templateName)' of release '\(spec.templateRelease)' is not built in; skiff runs "
-                    + "local_cpi (release skiff) and aws_cpi (release bosh-aws-cpi), and cannot yet install CPI releases",
-                at: "cloud_provider.template")
+            guard let release = releases.first(where: { $0.name == spec.templateRelease }) else {
+                throw DeployError(
+                    .manifest, "cloud_provider.template.release '\(spec.templateRelease)' must refer to a release in releases")
+            }
+            let cpi = try await stages.group("installing CPI") { stages in
+                try await CPIInstaller.install(
+                    manifest, release: release, installationID: state.installationID, directorID: state.directorID,
+                    stages: stages, work: work)
+            }
+            return (cpi, "release:\(release.name)/\(spec.templateName)")
         }
         switch builtIn {
         case .local:

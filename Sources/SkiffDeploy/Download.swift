@@ -8,12 +8,14 @@ import NIOCore
 /// As in the BOSH CLI, a download is tried three times and kept under a name made from the URL and its digest, so
 /// the next run finds it (`Skipped [Found in local cache]`).
 public enum Download {
-    /// The cache folder: `$SKIFF_HOME/downloads`, default `~/.skiff/downloads`.
-    static var cacheDirectory: URL {
-        let home = ProcessInfo.processInfo.environment["SKIFF_HOME"].map { URL(fileURLWithPath: $0) }
+    /// skiff's own folder: `$SKIFF_HOME`, default `~/.skiff`.
+    static var skiffHome: URL {
+        ProcessInfo.processInfo.environment["SKIFF_HOME"].map { URL(fileURLWithPath: $0) }
             ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".skiff")
-        return home.appendingPathComponent("downloads")
     }
+
+    /// The cache folder: `$SKIFF_HOME/downloads`.
+    static var cacheDirectory: URL { skiffHome.appendingPathComponent("downloads") }
 
     /// The cached file for `url` with `digest`, if a download already verified it.
     public static func cached(_ url: String, digest: String) -> URL? {

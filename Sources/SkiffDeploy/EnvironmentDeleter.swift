@@ -37,7 +37,21 @@ public struct EnvironmentDeleter: Sendable {
             try await stages.step("Validating deployment manifest") { try LoadedEnvironment.load(options) }
         }
         guard let environment else { throw DeployError(.manifest, "the manifest could not be read") }
-        let (cloud, cpiName) = try CloudSelection.make(environment.manifest, options: options)
+        let work = try WorkDirectory(installationID: state.installationID)
+        defer { work.remove() }
+        // Only a CPI release is needed to delete (as in the BOSH CLI): the deployment's own releases are not read.
+        let provider = environment.manifest.cloudProvider
+        var cpiReleases: [Release] = []
+        if BuiltInCPI(templateName: provider.templateName, release: provider.templateRelease) == nil,
+            let reference = environment.manifest.releases.first(where: { $0.name == provider.templateRelease })
+        {
+            let deployer = EnvironmentDeployer(options: options, sink: stages.sink)
+            let url = try await deployer.local(reference.url, digest: reference.sha1, environment: environment)
+            cpiReleases.append(
+                try ReleaseReader.read(at: url, workDirectory: work.url.appendingPathComponent("releases/\(reference.name)")))
+        }
+        let (cloud, cpiName) = try await CloudSelection.make(
+            environment.manifest, options: options, releases: cpiReleases, state: state, stages: stages, work: work.url)
         if let previous = state.skiff.cpi, previous != cpiName, !state.isEmpty {
             throw DeployError(
                 .state, "the state was made by the '\(previous)' cloud, but the manifest names '\(cpiName)'", at: store.url.path)
@@ -97,6 +111,7 @@ public struct EnvironmentDeleter: Sendable {
         }
         try await stages.step("Uninstalling local artifacts for CPI and deployment") {
             WorkDirectory.removeStale(installationID: state.installationID)
+            try? FileManager.default.removeItem(at: CPIInstaller.installationDirectory(state.installationID))
             try store.delete()
         }
         return true

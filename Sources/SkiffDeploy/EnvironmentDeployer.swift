@@ -54,7 +54,8 @@ public struct EnvironmentDeployer: Sendable {
             return DeployResult(skipped: true, urls: state.skiff.urls, vmCID: state.currentVMCID)
         }
 
-        let (cloud, cpiName) = try CloudSelection.make(env.manifest, options: options)
+        let (cloud, cpiName) = try await CloudSelection.make(
+            env.manifest, options: options, releases: prepared.releases, state: state, stages: stages, work: work.url)
         if let previous = state.skiff.cpi, previous != cpiName, !state.isEmpty {
             throw DeployError(
                 .state, "the state was made by the '\(previous)' cloud, but the manifest names '\(cpiName)'", at: store.url.path)
@@ -469,16 +470,31 @@ enum PackageOrder {
             guard let release = prepared.releases.first(where: { $0.name == job.release }),
                 let releaseJob = release.jobs[job.name]
             else { continue }
-            var queue = releaseJob.packages
-            while let name = queue.popLast() {
-                guard wanted[name] == nil else { continue }
-                guard let package = release.packages[name] else {
-                    throw DeployError(.release, "job '\(job.name)' needs package '\(name)', which release '\(release.name)' lacks")
-                }
-                wanted[name] = package
-                queue.append(contentsOf: package.dependencies)
-            }
+            try collect(releaseJob.packages, in: release, into: &wanted)
         }
+        return try order(wanted)
+    }
+
+    /// The named packages of one release and everything they depend on, dependencies first.
+    static func sorted(names: [String], in release: Release) throws -> [ReleasePackage] {
+        var wanted: [String: ReleasePackage] = [:]
+        try collect(names, in: release, into: &wanted)
+        return try order(wanted)
+    }
+
+    private static func collect(_ names: [String], in release: Release, into wanted: inout [String: ReleasePackage]) throws {
+        var queue = names
+        while let name = queue.popLast() {
+            guard wanted[name] == nil else { continue }
+            guard let package = release.packages[name] else {
+                throw DeployError(.release, "package '\(name)' is needed but release '\(release.name)' lacks it")
+            }
+            wanted[name] = package
+            queue.append(contentsOf: package.dependencies)
+        }
+    }
+
+    private static func order(_ wanted: [String: ReleasePackage]) throws -> [ReleasePackage] {
         var ordered: [ReleasePackage] = []
         var done = Set<String>()
         var visiting = Set<String>()

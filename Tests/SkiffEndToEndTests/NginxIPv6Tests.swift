@@ -1,4 +1,5 @@
 import Foundation
+import SkiffTestSupport
 import Testing
 
 /// The flagship example end to end, as root, on real namespaces, dnsmasq, dhclient and nginx.
@@ -145,6 +146,35 @@ struct NginxIPv6Tests {
         #expect(field("current_vm_cid", stateAfter) != field("current_vm_cid", stateBefore))
         #expect(try env.skiff(["delete-env", env.manifest.path]).status == 0)
         #expect(try env.leftovers().isEmpty)
+    }
+
+    @Test func aCPIReleaseIsInstalledAndDrivenAsAnExternalCPI() throws {
+        let env = try Environment(slot: 84)
+        defer { env.tearDown() }
+        let fixture = TestProcess.repository.appendingPathComponent("Tests/SkiffEndToEndTests/Fixtures/test-cpi-release")
+        var text = try String(contentsOf: env.manifest, encoding: .utf8)
+        text = text.replacingOccurrences(of: "releases:\n", with: "releases:\n- name: test-cpi\n  url: file://\(fixture.path)\n")
+            .replacingOccurrences(of: "    name: local_cpi\n    release: skiff", with: "    name: test_cpi\n    release: test-cpi")
+            .replacingOccurrences(of: "    local:\n      state_dir:", with: "    skiff_binary: \(TestProcess.skiffBinary.path)\n    local:\n      state_dir:")
+        try text.write(to: env.manifest, atomically: true, encoding: .utf8)
+        let home = ["SKIFF_HOME": env.directory.appendingPathComponent("home").path]
+
+        let created = try env.skiff(["create-env", env.manifest.path], extraEnvironment: home)
+        #expect(created.status == 0, "create-env failed: \(created.stderr)")
+        #expect(created.stdout.contains("Started installing CPI"))
+        #expect(created.stdout.contains("Compiling package 'cpi-runner/"))
+        #expect(created.stdout.contains("Installing job 'test_cpi'"))
+        let page = try Environment.run("/usr/bin/curl", ["-sg", "-6", "--max-time", "5", "http://[fd53:6b69:6666:\(env.slot)::4]/"])
+        #expect(page.stdout.contains("Your address is fd53:6b69:6666:\(env.slot)::1"))
+        let state = try String(contentsOf: env.stateFile, encoding: .utf8)
+        #expect(state.contains("\"cpi\": \"release:test-cpi/test_cpi\""))
+
+        let deleted = try env.skiff(["delete-env", env.manifest.path], extraEnvironment: home)
+        #expect(deleted.status == 0, "delete-env failed: \(deleted.stderr)")
+        #expect(deleted.stdout.contains("Skipped [Package already compiled]"))
+        #expect(try env.leftovers().isEmpty)
+        let installations = env.directory.appendingPathComponent("home/installations")
+        #expect(((try? FileManager.default.contentsOfDirectory(atPath: installations.path)) ?? []).isEmpty)
     }
 
     @Test func badManifestGetsOneLineNamingFileLineAndField() throws {
