@@ -62,6 +62,16 @@ public struct EnvironmentDeployer: Sendable {
         }
         state.skiff.cpi = cpiName
         try store.save(state)
+        if cloud is LocalCloud, let disk = state.currentDisk, env.manifest.diskSize > 0,
+            disk.size != env.manifest.diskSize || disk.cloudProperties != env.manifest.diskCloudProperties
+        {
+            // The local cloud mounts one disk at /var/vcap/store, so the agent could not copy the old disk's content
+            // to a new one: refuse before anything changes rather than lose it.
+            throw DeployError(
+                .cloud,
+                "the persistent disk '\(disk.cid)' would have to be migrated (its size or cloud_properties changed), "
+                    + "which the local cloud cannot do; keep disk_size and cloud_properties as they were, or delete-env first")
+        }
 
         // Uploading the stemcell.
         let stemcell = prepared.stemcell
@@ -323,14 +333,7 @@ public struct EnvironmentDeployer: Sendable {
         if let old, reuse {
             try await attach(old.cid, vm: vm, cloud: cloud, agent: agent, stages: stages)
         } else {
-            if let old, cloud is LocalCloud {
-                // The local cloud mounts one disk at /var/vcap/store, so the agent could not copy the old disk's
-                // content to a new one: refuse rather than lose it.
-                throw DeployError(
-                    .cloud,
-                    "the persistent disk '\(old.cid)' would have to be migrated (its size or cloud_properties changed), "
-                        + "which the local cloud cannot do; keep disk_size and cloud_properties as they were, or delete-env first")
-            }
+
             let cid = try await stages.step("Creating disk") {
                 try await cloud.createDisk(sizeMiB: manifest.diskSize, cloudProperties: manifest.diskCloudProperties, vmCID: vm)
             }
