@@ -50,7 +50,7 @@ let package = Package(
             name: "SkiffManifest", dependencies: ["SkiffNet", yams, crypto, cryptoExtras, x509, asn1],
             swiftSettings: strict),
         .target(name: "SkiffTemplates", dependencies: ["SkiffNet", yams], swiftSettings: strict),
-        .target(name: "SkiffCloud", dependencies: ["SkiffNet"], swiftSettings: strict),
+        .target(name: "SkiffCloud", dependencies: ["SkiffNet", yams], swiftSettings: strict),
         .target(
             name: "SkiffAWS",
             dependencies: [

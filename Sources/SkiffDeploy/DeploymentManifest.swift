@@ -1,4 +1,5 @@
 import Foundation
+import SkiffAgent
 import SkiffCloud
 import SkiffManifest
 import SkiffNet
@@ -581,6 +582,20 @@ extension JSONValue {
                 members[DeploymentManifestParser.scalarText(entry.key)] = JSONValue(manifest: entry.value)
             }
             self = .object(members)
+        }
+    }
+}
+
+extension DeploymentManifest {
+    /// A client for the instance's agent, at `cloud_provider.mbus`, trusting `cloud_provider.cert.ca`.
+    func agentClient(directorID: String) throws -> AgentClient {
+        do {
+            let mbus = try MbusURL(parsing: cloudProvider.mbus)
+            return try AgentClient(
+                configuration: .init(
+                    mbus: mbus, caPEM: cloudProvider.caPEM, replyTo: directorID, pollInterval: .milliseconds(50)))
+        } catch {
+            throw DeployError(.manifest, "\(error)", at: "cloud_provider.mbus")
         }
     }
 }

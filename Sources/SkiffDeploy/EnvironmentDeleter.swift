@@ -45,8 +45,7 @@ public struct EnvironmentDeleter: Sendable {
         if BuiltInCPI(templateName: provider.templateName, release: provider.templateRelease) == nil,
             let reference = environment.manifest.releases.first(where: { $0.name == provider.templateRelease })
         {
-            let deployer = EnvironmentDeployer(options: options, sink: stages.sink)
-            let url = try await deployer.local(reference.url, digest: reference.sha1, environment: environment)
+            let url = try await environment.localFile(for: reference.url, digest: reference.sha1)
             cpiReleases.append(
                 try ReleaseReader.read(at: url, workDirectory: work.url.appendingPathComponent("releases/\(reference.name)")))
         }
@@ -62,8 +61,7 @@ public struct EnvironmentDeleter: Sendable {
             if !state.currentVMCID.isEmpty {
                 let cid = state.currentVMCID
                 if try await cloud.hasVM(cid) {
-                    let agent = try EnvironmentDeployer(options: options, sink: stages.sink)
-                        .makeAgentClient(environment.manifest, directorID: state.directorID)
+                    let agent = try environment.manifest.agentClient(directorID: state.directorID)
                     do {
                         try await Shutdown.run(vmCID: cid, agent: agent, skipDrain: options.skipDrain, stages: stages)
                     } catch {

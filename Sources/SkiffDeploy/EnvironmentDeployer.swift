@@ -93,7 +93,7 @@ public struct EnvironmentDeployer: Sendable {
             stemcellRecord = record
         }
 
-        let agent = try makeAgentClient(env.manifest, directorID: state.directorID)
+        let agent = try env.manifest.agentClient(directorID: state.directorID)
         defer { Task { await agent.shutdown() } }
 
         let urls = try await stages.group("deploying") { stages in
@@ -162,7 +162,7 @@ public struct EnvironmentDeployer: Sendable {
         var releases: [Release] = []
         for reference in manifest.releases {
             let release = try await stages.step("Validating release '\(reference.name)'") {
-                let url = try await local(reference.url, digest: reference.sha1, environment: environment)
+                let url = try await environment.localFile(for: reference.url, digest: reference.sha1)
                 let release = try ReleaseReader.read(at: url, workDirectory: work.url.appendingPathComponent("releases/\(reference.name)"))
                 if release.name != reference.name {
                     throw DeployError(
@@ -202,21 +202,8 @@ public struct EnvironmentDeployer: Sendable {
         if url.lowercased().hasPrefix("skiff://") {
             throw DeployError(.stemcell, "the only built-in stemcell is skiff://local", at: url)
         }
-        let path = try await local(url, digest: sha1, environment: environment)
+        let path = try await environment.localFile(for: url, digest: sha1)
         return try StemcellArchive.read(at: path, workDirectory: work.url)
-    }
-
-    /// A local file for a manifest URL: `file://` and paths resolved against the manifest's folder, `http(s)://`
-    /// downloaded into the cache and checked against the manifest's `sha1`.
-    func local(_ url: String, digest: String?, environment: LoadedEnvironment) async throws -> URL {
-        if let path = environment.resolve(url: url) { return path }
-        guard url.lowercased().hasPrefix("http://") || url.lowercased().hasPrefix("https://") else {
-            throw DeployError(.manifest, "unsupported URL scheme (use file://, http:// or https://)", at: url)
-        }
-        guard let digest, !digest.isEmpty else {
-            throw DeployError(.manifest, "a sha1 must be provided for an http URL", at: url)
-        }
-        return try await Download.fetch(url, digest: digest)
     }
 
     func isUnchanged(_ state: DeploymentState, _ prepared: Prepared) -> Bool {
@@ -227,18 +214,6 @@ public struct EnvironmentDeployer: Sendable {
         else { return false }
         return prepared.releases.allSatisfy { release in
             state.releases.contains { $0.name == release.name && $0.version == release.version }
-        }
-    }
-
-    // MARK: - Agent
-
-    func makeAgentClient(_ manifest: DeploymentManifest, directorID: String) throws -> AgentClient {
-        do {
-            let mbus = try MbusURL(parsing: manifest.cloudProvider.mbus)
-            return try AgentClient(
-                configuration: .init(mbus: mbus, caPEM: manifest.cloudProvider.caPEM, replyTo: directorID, pollInterval: .milliseconds(50)))
-        } catch {
-            throw DeployError(.manifest, "\(error)", at: "cloud_provider.mbus")
         }
     }
 

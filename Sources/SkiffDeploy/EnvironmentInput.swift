@@ -101,4 +101,17 @@ public struct LoadedEnvironment: Sendable {
         if !path.hasPrefix("/") { path = manifestURL.deletingLastPathComponent().appendingPathComponent(path).path }
         return URL(fileURLWithPath: path).standardizedFileURL
     }
+
+    /// A local file for a manifest URL: `file://` and paths resolved against the manifest's folder, `http(s)://`
+    /// downloaded into the cache and checked against the manifest's `sha1`.
+    public func localFile(for url: String, digest: String?) async throws -> URL {
+        if let path = resolve(url: url) { return path }
+        guard url.lowercased().hasPrefix("http://") || url.lowercased().hasPrefix("https://") else {
+            throw DeployError(.manifest, "unsupported URL scheme (use file://, http:// or https://)", at: url)
+        }
+        guard let digest, !digest.isEmpty else {
+            throw DeployError(.manifest, "a sha1 must be provided for an http URL", at: url)
+        }
+        return try await Download.fetch(url, digest: digest)
+    }
 }

@@ -1,6 +1,5 @@
 import Foundation
 import SkiffCloud
-import Yams
 
 /// A stemcell as create-env uploads it: `stemcell.MF` facts and the path of its `image`.
 public struct StemcellArchive: Sendable {
@@ -28,39 +27,23 @@ public struct StemcellArchive: Sendable {
         guard let text = try? String(contentsOf: manifestURL, encoding: .utf8) else {
             throw DeployError(.stemcell, "not a stemcell: it has no stemcell.MF", at: url.path)
         }
-        let parsed: Any?
+        let fields: [String: JSONValue]
         do {
-            parsed = try Yams.load(yaml: text)
+            fields = try JSONValue(yaml: text).objectValue ?? [:]
         } catch {
             throw DeployError(.stemcell, "stemcell.MF is not valid YAML: \(error)", at: url.path)
         }
-        guard let fields = parsed as? [String: Any], let name = fields["name"] as? String, fields["version"] != nil else {
+        func scalarText(_ value: JSONValue?) -> String? {
+            guard let value, !value.isNull else { return nil }
+            return value.stringValue ?? value.description
+        }
+        guard let name = fields["name"]?.stringValue, let version = scalarText(fields["version"]) else {
             throw DeployError(.stemcell, "stemcell.MF must have a name and a version", at: url.path)
         }
-        let properties = (try? JSONValue(encoding: AnyEncodable(fields["cloud_properties"] ?? [String: Any]())))?.objectValue
         return StemcellArchive(
-            name: name, version: "\(fields["version"] ?? "")", apiVersion: fields["api_version"] as? Int ?? 1,
-            operatingSystem: fields["operating_system"] as? String ?? "", cloudProperties: properties ?? [:],
+            name: name, version: version, apiVersion: fields["api_version"]?.intValue ?? 1,
+            operatingSystem: fields["operating_system"]?.stringValue ?? "",
+            cloudProperties: fields["cloud_properties"]?.objectValue ?? [:],
             imagePath: root.appendingPathComponent("image").path)
-    }
-}
-
-/// Wraps the untyped values Yams returns so they can be re-encoded as JSON.
-struct AnyEncodable: Encodable {
-    let value: Any
-
-    init(_ value: Any) { self.value = value }
-
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        switch value {
-        case let v as Bool: try container.encode(v)
-        case let v as Int: try container.encode(v)
-        case let v as Double: try container.encode(v)
-        case let v as String: try container.encode(v)
-        case let v as [Any]: try container.encode(v.map(AnyEncodable.init))
-        case let v as [String: Any]: try container.encode(v.mapValues(AnyEncodable.init))
-        default: try container.encodeNil()
-        }
     }
 }
