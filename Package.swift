@@ -92,7 +92,9 @@ let package = Package(
         ),
 
         // Tests, and what several test targets share.
-        .target(name: "SkiffTestSupport", path: "Tests/SkiffTestSupport", swiftSettings: strict),
+        .target(
+            name: "SkiffTestSupport", dependencies: ["SkiffDeploy", "SkiffCloud", "SkiffAgent"],
+            path: "Tests/SkiffTestSupport", swiftSettings: strict),
         .testTarget(name: "SkiffNetTests", dependencies: ["SkiffNet"], swiftSettings: strict),
         .testTarget(
             name: "SkiffManifestTests", dependencies: ["SkiffManifest", "SkiffNet", crypto, cryptoExtras, x509, asn1],
@@ -114,10 +116,11 @@ let package = Package(
         .testTarget(name: "SkiffAgentTests", dependencies: ["SkiffAgent", "SkiffCloud", "SkiffNet"], swiftSettings: strict),
         .testTarget(
             name: "SkiffDeployTests",
-            dependencies: ["SkiffDeploy", "SkiffManifest", "SkiffCloud", "SkiffNet"],
+            dependencies: ["SkiffDeploy", "SkiffManifest", "SkiffCloud", "SkiffNet", "SkiffAgent", "SkiffTestSupport"],
             swiftSettings: strict),
         .testTarget(
-            name: "SkiffEndToEndTests", dependencies: ["skiff", "SkiffTestSupport"], exclude: ["Fixtures"],
+            name: "SkiffEndToEndTests", dependencies: ["skiff", "SkiffTestSupport", "SkiffLocalCloud"],
+            exclude: ["Fixtures"],
             swiftSettings: strict),
         .testTarget(name: "SkiffCLITests", dependencies: ["skiff", "SkiffTestSupport"], swiftSettings: strict),
     ]

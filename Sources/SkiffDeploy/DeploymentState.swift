@@ -75,15 +75,66 @@ public struct DeploymentState: Sendable, Hashable {
         public var cpi: String?
         /// The addresses the last deploy verified, canonical text, e.g. `http://[fd53:6b69:6666:1::4]/`.
         public var urls: [String]
+        /// A `create_stemcell` that was sent but whose cid was not yet recorded.
+        public var pendingStemcell: PendingStemcell?
+        /// A `create_disk` that was sent but whose cid was not yet recorded.
+        public var pendingDisk: PendingDisk?
+        /// The manifest the last deploy applied, every variable-sourced value redacted (see `RedactedManifest`).
+        public var deployedManifest: JSONValue?
+        /// A digest of each job's rendered files as the last deploy applied them, by job name.
+        public var renderedJobs: [String: String]
 
-        public init(pendingAgentID: String? = nil, currentAgentID: String? = nil, cpi: String? = nil, urls: [String] = []) {
+        public init(
+            pendingAgentID: String? = nil, currentAgentID: String? = nil, cpi: String? = nil, urls: [String] = [],
+            pendingStemcell: PendingStemcell? = nil, pendingDisk: PendingDisk? = nil,
+            deployedManifest: JSONValue? = nil,
+            renderedJobs: [String: String] = [:]
+        ) {
             self.pendingAgentID = pendingAgentID
             self.currentAgentID = currentAgentID
             self.cpi = cpi
             self.urls = urls
+            self.pendingStemcell = pendingStemcell
+            self.pendingDisk = pendingDisk
+            self.deployedManifest = deployedManifest
+            self.renderedJobs = renderedJobs
         }
 
-        var isEmpty: Bool { pendingAgentID == nil && currentAgentID == nil && cpi == nil && urls.isEmpty }
+        var isEmpty: Bool {
+            pendingAgentID == nil && currentAgentID == nil && cpi == nil && urls.isEmpty && pendingStemcell == nil
+                && pendingDisk == nil
+                && deployedManifest == nil && renderedJobs.isEmpty
+        }
+    }
+
+    /// A disk creation in flight: the id the cloud keeps with it, and the disk asked for.
+    public struct PendingDisk: Sendable, Hashable {
+        /// The id given to a cloud that can find a disk by it (``InterruptedCreationLookup``).
+        public var creationID: String
+        public var size: Int
+        public var cloudProperties: [String: JSONValue]
+
+        public init(creationID: String, size: Int, cloudProperties: [String: JSONValue]) {
+            self.creationID = creationID
+            self.size = size
+            self.cloudProperties = cloudProperties
+        }
+    }
+
+    /// A stemcell upload in flight: the id the cloud keeps with it, and what it is.
+    public struct PendingStemcell: Sendable, Hashable {
+        /// The id given to a cloud that can find a stemcell by it (``InterruptedCreationLookup``).
+        public var creationID: String
+        public var name: String
+        public var version: String
+        public var apiVersion: Int?
+
+        public init(creationID: String, name: String, version: String, apiVersion: Int?) {
+            self.creationID = creationID
+            self.name = name
+            self.version = version
+            self.apiVersion = apiVersion
+        }
     }
 
     /// A fresh state with new director and installation ids.
@@ -110,6 +161,7 @@ public struct DeploymentState: Sendable, Hashable {
     /// True when the state records no cloud resource at all.
     public var isEmpty: Bool {
         currentVMCID.isEmpty && disks.isEmpty && stemcells.isEmpty && skiff.pendingAgentID == nil
+            && skiff.pendingStemcell == nil && skiff.pendingDisk == nil
     }
 }
 
@@ -177,9 +229,26 @@ extension DeploymentState {
                 version: try string("version", object, at))
         }
         if let extra = root["skiff"]?.objectValue {
+            var pending: PendingStemcell?
+            if let upload = extra["pending_stemcell"]?.objectValue, let id = upload["creation_id"]?.stringValue,
+                !id.isEmpty
+            {
+                pending = PendingStemcell(
+                    creationID: id, name: upload["name"]?.stringValue ?? "",
+                    version: upload["version"]?.stringValue ?? "",
+                    apiVersion: upload["api_version"]?.intValue)
+            }
+            var pendingDisk: PendingDisk?
+            if let disk = extra["pending_disk"]?.objectValue, let id = disk["creation_id"]?.stringValue, !id.isEmpty {
+                pendingDisk = PendingDisk(
+                    creationID: id, size: disk["size"]?.intValue ?? 0,
+                    cloudProperties: disk["cloud_properties"]?.objectValue ?? [:])
+            }
             skiff = SkiffRecord(
                 pendingAgentID: extra["pending_agent_id"]?.stringValue, currentAgentID: extra["current_agent_id"]?.stringValue,
-                cpi: extra["cpi"]?.stringValue, urls: (extra["urls"]?.arrayValue ?? []).compactMap(\.stringValue))
+                cpi: extra["cpi"]?.stringValue, urls: (extra["urls"]?.arrayValue ?? []).compactMap(\.stringValue),
+                pendingStemcell: pending, pendingDisk: pendingDisk, deployedManifest: extra["deployed_manifest"],
+                renderedJobs: (extra["rendered_jobs"]?.objectValue ?? [:]).compactMapValues(\.stringValue))
         }
         try validate(path: path)
     }
@@ -248,6 +317,26 @@ extension DeploymentState {
                         if let id = skiff.currentAgentID { s.field("current_agent_id") { $0.string(id) } }
                         if let id = skiff.pendingAgentID { s.field("pending_agent_id") { $0.string(id) } }
                         if !skiff.urls.isEmpty { s.field("urls") { w in w.array(skiff.urls) { $0.string($1) } } }
+                        if let pending = skiff.pendingStemcell {
+                            var upload: [String: JSONValue] = [
+                                "creation_id": .string(pending.creationID), "name": .string(pending.name),
+                                "version": .string(pending.version),
+                            ]
+                            if let api = pending.apiVersion { upload["api_version"] = .int(api) }
+                            s.field("pending_stemcell") { $0.value(.object(upload)) }
+                        }
+                        if let disk = skiff.pendingDisk {
+                            s.field("pending_disk") {
+                                $0.value([
+                                    "creation_id": .string(disk.creationID), "size": .int(disk.size),
+                                    "cloud_properties": .object(disk.cloudProperties),
+                                ])
+                            }
+                        }
+                        if !skiff.renderedJobs.isEmpty {
+                            s.field("rendered_jobs") { $0.value(.object(skiff.renderedJobs.mapValues { .string($0) })) }
+                        }
+                        if let manifest = skiff.deployedManifest { s.field("deployed_manifest") { $0.value(manifest) } }
                     }
                 }
             }

@@ -2,15 +2,23 @@ import Foundation
 import SkiffAgent
 import SkiffCloud
 
-/// delete-env: stops the instance, deletes its VM, disk and stemcell, then the state file.
+/// delete-env: stops the instance, deletes its VM, disks and stemcells, then the state file. Each record is removed
+/// only after the thing it describes, so a delete killed at any point is finished by the next one.
 public struct EnvironmentDeleter: Sendable {
     let options: EnvironmentOptions
     let stages: Stages
+    let connector: DeployConnector
+    let kill: KillSwitch
 
-    /// A deleter reporting to `sink`.
-    public init(options: EnvironmentOptions, sink: any ProgressSink) {
+    /// A deleter reporting to `sink`, with the manifest's cloud and agent unless `connector` says otherwise.
+    public init(
+        options: EnvironmentOptions, sink: any ProgressSink, connector: DeployConnector = .standard,
+        kill: KillSwitch = .environment
+    ) {
         self.options = options
         self.stages = Stages(sink: sink)
+        self.connector = connector
+        self.kill = kill
     }
 
     /// Runs delete-env; returns false when there was nothing to delete (no state file, with `--force`).
@@ -26,12 +34,15 @@ public struct EnvironmentDeleter: Sendable {
                 return false
             }
             throw DeployError(
-                .state, "no deployment state file found; without it skiff cannot know what to delete (use --force to succeed anyway)",
+                .state,
+                "no deployment state file found; without it skiff cannot know what to delete "
+                    + "(use --force to succeed anyway)",
                 at: store.url.path)
         }
         try store.lock()
         defer { store.unlock() }
-        guard var state = try store.load() else { return false }
+        store.removeStaleTemporaryFiles()
+        guard let state = try store.load() else { return false }
 
         let environment = try await stages.group("validating") { stages in
             try await stages.step("Validating deployment manifest") { try LoadedEnvironment.load(options) }
@@ -47,70 +58,45 @@ public struct EnvironmentDeleter: Sendable {
         {
             let url = try await environment.localFile(for: reference.url, digest: reference.sha1)
             cpiReleases.append(
-                try ReleaseReader.read(at: url, workDirectory: work.url.appendingPathComponent("releases/\(reference.name)")))
+                try ReleaseReader.read(
+                    at: url, workDirectory: work.url.appendingPathComponent("releases/\(reference.name)")))
         }
-        let (cloud, cpiName) = try await CloudSelection.make(
-            environment.manifest, options: options, releases: cpiReleases, state: state, stages: stages, work: work.url)
+        let (cloud, cpiName) = try await connector.cloud(
+            CloudRequest(
+                manifest: environment.manifest, options: options, releases: cpiReleases,
+                installationID: state.installationID, directorID: state.directorID, stages: stages, work: work.url))
         if let previous = state.skiff.cpi, previous != cpiName, !state.isEmpty {
             throw DeployError(
-                .state, "the state was made by the '\(previous)' cloud, but the manifest names '\(cpiName)'", at: store.url.path)
+                .state, "the state was made by the '\(previous)' cloud, but the manifest names '\(cpiName)'",
+                at: store.url.path)
         }
+        let agent = try connector.agent(environment.manifest, state.directorID)
+        defer { Task { await agent.shutdown() } }
 
-        try await EnvironmentDeployer.adoptInterruptedVM(&state, store: store, cloud: cloud)
+        // A delete never writes the vars store: no secret it generates could matter.
+        let journal = StateJournal(store: store, state: state, kill: kill)
+        let steps = DeploySteps(
+            journal: journal, cloud: cloud, agent: agent, stages: stages, skipDrain: options.skipDrain)
+        try await steps.adoptInterrupted()
         try await stages.group("deleting deployment") { stages in
-            if !state.currentVMCID.isEmpty {
-                let cid = state.currentVMCID
-                if try await cloud.hasVM(cid) {
-                    let agent = try environment.manifest.agentClient(directorID: state.directorID)
-                    do {
-                        try await Shutdown.run(vmCID: cid, agent: agent, skipDrain: options.skipDrain, stages: stages)
-                    } catch {
-                        stages.sink.line("  Stopping the instance failed (\(error)); deleting the VM anyway")
-                    }
-                    await agent.shutdown()
-                }
-                try await stages.step("Deleting VM '\(cid)'") {
-                    do {
-                        try await cloud.deleteVM(cid)
-                    } catch let error as CloudError where error.type == .vmNotFound {
-                        throw SkipStep("VM not found")
-                    }
-                }
-                state.currentVMCID = ""
-                state.skiff.currentAgentID = nil
-                try store.save(state)
+            let deleting = steps.with(stages)
+            if !journal.state.currentVMCID.isEmpty {
+                try await deleting.deleteVM(tolerant: true)
             }
-            for disk in state.disks {
-                let current = disk.id == state.currentDiskID
-                try await stages.step(current ? "Deleting disk '\(disk.cid)'" : "Deleting unused disk '\(disk.cid)'") {
-                    do {
-                        try await cloud.deleteDisk(disk.cid)
-                    } catch let error as CloudError where error.type == .diskNotFound {
-                        throw SkipStep("Disk not found")
-                    }
-                }
-                state.disks.removeAll { $0.id == disk.id }
-                if current { state.currentDiskID = "" }
-                try store.save(state)
+            for disk in journal.state.disks {
+                let current = disk.id == journal.state.currentDiskID
+                try await deleting.deleteDisk(disk, label: current ? "Deleting disk" : "Deleting unused disk")
             }
-            for stemcell in state.stemcells {
-                let current = stemcell.id == state.currentStemcellID
-                try await stages.step(current ? "Deleting stemcell '\(stemcell.cid)'" : "Deleting unused stemcell '\(stemcell.cid)'") {
-                    do {
-                        try await cloud.deleteStemcell(stemcell.cid)
-                    } catch let error as CloudError where error.type == .stemcellNotFound {
-                        throw SkipStep("Stemcell not found")
-                    }
-                }
-                state.stemcells.removeAll { $0.id == stemcell.id }
-                if current { state.currentStemcellID = "" }
-                try store.save(state)
+            for stemcell in journal.state.stemcells {
+                let current = stemcell.id == journal.state.currentStemcellID
+                try await deleting.deleteStemcell(
+                    stemcell, label: current ? "Deleting stemcell" : "Deleting unused stemcell")
             }
         }
         try await stages.step("Uninstalling local artifacts for CPI and deployment") {
-            WorkDirectory.removeStale(installationID: state.installationID)
-            try? FileManager.default.removeItem(at: CPIInstaller.installationDirectory(state.installationID))
-            try store.delete()
+            WorkDirectory.removeStale(installationID: journal.state.installationID)
+            try? FileManager.default.removeItem(at: CPIInstaller.installationDirectory(journal.state.installationID))
+            try journal.delete()
         }
         return true
     }

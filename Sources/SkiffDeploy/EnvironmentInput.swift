@@ -53,10 +53,15 @@ public struct EnvironmentOptions: Sendable {
     func variableFlags(manifestText: String) -> VariableFlags {
         var flags = variables
         if flags.varsStore == nil && Self.declaresVariables(manifestText) {
-            let base = manifestURL.deletingPathExtension().lastPathComponent
-            flags.varsStore = manifestURL.deletingLastPathComponent().appendingPathComponent("\(base)-vars-store.yml").path
+            flags.varsStore = defaultVarsStorePath
         }
         return flags
+    }
+
+    /// `<manifest>-vars-store.yml` beside the manifest.
+    var defaultVarsStorePath: String {
+        let base = manifestURL.deletingPathExtension().lastPathComponent
+        return manifestURL.deletingLastPathComponent().appendingPathComponent("\(base)-vars-store.yml").path
     }
 
     static func declaresVariables(_ text: String) -> Bool {
@@ -75,14 +80,17 @@ public struct LoadedEnvironment: Sendable {
     /// SHA-512 (hex) of the interpolated manifest, the state's `current_manifest_sha`.
     public let sha512: String
 
-    /// Reads, interpolates and validates the manifest named by `options`.
+    /// Reads, interpolates and validates the manifest named by `options`. Generated variables are not written to the
+    /// vars store: they are in ``InterpolatedDocument/unsavedStore`` for create-env to save just before its first
+    /// change, so a run that fails before changing anything (or a dry run) leaves the store as it was.
     public static func load(_ options: EnvironmentOptions) throws -> LoadedEnvironment {
         let manifestURL = options.manifestURL
         do {
             let text = try SourceText.read(manifestURL.path, what: "manifest")
             let ops = try options.opsFiles.map { try SourceText.read($0, what: "ops file") }
             let sources = try VariableSources(flags: options.variableFlags(manifestText: text.text))
-            let request = InterpolationRequest(manifest: text, opsFiles: ops, variables: sources, expectAllKeys: true)
+            var request = InterpolationRequest(manifest: text, opsFiles: ops, variables: sources, expectAllKeys: true)
+            request.savesStore = false
             let document = try Interpolator.evaluate(request)
             let manifest = try DeploymentManifestParser.parse(document)
             let digest = SHA512.hash(data: Data(document.output.utf8)).map { String(format: "%02x", $0) }.joined()

@@ -14,7 +14,7 @@ enum JobArchive {
     }
 
     static func renderAndUpload(
-        _ prepared: EnvironmentDeployer.Prepared, agent: AgentClient, work: WorkDirectory
+        _ prepared: EnvironmentDeployer.Prepared, agent: any AgentConnection, work: WorkDirectory
     ) async throws -> Uploaded {
         let manifest = prepared.environment.manifest
         let root = work.url.appendingPathComponent("rendered")

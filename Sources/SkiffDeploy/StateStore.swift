@@ -78,7 +78,10 @@ public final class StateStore: @unchecked Sendable {
             throw DeployError(.state, "cannot read the state file: \(error.localizedDescription)", at: url.path)
         }
         if data.allSatisfy({ $0 == 0x20 || $0 == 0x0a || $0 == 0x09 || $0 == 0x0d }) {
-            return DeploymentState()
+            throw DeployError(
+                .state,
+                "the state file is empty, so skiff cannot know what this environment has; restore it from a backup, "
+                    + "or remove it if nothing was ever deployed with it", at: url.path)
         }
         return try DeploymentState(json: data, path: url.path)
     }
@@ -87,6 +90,17 @@ public final class StateStore: @unchecked Sendable {
     public func save(_ state: DeploymentState) throws {
         try AtomicFile.write(state.jsonData(), to: url, mode: 0o600)
         FaultInjection.stateSaved()
+    }
+
+    /// Removes the temporary files killed writes left beside the state file (`.NAME.PID.N.tmp`). Call it with
+    /// the lock held.
+    public func removeStaleTemporaryFiles() {
+        let directory = url.deletingLastPathComponent()
+        let prefix = ".\(url.lastPathComponent)."
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
+        where entry.hasPrefix(prefix) && entry.hasSuffix(".tmp") {
+            unlink(directory.appendingPathComponent(entry).path)
+        }
     }
 
     /// Removes the state file.

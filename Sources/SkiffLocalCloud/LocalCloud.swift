@@ -84,13 +84,22 @@ public struct LocalCloud: CloudProvider {
 
     /// Imports a `skiff-local` image (a gzipped tarball or a directory) into the state directory.
     public func createStemcell(imagePath: String, cloudProperties: [String: JSONValue]) async throws -> String {
+        try await importStemcell(imagePath: imagePath, cloudProperties: cloudProperties, uploadID: nil)
+    }
+
+    /// Imports a stemcell into a hidden folder and renames it into place once complete, so that a kill during the
+    /// import leaves no stemcell (the next call removes the hidden folder); `uploadID` is kept in its record.
+    func importStemcell(
+        imagePath: String, cloudProperties: [String: JSONValue], uploadID: String?
+    ) async throws -> String {
         guard Files.exists(imagePath) else {
             throw CloudError.cloud("stemcell image '\(imagePath)' does not exist")
         }
         let held = try await lock()
         defer { withExtendedLifetime(held) {} }
+        await collectGarbage()
         let cid = "skiff-sc-" + Naming.randomID()
-        let directory = layout.stemcell(cid)
+        let directory = layout.stemcells + "/.importing-" + cid
         do {
             try Files.makeDirectory(directory + "/image")
             var isDirectory: ObjCBool = false
@@ -116,8 +125,13 @@ public struct LocalCloud: CloudProvider {
             }
             let image = try LocalStemcellImage.read(directory: directory + "/image", reportingAs: imagePath)
             try Files.save(
-                StemcellRecord(cid: cid, agentCommand: image.agent.command, cloudProperties: .object(cloudProperties)),
+                StemcellRecord(
+                    cid: cid, agentCommand: image.agent.command, cloudProperties: .object(cloudProperties),
+                    uploadID: uploadID),
                 to: directory + "/stemcell.json")
+            guard rename(directory, layout.stemcell(cid)) == 0 else {
+                throw CloudError.cloud("cannot move the imported stemcell into \(layout.stemcell(cid))")
+            }
             CPILog.write("imported stemcell \(cid) from \(imagePath)")
             return cid
         } catch {
@@ -160,7 +174,8 @@ public struct LocalCloud: CloudProvider {
             cloudProperties["agent_command"]?.arrayValue?.compactMap(\.stringValue) ?? config.agentCommand
                 ?? stemcell.agentCommand)
         let manager = network(tools)
-        let existing = try manager.load(plan.name)
+        await collectGarbage(tools: tools)
+        let existing = try await manager.reconciled(plan.name)
         let others = try allVMs()
         if let existing { try plan.check(against: existing) }
         for other in others where other.network == plan.name {
@@ -392,7 +407,11 @@ public struct LocalCloud: CloudProvider {
         let tools = try hostTools()
         let held = try await lock()
         defer { withExtendedLifetime(held) {} }
-        guard let record = try loadVM(vmCID) else { throw CloudError.vmNotFound(vmCID) }
+        guard let record = try loadVM(vmCID) else {
+            // A delete killed after the VM went but before its network did: finish it now.
+            await collectGarbage(tools: tools)
+            throw CloudError.vmNotFound(vmCID)
+        }
         var timer = PhaseTimer()
         await destroy(record, tools: tools, timer: &timer)
         defer { CPILog.write("delete_vm took \(timer)") }
@@ -449,15 +468,27 @@ public struct LocalCloud: CloudProvider {
 
     /// Creates a disk: a directory under the state directory.
     public func createDisk(sizeMiB: Int, cloudProperties: [String: JSONValue], vmCID: String?) async throws -> String {
+        try await makeDisk(sizeMiB: sizeMiB, creationID: nil)
+    }
+
+    func makeDisk(sizeMiB: Int, creationID: String?) async throws -> String {
         let held = try await lock()
         defer { withExtendedLifetime(held) {} }
+        await collectGarbage()
         var cid = "skiff-disk-" + Naming.randomID()
         while Files.exists(layout.disk(cid)) { cid = "skiff-disk-" + Naming.randomID() }
+        // Made in a hidden folder and renamed into place whole: a kill half-way leaves nothing the next call
+        // does not remove.
+        let staging = layout.disks + "/.creating-" + cid
         do {
-            try Files.makeDirectory(layout.disk(cid) + "/data")
-            try Files.save(DiskRecord(cid: cid, sizeMiB: sizeMiB, vm: nil), to: layout.disk(cid) + "/disk.json")
+            try Files.makeDirectory(staging + "/data")
+            try Files.save(
+                DiskRecord(cid: cid, sizeMiB: sizeMiB, vm: nil, creationID: creationID), to: staging + "/disk.json")
+            guard rename(staging, layout.disk(cid)) == 0 else {
+                throw CloudError.cloud("cannot move the new disk into \(layout.disk(cid))")
+            }
         } catch {
-            Files.remove(layout.disk(cid))
+            Files.remove(staging)
             throw error
         }
         return cid

@@ -67,7 +67,6 @@ struct NetworkPlan: Sendable, Hashable {
             throw CloudError.cloud("local network name '\(name)' must be 1-64 letters, digits, '-', '_' or '.'")
         }
         self.name = name
-        let policy = ReservationPolicy.aws
         if let (entryName, subnet, address, entry) = v6 {
             let path = "networks.\(entryName)"
             guard subnet.address.isUniqueLocal else {
@@ -75,10 +74,10 @@ struct NetworkPlan: Sendable, Hashable {
                     "\(path): subnet \(subnet) is not a unique local prefix (fc00::/7); the local cloud only routes ULA"
                 )
             }
-            do {
-                try policy.validate(subnet: subnet)
-            } catch {
-                throw CloudError.cloud("\(path): \(error)")
+            guard subnet.length == 64 else {
+                throw CloudError.cloud(
+                    "\(path): subnet \(subnet) must be a /64 on the local cloud (DHCPv6 and router advertisements "
+                        + "serve a /64), not a /\(subnet.length)")
             }
             let router = try Self.gateway(entry, path: path, subnet: subnet, as: IPv6Address.self)
             try Self.check(address, path: path, subnet: subnet, router: router)
@@ -92,10 +91,10 @@ struct NetworkPlan: Sendable, Hashable {
         }
         if let (entryName, subnet, address, entry) = v4 {
             let path = "networks.\(entryName)"
-            do {
-                try policy.validate(subnet: subnet)
-            } catch {
-                throw CloudError.cloud("\(path): \(error)")
+            guard (16...28).contains(subnet.length) else {
+                throw CloudError.cloud(
+                    "\(path): subnet \(subnet) must be between a /16 and a /28 on the local cloud, "
+                        + "not a /\(subnet.length)")
             }
             let gateway = try Self.gateway(entry, path: path, subnet: subnet, as: IPv4Address.self)
             try Self.check(address, path: path, subnet: subnet, router: gateway)
@@ -147,7 +146,7 @@ struct NetworkPlan: Sendable, Hashable {
         if ReservationPolicy.aws.isReserved(address, in: subnet) {
             let list = ReservationPolicy.aws.reserved(in: subnet).map(\.description).joined(separator: ", ")
             throw CloudError.cloud(
-                "\(path).ip \(address) is reserved in \(subnet) (AWS-style rules keep \(list))")
+                "\(path).ip \(address) is reserved in \(subnet) (the local cloud keeps \(list), as EC2 does)")
         }
     }
 

@@ -64,6 +64,8 @@ struct DiskRecord: Codable, Sendable, Hashable {
     var cid: String
     var sizeMiB: Int
     var vm: String?
+    /// The id create-env chose before sending `create_disk`, to find the disk if its cid was not recorded.
+    var creationID: String? = nil
 }
 
 /// An imported stemcell.
@@ -71,6 +73,8 @@ struct StemcellRecord: Codable, Sendable, Hashable {
     var cid: String
     var agentCommand: [String]
     var cloudProperties: JSONValue
+    /// The id create-env chose before sending `create_stemcell`, to find the stemcell if its cid was not recorded.
+    var uploadID: String? = nil
 }
 
 /// File helpers whose errors are `CloudError`s naming the path.

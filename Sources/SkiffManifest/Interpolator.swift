@@ -46,6 +46,10 @@ public struct InterpolationRequest: Sendable {
     public var expectAllVarsUsed: Bool
     /// Extract the value at this go-patch pointer after interpolation (`--path`).
     public var path: Pointer?
+    /// Write generated variables to the vars store at the end of the evaluation (the default). When false, the
+    /// store with the generated values is returned in ``InterpolatedDocument/unsavedStore`` for the caller to save
+    /// once it is about to change something (create-env), or never (a dry run).
+    public var savesStore = true
 
     /// Reads the manifest (or `-` for standard input), the ops files and every variable source named by the flags.
     ///
@@ -106,6 +110,10 @@ public struct InterpolatedDocument: Sendable {
 
     /// Whether a `--path` was applied.
     public var hasPath: Bool
+
+    /// The vars store with this evaluation's generated values, when the request asked not to save it and there
+    /// were generated values; `save()` it to keep them.
+    public var unsavedStore: VarsStore?
 
     /// The output `bosh int` prints: YAML, or (with `--path` selecting a string) the raw string plus a newline.
     public var output: String {
@@ -197,13 +205,14 @@ public enum Interpolator {
                 throw ManifestError(.pathNotFound, error.message)
             }
         }
+        var unsaved: VarsStore?
         if let store = evaluation.store, !evaluation.generated.isEmpty {
-            try store.save()
+            if request.savesStore { try store.save() } else { unsaved = store }
         }
         return InterpolatedDocument(
             value: document, selected: selected, files: files, substitutions: evaluation.substitutions,
             missingVariables: evaluation.missing.sorted(), secretValues: evaluation.secrets,
-            generatedVariables: evaluation.generated, hasPath: request.path != nil)
+            generatedVariables: evaluation.generated, hasPath: request.path != nil, unsavedStore: unsaved)
     }
 
     static func listMessage(_ title: String, _ names: Set<String>) -> String {

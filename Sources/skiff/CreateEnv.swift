@@ -24,11 +24,30 @@ struct CreateEnv: AsyncParsableCommand {
     @Flag(name: .customLong("recreate"), help: "Recreate the VM even if nothing changed.")
     var recreate = false
 
+    @Flag(
+        name: .customLong("dry-run"),
+        help: "Print what create-env would do (stemcell, VM, disk, jobs, manifest diff) and change nothing.")
+    var dryRun = false
+
     func run() async throws {
         let options = EnvironmentOptions(
             manifestPath: manifest, statePath: environment.state, opsFiles: vars.opsFiles, variables: vars.flags,
             recreate: recreate, skipDrain: environment.skipDrain, skiffExecutable: skiffExecutablePath)
         let sink = environment.sink
+        if dryRun {
+            let plan = try await reportingErrors { try await EnvironmentDeployer(options: options, sink: sink).plan() }
+            if let json = sink as? JSONProgress {
+                json.emit(["event": "plan", "plan": plan.json])
+            } else {
+                sink.line("")
+                FileHandle.standardOutput.write(Data(plan.text.utf8))
+            }
+            if let refusal = plan.refusal {
+                printError("skiff: \(refusal)")
+                throw ExitCode.failure
+            }
+            return
+        }
         let result = try await reportingErrors {
             try await cancellableOnSignals { try await EnvironmentDeployer(options: options, sink: sink).createEnv() }
         }

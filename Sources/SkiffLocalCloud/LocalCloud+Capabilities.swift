@@ -1,0 +1,58 @@
+import Foundation
+import SkiffCloud
+
+extension LocalCloud: CloudCapabilityReporting {
+    /// The local cloud mounts one disk at /var/vcap/store, so it cannot attach a second disk to migrate content.
+    public var capabilities: CloudCapabilities { CloudCapabilities(migratesDisks: false) }
+
+    /// Checks root, the host programs and the networks as `create_vm` would, changing nothing.
+    public func preflight(networks: [String: CPINetwork], cloudProperties: [String: JSONValue]) async throws {
+        let tools = try hostTools()
+        let plan = try NetworkPlan(networks: networks)
+        if let existing = try network(tools).load(plan.name), Host.linkExists(existing.bridge) {
+            try plan.check(against: existing)
+        }
+        if let command = cloudProperties["agent_command"] {
+            guard let words = command.arrayValue?.compactMap(\.stringValue), !words.isEmpty else {
+                throw CloudError.cloud("cloud_properties.agent_command must be a non-empty list of strings")
+            }
+            _ = try resolveAgentCommand(words)
+        }
+    }
+}
+
+extension LocalCloud: InterruptedCreationLookup {
+    /// Imports the stemcell, recording `creationID` with it.
+    public func createStemcell(
+        imagePath: String, cloudProperties: [String: JSONValue], creationID: String
+    ) async throws -> String {
+        try await importStemcell(imagePath: imagePath, cloudProperties: cloudProperties, uploadID: creationID)
+    }
+
+    /// The stemcell imported with `creationID`, if any; half-imported ones are removed on the way.
+    public func findStemcell(creationID: String) async throws -> String? {
+        let held = try await lock()
+        defer { withExtendedLifetime(held) {} }
+        await collectGarbage()
+        for cid in Files.list(layout.stemcells) {
+            let record = try Files.load(StemcellRecord.self, from: layout.stemcell(cid) + "/stemcell.json")
+            if let record, record.uploadID == creationID { return record.cid }
+        }
+        return nil
+    }
+
+    /// Creates the disk, recording `creationID` with it.
+    public func createDisk(
+        sizeMiB: Int, cloudProperties: [String: JSONValue], vmCID: String?, creationID: String
+    ) async throws -> String {
+        try await makeDisk(sizeMiB: sizeMiB, creationID: creationID)
+    }
+
+    /// The disk created with `creationID`, if any.
+    public func findDisk(creationID: String) async throws -> String? {
+        for cid in Files.list(layout.disks) {
+            if let record = try loadDisk(cid), record.creationID == creationID { return record.cid }
+        }
+        return nil
+    }
+}
