@@ -37,7 +37,10 @@ struct DeploymentManifestTests {
         #expect(loaded.sha512.count == 128)
         #expect(manifest.cloudProvider.caPEM?.contains("BEGIN CERTIFICATE") == true)
         #expect(BuiltInCPI(templateName: manifest.cloudProvider.templateName, release: manifest.cloudProvider.templateRelease) == .local)
-        // The generated secrets went to the store, 0600.
+        // The generated secrets are kept for create-env to write before its first change, then 0600.
+        let store = directory.appendingPathComponent("creds.yml").path
+        #expect(!FileManager.default.fileExists(atPath: store))
+        try #require(loaded.document.unsavedStore).save()
         let mode = try FileManager.default.attributesOfItem(atPath: directory.appendingPathComponent("creds.yml").path)[.posixPermissions]
         #expect((mode as? Int) == 0o600)
     }
