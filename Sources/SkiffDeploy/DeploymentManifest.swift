@@ -1,5 +1,5 @@
 import Foundation
-import SkiffAgent
+import SkiffAgentClient
 import SkiffCloud
 import SkiffManifest
 import SkiffNet
@@ -272,12 +272,13 @@ public struct DeploymentManifestParser {
         }
         let mbus = requiredString(provider, path + [.key("mbus")]) ?? ""
         if !mbus.isEmpty {
-            if let url = URL(string: mbus), url.scheme == "https", url.host != nil {
-                if let host = url.host, host.contains(":") || host.hasPrefix("["), IPAddress(host.trimmingCharacters(in: ["[", "]"])) == nil {
-                    problem(path + [.key("mbus")], "has an invalid IPv6 host")
-                }
-            } else {
-                problem(path + [.key("mbus")], "must be an https:// URL with credentials, like https://mbus:PASSWORD@10.0.0.7:6868 (IPv6 hosts in brackets)")
+            do {
+                _ = try MbusURL(parsing: mbus)
+            } catch {
+                problem(
+                    path + [.key("mbus")],
+                    "must be an https:// URL with credentials, like https://mbus:PASSWORD@10.0.0.7:6868 (IPv6 hosts in "
+                        + "brackets): \(error.message)")
             }
         }
         var caPEM: String?

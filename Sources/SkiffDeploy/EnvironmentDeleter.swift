@@ -1,5 +1,5 @@
 import Foundation
-import SkiffAgent
+import SkiffAgentClient
 import SkiffCloud
 
 /// delete-env: stops the instance, deletes its VM, disk and stemcell, then the state file.

@@ -1,6 +1,6 @@
 import Crypto
 import Foundation
-import SkiffAgent
+import SkiffAgentClient
 import SkiffCloud
 import SkiffLocalCloud
 import SkiffManifest
