@@ -290,7 +290,7 @@ public struct DeploymentManifestParser {
         }
         return .init(
             templateName: name, templateRelease: release, mbus: mbus, caPEM: caPEM?.isEmpty == true ? nil : caPEM,
-            properties: JSONValue(manifest: provider["properties"] ?? .map(ManifestMap())))
+            properties: JSONValue(converting: provider["properties"] ?? .map(ManifestMap())))
     }
 
     private mutating func readNetworks(_ root: ManifestValue) -> [DeploymentManifest.Network] {
@@ -532,7 +532,7 @@ public struct DeploymentManifestParser {
     }
 
     private func object(_ value: ManifestValue?, _ path: [FieldPathComponent]) -> [String: JSONValue] {
-        guard let value, case .object(let members) = JSONValue(manifest: value) else { return [:] }
+        guard let value, case .object(let members) = JSONValue(converting: value) else { return [:] }
         return members
     }
 
@@ -564,27 +564,7 @@ public struct DeploymentManifestParser {
         }
     }
 
-    static func scalarText(_ value: ManifestValue) -> String { scalarIfSimple(value) ?? value.goDescription }
-}
-
-extension JSONValue {
-    /// The JSON form of a manifest value: map keys as strings, YAML scalars as JSON scalars.
-    public init(manifest value: ManifestValue) {
-        switch value {
-        case .null: self = .null
-        case .bool(let flag): self = .bool(flag)
-        case .int(let number): self = .int(number)
-        case .float(let number): self = .double(number)
-        case .string(let text): self = .string(text)
-        case .list(let items): self = .array(items.map(JSONValue.init(manifest:)))
-        case .map(let map):
-            var members: [String: JSONValue] = [:]
-            for entry in map.entries {
-                members[DeploymentManifestParser.scalarText(entry.key)] = JSONValue(manifest: entry.value)
-            }
-            self = .object(members)
-        }
-    }
+    static func scalarText(_ value: ManifestValue) -> String { value.keyText }
 }
 
 extension DeploymentManifest {
