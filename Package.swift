@@ -141,6 +141,7 @@ let package = Package(
         .testTarget(
             name: "SkiffEndToEndTests", dependencies: ["skiff", "SkiffTestSupport"], exclude: ["Fixtures"],
             swiftSettings: strict),
-        .testTarget(name: "SkiffCLITests", dependencies: ["skiff", "SkiffTestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "SkiffCLITests", dependencies: ["skiff", "SkiffTestSupport", "SkiffCore"], swiftSettings: strict),
     ]
 )

@@ -48,7 +48,7 @@ public struct EnvironmentDeployer: Sendable {
         }
         let env = prepared.environment
 
-        if !options.recreate && isUnchanged(state, prepared) {
+        if !options.recreate && !options.recreatePersistentDisks && isUnchanged(state, prepared) {
             stages.sink.line("")
             stages.sink.line("No deployment, stemcell or release changes. Skipping deploy.")
             return DeployResult(skipped: true, urls: state.skiff.urls, vmCID: state.currentVMCID)
@@ -63,13 +63,15 @@ public struct EnvironmentDeployer: Sendable {
         state.skiff.cpi = cpiName
         try store.save(state)
         if cloud is LocalCloud, let disk = state.currentDisk, env.manifest.diskSize > 0,
-            disk.size != env.manifest.diskSize || disk.cloudProperties != env.manifest.diskCloudProperties
+            options.recreatePersistentDisks || disk.size != env.manifest.diskSize
+                || disk.cloudProperties != env.manifest.diskCloudProperties
         {
             // The local cloud mounts one disk at /var/vcap/store, so the agent could not copy the old disk's content
             // to a new one: refuse before anything changes rather than lose it.
             throw DeployError(
                 .cloud,
-                "the persistent disk '\(disk.cid)' would have to be migrated (its size or cloud_properties changed), "
+                "the persistent disk '\(disk.cid)' would have to be migrated (its size or cloud_properties changed, "
+                    + "or --recreate-persistent-disks), "
                     + "which the local cloud cannot do; keep disk_size and cloud_properties as they were, or delete-env first")
         }
 
@@ -304,7 +306,9 @@ public struct EnvironmentDeployer: Sendable {
         let vm = state.currentVMCID
         guard manifest.diskSize > 0 else { return }
         let old = state.currentDisk
-        let reuse = old.map { $0.size == manifest.diskSize && $0.cloudProperties == manifest.diskCloudProperties } ?? false
+        let reuse =
+            !options.recreatePersistentDisks
+            && (old.map { $0.size == manifest.diskSize && $0.cloudProperties == manifest.diskCloudProperties } ?? false)
         if let old, reuse {
             try await attach(old.cid, vm: vm, cloud: cloud, agent: agent, stages: stages)
         } else {

@@ -15,7 +15,7 @@ struct CreateEnv: AsyncParsableCommand {
             """
     )
 
-    @Argument(help: "The manifest (a BOSH create-env manifest).")
+    @Argument(help: "The manifest (a BOSH create-env manifest).", completion: .file())
     var manifest: String
 
     @OptionGroup var vars: VarsOptions
@@ -24,10 +24,16 @@ struct CreateEnv: AsyncParsableCommand {
     @Flag(name: .customLong("recreate"), help: "Recreate the VM even if nothing changed.")
     var recreate = false
 
+    @Flag(
+        name: .customLong("recreate-persistent-disks"),
+        help: "Recreate the persistent disk (its content migrated by the agent) even if nothing changed.")
+    var recreatePersistentDisks = false
+
     func run() async throws {
         let options = EnvironmentOptions(
             manifestPath: manifest, statePath: environment.state, opsFiles: vars.opsFiles, variables: vars.flags,
-            recreate: recreate, skipDrain: environment.skipDrain, skiffExecutable: skiffExecutablePath)
+            recreate: recreate, recreatePersistentDisks: recreatePersistentDisks, skipDrain: environment.skipDrain,
+            skiffExecutable: skiffExecutablePath)
         let sink = environment.sink
         let result = try await reportingErrors {
             try await cancellableOnSignals { try await EnvironmentDeployer(options: options, sink: sink).createEnv() }
