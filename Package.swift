@@ -25,10 +25,12 @@ let package = Package(
     products: [
         .executable(name: "skiff", targets: ["skiff"]),
         .library(name: "SkiffNet", targets: ["SkiffNet"]),
+        .library(name: "SkiffCore", targets: ["SkiffCore"]),
         .library(name: "SkiffManifest", targets: ["SkiffManifest"]),
         .library(name: "SkiffTemplates", targets: ["SkiffTemplates"]),
         .library(name: "SkiffCloud", targets: ["SkiffCloud"]),
         .library(name: "SkiffLocalCloud", targets: ["SkiffLocalCloud"]),
+        .library(name: "SkiffAgentClient", targets: ["SkiffAgentClient"]),
         .library(name: "SkiffAgent", targets: ["SkiffAgent"]),
         .library(name: "SkiffDeploy", targets: ["SkiffDeploy"]),
         .library(name: "SkiffAWS", targets: ["SkiffAWS"]),
@@ -46,26 +48,35 @@ let package = Package(
     targets: [
         // Libraries: all the logic.
         .target(name: "SkiffNet", swiftSettings: strict),
+        // What several modules share: JSON values, agent settings, the mbus URL, files, processes, locations.
+        .target(name: "CSkiffCore"),
+        .target(name: "SkiffCore", dependencies: ["SkiffNet", "CSkiffCore"], swiftSettings: strict),
         .target(
-            name: "SkiffManifest", dependencies: ["SkiffNet", yams, crypto, cryptoExtras, x509, asn1],
+            name: "SkiffManifest", dependencies: ["SkiffNet", "SkiffCore", yams, crypto, cryptoExtras, x509, asn1],
             swiftSettings: strict),
-        .target(name: "SkiffTemplates", dependencies: ["SkiffNet", yams], swiftSettings: strict),
-        .target(name: "SkiffCloud", dependencies: ["SkiffNet", yams], swiftSettings: strict),
+        .target(name: "SkiffTemplates", dependencies: ["SkiffNet", "SkiffCore", yams], swiftSettings: strict),
+        .target(name: "SkiffCloud", dependencies: ["SkiffCore", "SkiffNet", yams], swiftSettings: strict),
         .target(
             name: "SkiffAWS",
             dependencies: [
-                "SkiffNet", "SkiffCloud", crypto, httpClient, yams, .product(name: "NIOCore", package: "swift-nio"),
+                "SkiffNet", "SkiffCore", "SkiffCloud", crypto, httpClient, yams,
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: strict),
-        .target(name: "SkiffLocalCloud", dependencies: ["SkiffCloud", "SkiffNet", yams], swiftSettings: strict),
         .target(
-            name: "SkiffAgent", dependencies: ["SkiffNet", "SkiffCloud", crypto, x509, asn1, httpClient] + nio, swiftSettings: strict),
+            name: "SkiffLocalCloud", dependencies: ["SkiffCore", "SkiffCloud", "SkiffNet", yams],
+            swiftSettings: strict),
+        .target(
+            name: "SkiffAgentClient", dependencies: ["SkiffNet", "SkiffCore", crypto, httpClient] + nio,
+            swiftSettings: strict),
+        .target(
+            name: "SkiffAgent", dependencies: ["SkiffNet", "SkiffCore", crypto, x509, asn1] + nio,
+            swiftSettings: strict),
         .target(
             name: "SkiffDeploy",
             dependencies: [
-                "SkiffNet", "SkiffManifest", "SkiffTemplates", "SkiffCloud", "SkiffLocalCloud", "SkiffAWS", "SkiffAgent",
-                yams, crypto,
-                httpClient,
+                "SkiffNet", "SkiffCore", "SkiffManifest", "SkiffTemplates", "SkiffCloud", "SkiffLocalCloud", "SkiffAWS",
+                "SkiffAgentClient", yams, crypto,
             ],
             swiftSettings: strict),
 
@@ -74,9 +85,11 @@ let package = Package(
             name: "skiff",
             dependencies: [
                 "SkiffNet",
+                "SkiffCore",
                 "SkiffManifest",
                 "SkiffCloud",
                 "SkiffLocalCloud",
+                "SkiffAgentClient",
                 "SkiffAgent",
                 "SkiffDeploy",
                 "SkiffAWS",
@@ -93,35 +106,46 @@ let package = Package(
 
         // Tests, and what several test targets share.
         .target(
-            name: "SkiffTestSupport", dependencies: ["SkiffDeploy", "SkiffCloud", "SkiffAgent"],
+            name: "SkiffTestSupport", dependencies: ["SkiffCore", "SkiffDeploy", "SkiffCloud", "SkiffAgentClient"],
             path: "Tests/SkiffTestSupport", swiftSettings: strict),
         .testTarget(name: "SkiffNetTests", dependencies: ["SkiffNet"], swiftSettings: strict),
+        .testTarget(
+            name: "SkiffCoreTests",
+            dependencies: ["SkiffCore", "SkiffNet", "SkiffCloud", "SkiffLocalCloud", "SkiffAWS", "SkiffTestSupport"],
+            swiftSettings: strict),
         .testTarget(
             name: "SkiffManifestTests", dependencies: ["SkiffManifest", "SkiffNet", crypto, cryptoExtras, x509, asn1],
             resources: [.copy("Fixtures")], swiftSettings: strict),
         .testTarget(
             name: "SkiffTemplatesTests", dependencies: ["SkiffTemplates", "SkiffNet"], resources: [.copy("Corpus"), .copy("Snippets")],
             swiftSettings: strict),
-        .testTarget(name: "SkiffCloudTests", dependencies: ["SkiffCloud", "SkiffNet"], swiftSettings: strict),
+        .testTarget(
+            name: "SkiffCloudTests", dependencies: ["SkiffCloud", "SkiffCore", "SkiffNet"], swiftSettings: strict),
         .testTarget(
             name: "SkiffLocalCloudTests", dependencies: ["SkiffLocalCloud", "SkiffCloud", "SkiffNet"],
             swiftSettings: strict),
         .testTarget(
             name: "SkiffAWSTests",
             dependencies: [
-                "SkiffAWS", "SkiffCloud", "SkiffNet", "skiff", httpClient, .product(name: "NIOCore", package: "swift-nio"),
+                "SkiffAWS", "SkiffCloud", "SkiffCore", "SkiffNet", "skiff", httpClient,
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             exclude: ["Support/ec2_proxy.py", "Support/botocore_ref.py"],
             swiftSettings: strict),
-        .testTarget(name: "SkiffAgentTests", dependencies: ["SkiffAgent", "SkiffCloud", "SkiffNet"], swiftSettings: strict),
+        .testTarget(
+            name: "SkiffAgentTests", dependencies: ["SkiffAgent", "SkiffAgentClient", "SkiffCore", "SkiffNet"],
+            swiftSettings: strict),
         .testTarget(
             name: "SkiffDeployTests",
-            dependencies: ["SkiffDeploy", "SkiffManifest", "SkiffCloud", "SkiffNet", "SkiffAgent", "SkiffTestSupport"],
+            dependencies: [
+                "SkiffDeploy", "SkiffManifest", "SkiffCloud", "SkiffNet", "SkiffAgentClient", "SkiffTestSupport",
+            ],
             swiftSettings: strict),
         .testTarget(
             name: "SkiffEndToEndTests", dependencies: ["skiff", "SkiffTestSupport", "SkiffLocalCloud"],
             exclude: ["Fixtures"],
             swiftSettings: strict),
-        .testTarget(name: "SkiffCLITests", dependencies: ["skiff", "SkiffTestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "SkiffCLITests", dependencies: ["skiff", "SkiffTestSupport", "SkiffCore"], swiftSettings: strict),
     ]
 )

@@ -1,4 +1,4 @@
-import SkiffCloud
+import SkiffCore
 import Foundation
 
 /// The agent: answers bosh-agent messages, installs jobs and packages under its root and supervises processes.
@@ -47,7 +47,7 @@ public actor Agent {
         self.paths = paths
         var blobDirectory = paths.defaultBlobsDirectory
         if settings.blobstore?.provider == "local",
-            let path = settings.blobstore?.options?["blobstore_path"]?.stringValue
+            let path = settings.blobstore?.options["blobstore_path"]?.stringValue
         {
             blobDirectory = paths.rebase(path)
         }
@@ -210,7 +210,7 @@ public actor Agent {
 
     private func state(full: Bool) async -> JSONValue {
         var object = specValue.objectValue ?? [:]
-        var networks = (try? JSONValue(encoding: settings.networks ?? [:]))?.objectValue ?? [:]
+        var networks = CPINetwork.json(settings.networks).objectValue ?? [:]
         for (name, value) in object["networks"]?.objectValue ?? [:] {
             var merged = networks[name]?.objectValue ?? [:]
             for (key, field) in value.objectValue ?? [:] where field != .null && field != "" { merged[key] = field }
@@ -256,7 +256,7 @@ public actor Agent {
         do {
             newSpec = try raw.decode(ApplySpec.self)
         } catch let error as DecodingError {
-            throw AgentError(.invalidArguments, "apply spec: \(describe(error))")
+            throw AgentError(.invalidArguments, "apply spec: \(JSONValue.describe(error))")
         }
         let installed = try await installer.apply(newSpec)
         let processes = try installer.monitProcesses(jobs: installed)
@@ -359,7 +359,7 @@ public actor Agent {
             do {
                 dependencies = try arguments[4].decode([String: ApplySpec.BlobRef].self)
             } catch let error as DecodingError {
-                throw AgentError(.invalidArguments, "compile_package dependencies: \(describe(error))")
+                throw AgentError(.invalidArguments, "compile_package dependencies: \(JSONValue.describe(error))")
             }
         }
         let compiled = try await installer.compile(
@@ -429,7 +429,7 @@ public actor Agent {
         guard let cid = arguments.first?.stringValue, !cid.isEmpty else {
             throw AgentError(.invalidArguments, "mount_disk expects [disk_cid]")
         }
-        let hint = disks.persistent[cid] ?? settings.disks?.persistent?[cid]
+        let hint = disks.persistent[cid] ?? settings.disks.persistent[cid]
         if !disks.mounted.contains(cid) {
             if ProcessProbe.isRoot, let device = Self.devicePath(hint), Files.isDirectory(device) {
                 try Files.createDirectory(paths.storeDirectory)

@@ -1,4 +1,5 @@
 import Foundation
+import SkiffCore
 
 #if canImport(Glibc)
     import Glibc
@@ -113,20 +114,9 @@ enum Files {
 
     static func write(_ data: Data, to path: String, mode: Int = 0o644) throws(AgentError) {
         do {
-            try FileManager.default.createDirectory(
-                atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-            let temp = path + ".tmp-\(UUID().uuidString)"
-            guard FileManager.default.createFile(atPath: temp, contents: data, attributes: [.posixPermissions: mode])
-            else { throw AgentError(.io, "cannot write '\(temp)'") }
-            guard rename(temp, path) == 0 else {
-                let reason = String(cString: strerror(errno))
-                try? FileManager.default.removeItem(atPath: temp)
-                throw AgentError(.io, "cannot write '\(path)': \(reason)")
-            }
-        } catch let error as AgentError {
-            throw error
+            try AtomicFile.write(data, to: path, mode: UInt32(mode), createDirectories: true)
         } catch {
-            throw AgentError(.io, "cannot write '\(path)': \(error.localizedDescription)")
+            throw AgentError(.io, error.message)
         }
     }
 

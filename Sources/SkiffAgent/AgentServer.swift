@@ -1,4 +1,5 @@
 import Foundation
+import SkiffCore
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -67,7 +68,7 @@ public final class AgentServer: Sendable {
     public static func bind(agent: Agent) async throws(AgentError) -> AgentServer {
         let settings = await agent.settings
         return try await bind(
-            agent: agent, mbus: try settings.mbusURL(), certificate: settings.env?.bosh?.mbus?.cert)
+            agent: agent, mbus: settings.mbus, certificate: settings.mbusCertificate)
     }
 
     /// Serves connections until `close()` is called.
@@ -256,7 +257,7 @@ public final class AgentServer: Sendable {
             let request = try JSONDecoder().decode(AgentRequest.self, from: Data(body.readableBytesView))
             response = await agent.handle(request)
         } catch let error as DecodingError {
-            response = .exception("Unmarshalling request: \(describe(error))")
+            response = .exception("Unmarshalling request: \(JSONValue.describe(error))")
         } catch {
             response = .exception("Unmarshalling request: \(error)")
         }

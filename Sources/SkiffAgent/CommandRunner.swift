@@ -1,4 +1,5 @@
 import Foundation
+import SkiffCore
 
 #if canImport(Glibc)
     import Glibc
@@ -21,10 +22,11 @@ enum CommandRunner {
     /// The PATH given to scripts, as monit and bosh-agent do.
     static let defaultPath = "/var/vcap/bosh/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-    /// Runs `executable` with `arguments` to completion and captures its output.
+    /// Runs `executable` with `arguments` to completion and captures its output (stdout and stderr interleaved,
+    /// appended to `logPath` too when given).
     static func run(
         _ executable: String, _ arguments: [String], environment: [String: String]? = nil,
-        directory: String? = nil, logPath: String? = nil
+        directory: String? = nil, logPath: String? = nil, timeout: Duration? = nil
     ) async throws(AgentError) -> CommandResult {
         let capture =
             logPath
@@ -32,78 +34,38 @@ enum CommandRunner {
                 "skiff-agent-\(UUID().uuidString).out")
         let removeCapture = logPath == nil
         defer { if removeCapture { try? FileManager.default.removeItem(atPath: capture) } }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.environment = environment ?? ["PATH": defaultPath]
-        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
-        let start: Int
+        let start = (try? FileManager.default.attributesOfItem(atPath: capture)[.size] as? Int) ?? 0
+        let command = ProcessCommand(
+            executable, arguments, environment: environment ?? ["PATH": defaultPath], directory: directory,
+            stdout: .file(capture), stderr: .standardOutput, timeout: timeout)
+        let output: ProcessOutput
         do {
-            if !FileManager.default.fileExists(atPath: capture) {
-                _ = FileManager.default.createFile(atPath: capture, contents: nil)
-            }
-            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: capture))
-            start = Int(try handle.seekToEnd())
-            process.standardOutput = handle
-            process.standardError = handle
-            process.standardInput = FileHandle.nullDevice
-            defer { try? handle.close() }
-            let status = try await wait(for: process)
-            let data = FileManager.default.contents(atPath: capture) ?? Data()
-            let own = data.count > start ? data.suffix(from: start) : Data()
-            let tail = own.count > 65536 ? own.suffix(65536) : own
-            return CommandResult(status: status, output: String(decoding: tail, as: UTF8.self))
+            output = try await ProcessRunner.run(command)
         } catch {
-            throw AgentError(.commandFailed, "cannot run '\(executable)': \(error.localizedDescription)")
+            throw AgentError(.commandFailed, error.message)
         }
+        let data = FileManager.default.contents(atPath: capture) ?? Data()
+        let own = data.count > start ? data.suffix(from: start) : Data()
+        let tail = own.count > 65536 ? own.suffix(65536) : own
+        return CommandResult(status: output.status, output: String(decoding: tail, as: UTF8.self))
     }
 
-    /// Runs a program with stdout and stderr going to separate files (drain scripts print their answer).
+    /// Runs a program with stdout and stderr appended to separate files (drain scripts print their answer).
     static func runSplit(
         _ executable: String, _ arguments: [String], environment: [String: String], stdoutPath: String,
-        stderrPath: String
+        stderrPath: String, timeout: Duration? = nil
     ) async throws(AgentError) -> Int32 {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.environment = environment
-        do {
-            for path in [stdoutPath, stderrPath] where !FileManager.default.fileExists(atPath: path) {
-                try FileManager.default.createDirectory(
-                    atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-                _ = FileManager.default.createFile(atPath: path, contents: nil)
-            }
-            let out = try FileHandle(forWritingTo: URL(fileURLWithPath: stdoutPath))
-            let err = try FileHandle(forWritingTo: URL(fileURLWithPath: stderrPath))
-            _ = try err.seekToEnd()
-            defer {
-                try? out.close()
-                try? err.close()
-            }
-            process.standardOutput = out
-            process.standardError = err
-            process.standardInput = FileHandle.nullDevice
-            return try await wait(for: process)
-        } catch {
-            throw AgentError(.commandFailed, "cannot run '\(executable)': \(error.localizedDescription)")
+        for path in [stdoutPath, stderrPath] {
+            try? FileManager.default.createDirectory(
+                atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         }
-    }
-
-    /// Starts `process` and waits for it; the status is 128 + signal when it was killed.
-    private static func wait(for process: Process) async throws -> Int32 {
-        try await withCheckedThrowingContinuation { continuation in
-            process.terminationHandler = { finished in
-                let code =
-                    finished.terminationReason == .uncaughtSignal
-                    ? 128 + finished.terminationStatus : finished.terminationStatus
-                continuation.resume(returning: code)
-            }
-            do {
-                try process.run()
-            } catch {
-                process.terminationHandler = nil
-                continuation.resume(throwing: error)
-            }
+        let command = ProcessCommand(
+            executable, arguments, environment: environment, stdout: .file(stdoutPath), stderr: .file(stderrPath),
+            timeout: timeout)
+        do {
+            return try await ProcessRunner.run(command).status
+        } catch {
+            throw AgentError(.commandFailed, error.message)
         }
     }
 

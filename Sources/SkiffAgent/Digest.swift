@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import SkiffCore
 
 /// A BOSH multi-digest: `HEX` (SHA-1), `sha256:HEX`, or several joined by `;`.
 public struct BlobDigest: Hashable, Sendable, CustomStringConvertible {

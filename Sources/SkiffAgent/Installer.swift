@@ -1,8 +1,6 @@
 import Foundation
+import SkiffCore
 
-/// What `compile_package` produced: the compiled tarball's blobstore id and its SHA-1 (plain hex, as bosh-agent
-/// reports it). The same shape as the rendered-templates reference of an apply spec.
-public typealias CompiledPackage = ApplySpec.ArchiveRef
 
 /// Installs packages and jobs under the agent root and compiles packages, as bosh-agent does.
 struct Installer: Sendable {

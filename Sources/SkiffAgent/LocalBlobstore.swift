@@ -1,4 +1,5 @@
 import Foundation
+import SkiffCore
 
 /// The agent's own blobstore: a directory of files named by blob id, served at `/blobs/…` on the mbus endpoint.
 public struct LocalBlobstore: Sendable {

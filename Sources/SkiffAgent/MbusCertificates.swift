@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import SkiffCore
 import SkiffNet
 import SwiftASN1
 import X509

@@ -1,4 +1,5 @@
 import Foundation
+import SkiffCore
 
 #if canImport(Glibc)
     import Glibc

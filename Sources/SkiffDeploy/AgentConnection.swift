@@ -1,5 +1,5 @@
 import Foundation
-import SkiffAgent
+import SkiffAgentClient
 import SkiffCloud
 
 /// The agent calls create-env and delete-env make, so that a deploy can be run against the real agent client

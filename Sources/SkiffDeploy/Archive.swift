@@ -1,4 +1,5 @@
 import Foundation
+import SkiffCore
 
 /// Gzipped tar archives, made and unpacked with the system's `tar` (present on every BOSH stemcell too).
 enum Archive {
@@ -20,24 +21,18 @@ enum Archive {
     }
 
     private static func runTar(_ arguments: [String], describing path: String, environment: [String: String] = [:]) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["tar"] + arguments
-        var env = ProcessInfo.processInfo.environment
-        env.merge(environment) { $1 }
-        process.environment = env
-        let errors = Pipe()
-        process.standardError = errors
-        process.standardOutput = FileHandle.nullDevice
+        guard let tar = ProcessRunner.find("tar") else { throw DeployError(.io, "cannot run tar: not found", at: path) }
+        let command = ProcessCommand(
+            tar, arguments, environment: ProcessInfo.processInfo.environment.merging(environment) { $1 },
+            stdout: .discard)
+        let output: ProcessOutput
         do {
-            try process.run()
+            output = try ProcessRunner.runBlocking(command).get()
         } catch {
-            throw DeployError(.io, "cannot run tar: \(error.localizedDescription)", at: path)
+            throw DeployError(.io, "cannot run tar: \(error.message)", at: path)
         }
-        let message = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            let text = String(decoding: message, as: UTF8.self).split(separator: "\n").first.map(String.init) ?? ""
+        guard output.status == 0 else {
+            let text = output.stderrText.split(separator: "\n").first.map(String.init) ?? ""
             throw DeployError(.io, "tar failed: \(text)", at: path)
         }
     }

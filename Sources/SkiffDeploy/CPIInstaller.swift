@@ -42,7 +42,7 @@ enum CPIInstaller {
         let jobDirectory = jobsDirectory.appendingPathComponent(job.name)
         try await stages.step("Installing job '\(job.name)'") {
             let properties = PropertyResolver.source(
-                global: .hash([:]), cluster: TemplateValue(json: spec.properties), job: nil)
+                global: .hash([:]), cluster: TemplateValue(converting: spec.properties), job: nil)
             let rendered: RenderedJob
             do {
                 rendered = try JobRenderer.render(
@@ -92,22 +92,6 @@ enum CPIInstaller {
         guard output.status == 0 else {
             let tail = (output.stderrText + output.stdoutText).split(separator: "\n").suffix(3).joined(separator: " | ")
             throw DeployError(.release, "package '\(package.name)': packaging failed with status \(output.status): \(tail)")
-        }
-    }
-}
-
-extension TemplateValue {
-    /// The template form of a CPI JSON value.
-    init(json value: JSONValue) {
-        switch value {
-        case .null: self = .null
-        case .bool(let flag): self = .bool(flag)
-        case .int(let number): self = .int(number)
-        case .double(let number): self = .double(number)
-        case .string(let text): self = .string(text)
-        case .array(let items): self = .array(items.map(TemplateValue.init(json:)))
-        case .object(let members):
-            self = .hash(TemplateHash(members.keys.sorted().compactMap { key in members[key].map { (key, TemplateValue(json: $0)) } }))
         }
     }
 }

@@ -1,3 +1,5 @@
+import SkiffCore
+
 /// A problem create-env or delete-env met, in the words of the manifest or release the user wrote.
 public struct DeployError: Error, Sendable, CustomStringConvertible {
     /// The kind of problem, stable enough to test against.
@@ -26,6 +28,11 @@ public struct DeployError: Error, Sendable, CustomStringConvertible {
         self.code = code
         self.message = message
         self.location = location
+    }
+
+    /// Creates an error at a place in the user's files (`file:line: field`).
+    public init(_ code: Code, _ message: String, at location: SourceLocation) {
+        self.init(code, message, at: location.description.isEmpty ? nil : location.description)
     }
 
     /// `location: message`, or the message alone.

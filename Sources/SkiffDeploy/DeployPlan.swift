@@ -88,7 +88,7 @@ enum DeployPlanner {
     /// anything changes) and refuses a disk migration the cloud cannot do.
     static func plan(
         state: DeploymentState, prepared: EnvironmentDeployer.Prepared, capabilities: CloudCapabilities,
-        recreate: Bool
+        recreate: Bool, recreateDisks: Bool = false
     ) throws -> DeployPlan {
         let environment = prepared.environment
         let manifest = environment.manifest
@@ -144,7 +144,7 @@ enum DeployPlanner {
         let existing = state.stemcells.first { $0.name == stemcell.name && $0.version == stemcell.version }
         let stemcellAction: DeployPlan.StemcellAction = existing.map { .reuse(cid: $0.cid) } ?? .upload
 
-        let unchanged = !recreate && EnvironmentDeployer.isUnchanged(state, prepared)
+        let unchanged = !recreate && !recreateDisks && EnvironmentDeployer.isUnchanged(state, prepared)
 
         // VM.
         let vm: DeployPlan.VMAction
@@ -155,6 +155,7 @@ enum DeployPlanner {
         } else {
             var reasons: [String] = []
             if recreate { reasons.append("--recreate was given") }
+            if recreateDisks { reasons.append("--recreate-persistent-disks was given") }
             if let current, current.name != stemcell.name || current.version != stemcell.version {
                 reasons.append(
                     "the stemcell changes from '\(current.name)/\(current.version)' to "
@@ -182,6 +183,7 @@ enum DeployPlanner {
                 reasons.append("disk_size changes from \(old.size) to \(manifest.diskSize) MiB")
             }
             if old.cloudProperties != manifest.diskCloudProperties { reasons.append("its cloud_properties change") }
+            if recreateDisks { reasons.append("--recreate-persistent-disks was given") }
             if reasons.isEmpty || unchanged {
                 disk = .keep(cid: old.cid, sizeMiB: old.size)
             } else if capabilities.migratesDisks {

@@ -1,5 +1,5 @@
 import Foundation
-import SkiffAgent
+import SkiffAgentClient
 import SkiffCloud
 import SkiffManifest
 import SkiffNet
@@ -273,12 +273,13 @@ public struct DeploymentManifestParser {
         }
         let mbus = requiredString(provider, path + [.key("mbus")]) ?? ""
         if !mbus.isEmpty {
-            if let url = URL(string: mbus), url.scheme == "https", url.host != nil {
-                if let host = url.host, host.contains(":") || host.hasPrefix("["), IPAddress(host.trimmingCharacters(in: ["[", "]"])) == nil {
-                    problem(path + [.key("mbus")], "has an invalid IPv6 host")
-                }
-            } else {
-                problem(path + [.key("mbus")], "must be an https:// URL with credentials, like https://mbus:PASSWORD@10.0.0.7:6868 (IPv6 hosts in brackets)")
+            do {
+                _ = try MbusURL(parsing: mbus)
+            } catch {
+                problem(
+                    path + [.key("mbus")],
+                    "must be an https:// URL with credentials, like https://mbus:PASSWORD@10.0.0.7:6868 (IPv6 hosts in "
+                        + "brackets): \(error.message)")
             }
         }
         var caPEM: String?
@@ -290,7 +291,7 @@ public struct DeploymentManifestParser {
         }
         return .init(
             templateName: name, templateRelease: release, mbus: mbus, caPEM: caPEM?.isEmpty == true ? nil : caPEM,
-            properties: JSONValue(manifest: provider["properties"] ?? .map(ManifestMap())))
+            properties: JSONValue(converting: provider["properties"] ?? .map(ManifestMap())))
     }
 
     private mutating func readNetworks(_ root: ManifestValue) -> [DeploymentManifest.Network] {
@@ -532,7 +533,7 @@ public struct DeploymentManifestParser {
     }
 
     private func object(_ value: ManifestValue?, _ path: [FieldPathComponent]) -> [String: JSONValue] {
-        guard let value, case .object(let members) = JSONValue(manifest: value) else { return [:] }
+        guard let value, case .object(let members) = JSONValue(converting: value) else { return [:] }
         return members
     }
 
@@ -564,27 +565,7 @@ public struct DeploymentManifestParser {
         }
     }
 
-    static func scalarText(_ value: ManifestValue) -> String { scalarIfSimple(value) ?? value.goDescription }
-}
-
-extension JSONValue {
-    /// The JSON form of a manifest value: map keys as strings, YAML scalars as JSON scalars.
-    public init(manifest value: ManifestValue) {
-        switch value {
-        case .null: self = .null
-        case .bool(let flag): self = .bool(flag)
-        case .int(let number): self = .int(number)
-        case .float(let number): self = .double(number)
-        case .string(let text): self = .string(text)
-        case .list(let items): self = .array(items.map(JSONValue.init(manifest:)))
-        case .map(let map):
-            var members: [String: JSONValue] = [:]
-            for entry in map.entries {
-                members[DeploymentManifestParser.scalarText(entry.key)] = JSONValue(manifest: entry.value)
-            }
-            self = .object(members)
-        }
-    }
+    static func scalarText(_ value: ManifestValue) -> String { value.keyText }
 }
 
 extension DeploymentManifest {

@@ -1,5 +1,5 @@
 import Foundation
-import SkiffAgent
+import SkiffAgentClient
 import SkiffCloud
 
 /// delete-env: stops the instance, deletes its VM, disks and stemcells, then the state file. Each record is removed

@@ -1,5 +1,5 @@
 import Foundation
-import SkiffAgent
+import SkiffAgentClient
 import SkiffCloud
 import SkiffLocalCloud
 import SkiffManifest
@@ -47,7 +47,7 @@ public struct EnvironmentDeployer: Sendable {
         }
         return try DeployPlanner.plan(
             state: state, prepared: prepared, capabilities: connector.capabilities(prepared.environment.manifest),
-            recreate: options.recreate)
+            recreate: options.recreate, recreateDisks: options.recreatePersistentDisks)
     }
 
     /// Runs create-env.
@@ -72,7 +72,7 @@ public struct EnvironmentDeployer: Sendable {
         let env = prepared.environment
         let plan = try DeployPlanner.plan(
             state: loaded, prepared: prepared, capabilities: connector.capabilities(env.manifest),
-            recreate: options.recreate)
+            recreate: options.recreate, recreateDisks: options.recreatePersistentDisks)
         if plan.isUnchanged {
             stages.sink.line("")
             stages.sink.line("No deployment, stemcell or release changes. Skipping deploy.")

@@ -15,6 +15,8 @@ public struct EnvironmentOptions: Sendable {
     public var variables: VariableFlags
     /// `--recreate`: replace the VM even when nothing changed.
     public var recreate: Bool
+    /// `--recreate-persistent-disks`: migrate the persistent disk to a new one even when nothing changed.
+    public var recreatePersistentDisks: Bool
     /// `--skip-drain`.
     public var skipDrain: Bool
     /// `--force` (delete-env without a state file is then not an error).
@@ -25,8 +27,10 @@ public struct EnvironmentOptions: Sendable {
     /// Options for a manifest; everything else defaults as in the BOSH CLI.
     public init(
         manifestPath: String, statePath: String? = nil, opsFiles: [String] = [], variables: VariableFlags = VariableFlags(),
-        recreate: Bool = false, skipDrain: Bool = false, force: Bool = false, skiffExecutable: String
+        recreate: Bool = false, recreatePersistentDisks: Bool = false, skipDrain: Bool = false, force: Bool = false,
+        skiffExecutable: String
     ) {
+        self.recreatePersistentDisks = recreatePersistentDisks
         self.manifestPath = manifestPath
         self.statePath = statePath
         self.opsFiles = opsFiles

@@ -1,5 +1,5 @@
 import Foundation
-import SkiffAgent
+import SkiffAgentClient
 import SkiffCloud
 import SkiffManifest
 import SkiffNet
@@ -51,9 +51,9 @@ enum JobArchive {
         _ job: DeploymentManifest.JobRef, releaseJob: ReleaseJob, manifest: DeploymentManifest
     ) throws -> RenderedJob {
         let source = PropertyResolver.source(
-            global: TemplateValue(manifest: manifest.globalProperties),
-            cluster: TemplateValue(manifest: manifest.groupProperties),
-            job: job.properties.map(TemplateValue.init(manifest:)))
+            global: TemplateValue(converting: manifest.globalProperties),
+            cluster: TemplateValue(converting: manifest.groupProperties),
+            job: job.properties.map { TemplateValue(converting: $0) })
         do {
             return try JobRenderer.render(jobDirectory: releaseJob.directory, properties: source, spec: specContext(manifest, job: job.name))
         } catch {
@@ -74,21 +74,5 @@ enum JobArchive {
         return SpecContext(
             deployment: manifest.name, name: manifest.instanceGroup, jobName: job, address: address, ip: address,
             networks: contexts)
-    }
-}
-
-extension TemplateValue {
-    /// The template form of a manifest value.
-    init(manifest value: ManifestValue) {
-        switch value {
-        case .null: self = .null
-        case .bool(let flag): self = .bool(flag)
-        case .int(let number): self = .int(number)
-        case .float(let number): self = .double(number)
-        case .string(let text): self = .string(text)
-        case .list(let items): self = .array(items.map(TemplateValue.init(manifest:)))
-        case .map(let map):
-            self = .hash(TemplateHash(map.entries.map { (DeploymentManifestParser.scalarText($0.key), TemplateValue(manifest: $0.value)) }))
-        }
     }
 }

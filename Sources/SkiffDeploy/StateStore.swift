@@ -1,4 +1,5 @@
 import Foundation
+import SkiffCore
 
 #if canImport(Glibc)
     import Glibc
@@ -88,7 +89,11 @@ public final class StateStore: @unchecked Sendable {
 
     /// Writes the state atomically with mode 0600.
     public func save(_ state: DeploymentState) throws {
-        try AtomicFile.write(state.jsonData(), to: url, mode: 0o600)
+        do {
+            try AtomicFile.write(state.jsonData(), to: url.path, mode: 0o600)
+        } catch {
+            throw DeployError(.io, error.message, at: url.path)
+        }
         FaultInjection.stateSaved()
     }
 
@@ -110,45 +115,6 @@ public final class StateStore: @unchecked Sendable {
             try FileManager.default.removeItem(at: url)
         } catch {
             throw DeployError(.state, "cannot delete the state file: \(error.localizedDescription)", at: url.path)
-        }
-    }
-}
-
-/// Whole-file writes that never leave a half-written file: a temp file beside the target, fsync, rename.
-public enum AtomicFile {
-    /// Replaces the file at `url` with `data`, created with `mode`.
-    public static func write(_ data: Data, to url: URL, mode: mode_t) throws {
-        let directory = url.deletingLastPathComponent()
-        let temp = directory.appendingPathComponent(".\(url.lastPathComponent).\(getpid()).\(UInt32.random(in: 0...UInt32.max)).tmp")
-        let descriptor = open(temp.path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, mode)
-        guard descriptor >= 0 else {
-            throw DeployError(.io, "cannot write: \(String(cString: strerror(errno)))", at: url.path)
-        }
-        var failure: String?
-        data.withUnsafeBytes { buffer in
-            var offset = 0
-            while offset < buffer.count {
-                let written = Glibc.write(descriptor, buffer.baseAddress.map { $0 + offset }, buffer.count - offset)
-                if written < 0 {
-                    if errno == EINTR { continue }
-                    failure = String(cString: strerror(errno))
-                    return
-                }
-                offset += written
-            }
-        }
-        if failure == nil && fchmod(descriptor, mode) != 0 { failure = String(cString: strerror(errno)) }
-        if failure == nil && fsync(descriptor) != 0 { failure = String(cString: strerror(errno)) }
-        close(descriptor)
-        if failure == nil && rename(temp.path, url.path) != 0 { failure = String(cString: strerror(errno)) }
-        if let failure {
-            unlink(temp.path)
-            throw DeployError(.io, "cannot write: \(failure)", at: url.path)
-        }
-        let directoryDescriptor = open(directory.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if directoryDescriptor >= 0 {
-            fsync(directoryDescriptor)
-            close(directoryDescriptor)
         }
     }
 }

@@ -274,6 +274,18 @@ public struct LocalCloud: CloudProvider {
         )
     }
 
+    /// The settings the VM's agent reads from `/var/vcap/bosh/settings.json`.
+    public func agentSettings(
+        agentID: String, vmCID: String, networks: [String: CPINetwork], env: [String: JSONValue]
+    ) throws(CloudError) -> AgentSettings {
+        let mbusText =
+            config.mbus ?? env["bosh"]?["mbus"]?["urls"]?.arrayValue?.first?.stringValue ?? "https://0.0.0.0:6868"
+        return AgentSettings(
+            agentID: agentID, vm: .init(name: vmCID), networks: networks,
+            disks: .init(system: "/", ephemeral: "/var/vcap/data", persistent: [:]),
+            mbus: try MbusURL(parsing: mbusText), ntp: config.ntp, env: env)
+    }
+
     /// Builds the VM's own root: the stemcell's files, the agent settings, and the boot script.
     func prepareRoot(
         _ record: VMRecord, stemcell: String, agentCommand: [String], plan: NetworkPlan,
@@ -291,13 +303,8 @@ public struct LocalCloud: CloudProvider {
             try Files.makeDirectory(root + path)
         }
         try Files.makeDirectory(directory + "/.var")
-        let mbus =
-            config.mbus ?? env["bosh"]?["mbus"]?["urls"]?.arrayValue?.first?.stringValue ?? "https://0.0.0.0:6868"
-        let settings = AgentSettings(
-            agentID: record.agentID, vm: .init(name: record.cid), networks: networks,
-            disks: .init(system: "/", ephemeral: "/var/vcap/data", persistent: [:]), mbus: mbus, ntp: config.ntp,
-            env: env)
-        try Files.write(try settings.encoded().prettyEncoded(), to: root + "/var/vcap/bosh/settings.json", mode: 0o600)
+        try agentSettings(agentID: record.agentID, vmCID: record.cid, networks: networks, env: env)
+            .write(to: root + "/var/vcap/bosh/settings.json")
         try Files.write(bootScript(record, agentCommand: agentCommand, plan: plan), to: directory + "/boot.sh")
     }
 
@@ -573,9 +580,9 @@ public struct LocalCloud: CloudProvider {
     func updateSettings(_ vmCID: String, _ change: (inout AgentSettings) -> Void) throws(CloudError) {
         let path = layout.vm(vmCID) + "/root/var/vcap/bosh/settings.json"
         guard let data = FileManager.default.contents(atPath: path) else { return }
-        var settings = try JSONValue(parsing: data).decode(AgentSettings.self)
+        var settings = try AgentSettings.decode(data, source: path)
         change(&settings)
-        try Files.write(try settings.encoded().prettyEncoded(), to: path, mode: 0o600)
+        try settings.write(to: path)
     }
 
     // MARK: for operators and tests

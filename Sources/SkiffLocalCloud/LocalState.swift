@@ -98,17 +98,9 @@ enum Files {
         throw CloudError.cloud("cannot create directory '\(path)': \(String(cString: strerror(errno)))")
     }
 
-    /// Writes `data` atomically (temporary file, then rename) with `mode`.
+    /// Writes `data` atomically with `mode` (``AtomicFile``).
     static func write(_ data: Data, to path: String, mode: Int = 0o644) throws(CloudError) {
-        let temporary = path + ".tmp-\(getpid())"
-        guard FileManager.default.createFile(atPath: temporary, contents: data, attributes: [.posixPermissions: mode])
-        else {
-            throw CloudError.cloud("cannot write '\(path)'")
-        }
-        guard rename(temporary, path) == 0 else {
-            unlink(temporary)
-            throw CloudError.cloud("cannot write '\(path)': \(String(cString: strerror(errno)))")
-        }
+        try AtomicFile.write(data, to: path, mode: UInt32(mode))
     }
 
     static func write(_ text: String, to path: String, mode: Int = 0o644) throws(CloudError) {

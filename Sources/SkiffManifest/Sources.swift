@@ -1,4 +1,5 @@
 import Foundation
+import SkiffCore
 
 /// The text of one input file (manifest, ops file, vars file), with the name used in messages.
 public struct SourceText: Sendable {
@@ -265,44 +266,12 @@ public struct VarsStore: Sendable {
         values.set(.string(name), value)
     }
 
-    /// Writes the whole store: a temp file in the same directory (0600), fsync, rename over the target.
+    /// Writes the whole store atomically (``AtomicFile``: temp file in the same directory, 0600, fsync, rename).
     public func save() throws(ManifestError) {
-        let expanded = (path as NSString).expandingTildeInPath
-        let text = YAMLWriter.write(.map(values))
-        let url = URL(fileURLWithPath: expanded)
-        let directory = url.deletingLastPathComponent().path
-        let temporary = directory + "/." + url.lastPathComponent + ".skiff-tmp-\(getpid())"
-        func failure(_ step: String) -> ManifestError {
-            ManifestError(.varsStore, "Writing vars store: \(step): \(String(cString: strerror(errno)))", file: path)
-        }
-        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_EXCL, 0o600)
-        guard descriptor >= 0 else { throw failure("creating \(temporary)") }
-        var ok = false
-        defer {
-            if !ok { unlink(temporary) }
-        }
-        let bytes = Array(text.utf8)
-        var written = 0
-        while written < bytes.count {
-            let result = bytes[written...].withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
-            if result < 0 {
-                if errno == EINTR { continue }
-                close(descriptor)
-                throw failure("writing")
-            }
-            written += result
-        }
-        guard fchmod(descriptor, 0o600) == 0, fsync(descriptor) == 0 else {
-            close(descriptor)
-            throw failure("syncing")
-        }
-        close(descriptor)
-        guard rename(temporary, expanded) == 0 else { throw failure("renaming into place") }
-        ok = true
-        let directoryDescriptor = open(directory, O_RDONLY)
-        if directoryDescriptor >= 0 {
-            fsync(directoryDescriptor)
-            close(directoryDescriptor)
+        do {
+            try AtomicFile.write(YAMLWriter.write(.map(values)), to: path, mode: 0o600)
+        } catch {
+            throw ManifestError(.varsStore, "Writing vars store: \(error.message)", file: path)
         }
     }
 }

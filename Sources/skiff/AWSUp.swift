@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SkiffCore
 import SkiffAWS
 
 /// `skiff aws up`: create (or converge) the IPv6 network and write the manifest vars.
@@ -48,7 +49,7 @@ struct AWSUp: AsyncParsableCommand {
                 throw NetworkEnvironmentError("environment '\(spec.name)' is incomplete; run skiff aws up again")
             }
             if let varsOut {
-                try PrivateFile.write(vars.yaml, to: varsOut)
+                try AtomicFile.write(vars.yaml, to: varsOut, mode: 0o600)
                 printError("skiff: wrote \(varsOut)")
             } else {
                 print(vars.yaml, terminator: "")

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SkiffCore
 import SkiffAgent
 
 /// `skiff agent`: the bosh-agent HTTPS mbus protocol, for VMs the local cloud starts.
@@ -28,7 +29,7 @@ struct AgentCommand: AsyncParsableCommand {
             }
             try await agent.restore()
             let server = try await AgentServer.bind(agent: agent)
-            let mbus = try loaded.mbusURL()
+            let mbus = loaded.mbus
             printError("skiff agent \(loaded.agentID) listening on \(mbus.scheme)://\(mbus.host.hostPort(server.port))")
             let serving = Task { try await server.run() }
             let sources = SignalWatcher(server: server, serving: serving).install()

@@ -15,7 +15,7 @@ struct CreateEnv: AsyncParsableCommand {
             """
     )
 
-    @Argument(help: "The manifest (a BOSH create-env manifest).")
+    @Argument(help: "The manifest (a BOSH create-env manifest).", completion: .file())
     var manifest: String
 
     @OptionGroup var vars: VarsOptions
@@ -25,6 +25,11 @@ struct CreateEnv: AsyncParsableCommand {
     var recreate = false
 
     @Flag(
+        name: .customLong("recreate-persistent-disks"),
+        help: "Recreate the persistent disk (its content migrated by the agent) even if nothing changed.")
+    var recreatePersistentDisks = false
+
+    @Flag(
         name: .customLong("dry-run"),
         help: "Print what create-env would do (stemcell, VM, disk, jobs, manifest diff) and change nothing.")
     var dryRun = false
@@ -32,7 +37,8 @@ struct CreateEnv: AsyncParsableCommand {
     func run() async throws {
         let options = EnvironmentOptions(
             manifestPath: manifest, statePath: environment.state, opsFiles: vars.opsFiles, variables: vars.flags,
-            recreate: recreate, skipDrain: environment.skipDrain, skiffExecutable: skiffExecutablePath)
+            recreate: recreate, recreatePersistentDisks: recreatePersistentDisks, skipDrain: environment.skipDrain,
+            skiffExecutable: skiffExecutablePath)
         let sink = environment.sink
         if dryRun {
             let plan = try await reportingErrors { try await EnvironmentDeployer(options: options, sink: sink).plan() }

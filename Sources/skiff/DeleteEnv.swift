@@ -9,7 +9,7 @@ struct DeleteEnv: AsyncParsableCommand {
         abstract: "Delete the environment a BOSH create-env manifest describes: VM, disk, stemcell and state file."
     )
 
-    @Argument(help: "The manifest the environment was created from.")
+    @Argument(help: "The manifest the environment was created from.", completion: .file())
     var manifest: String
 
     @OptionGroup var vars: VarsOptions

@@ -14,7 +14,7 @@ struct Interpolate: AsyncParsableCommand {
         aliases: ["int"]
     )
 
-    @Argument(help: "The manifest (or '-' for standard input).")
+    @Argument(help: "The manifest (or '-' for standard input).", completion: .file())
     var manifest: String
 
     @OptionGroup var vars: VarsOptions

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 
 /// The `skiff` command: BOSH's director-less workflow, IPv6 first.
 @main
@@ -13,6 +14,32 @@ struct Skiff: AsyncParsableCommand {
             delete-env and interpolate commands, and speaks the same CPI and agent protocols.
             """,
         version: version,
-        subcommands: [IP.self, Interpolate.self, CreateEnv.self, DeleteEnv.self, CPI.self, Local.self, AgentCommand.self, AWS.self]
+        subcommands: [
+            IP.self, Interpolate.self, CreateEnv.self, DeleteEnv.self, StopEnv.self, StartEnv.self, CPI.self, Local.self,
+            AgentCommand.self, AWS.self,
+        ]
     )
+
+    @OptionGroup(title: "Global options (accepted anywhere on the command line)") var global: GlobalOptions
+
+    /// Parses the command line and runs the subcommand. The BOSH CLI's global flags may stand anywhere; a usage
+    /// error exits 1, as bosh does (not sysexits' 64).
+    static func main() async {
+        let (global, arguments) = GlobalFlags.extract(from: Array(CommandLine.arguments.dropFirst()))
+        do {
+            var command = try parseAsRoot(arguments)
+            GlobalFlags.current = global
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            if exitCode(for: error) == .validationFailure {
+                printError(fullMessage(for: error))
+                Foundation.exit(1)
+            }
+            exit(withError: error)
+        }
+    }
 }

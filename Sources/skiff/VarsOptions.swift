@@ -10,12 +10,14 @@ struct VarsOptions: ParsableArguments {
 
     @Option(
         name: .customLong("var-file"),
-        help: ArgumentHelp("Set a variable to the contents of a file.", valueName: "NAME=PATH"))
+        help: ArgumentHelp("Set a variable to the contents of a file.", valueName: "NAME=PATH"),
+        completion: .file())
     var varFiles: [String] = []
 
     @Option(
         name: [.customShort("l"), .customLong("vars-file")],
-        help: ArgumentHelp("Load variables from a YAML file (also a FIFO, as in -l <(cmd)).", valueName: "PATH"))
+        help: ArgumentHelp("Load variables from a YAML file (also a FIFO, as in -l <(cmd)).", valueName: "PATH"),
+        completion: .file())
     var varsFiles: [String] = []
 
     @Option(
@@ -25,12 +27,14 @@ struct VarsOptions: ParsableArguments {
 
     @Option(
         name: .customLong("vars-store"),
-        help: ArgumentHelp("Load variables from, and save generated variables to, a YAML file.", valueName: "PATH"))
+        help: ArgumentHelp("Load variables from, and save generated variables to, a YAML file.", valueName: "PATH"),
+        completion: .file())
     var varsStore: String?
 
     @Option(
         name: [.customShort("o"), .customLong("ops-file")],
-        help: ArgumentHelp("Load a go-patch ops file (applied in order).", valueName: "PATH"))
+        help: ArgumentHelp("Load a go-patch ops file (applied in order).", valueName: "PATH"),
+        completion: .file())
     var opsFiles: [String] = []
 
     /// The flag values as the library takes them.

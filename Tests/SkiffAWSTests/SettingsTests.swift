@@ -174,7 +174,7 @@ struct SettingsTests {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("skiff-vars-\(UUID().uuidString).yml")
             .path
         defer { try? FileManager.default.removeItem(atPath: path) }
-        try PrivateFile.write("a: \"1\"\n", to: path)
+        try AtomicFile.write("a: \"1\"\n", to: path, mode: 0o600)
         let attributes = try FileManager.default.attributesOfItem(atPath: path)
         #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o600)
         #expect(try String(contentsOfFile: path, encoding: .utf8) == "a: \"1\"\n")

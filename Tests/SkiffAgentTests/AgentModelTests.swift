@@ -1,89 +1,12 @@
-import SkiffCloud
+import SkiffCore
 import Foundation
+import SkiffAgentClient
 import SkiffNet
 import Testing
 
 @testable import SkiffAgent
 
-@Suite struct MbusURLTests {
-    @Test func parsesBracketedIPv6WithCredentials() throws {
-        let url = try MbusURL(parsing: "https://mbus:p%40ss@[fd00::4]:6868")
-        #expect(url.user == "mbus")
-        #expect(url.password == "p@ss")
-        #expect(url.host == IPAddress("fd00::4"))
-        #expect(url.port == 6868)
-        #expect(url.baseURL == "https://[fd00::4]:6868")
-    }
-
-    @Test func parsesIPv4AndUnspecified() throws {
-        #expect(try MbusURL(parsing: "https://mbus:pw@0.0.0.0:6868").host == IPAddress("0.0.0.0"))
-        #expect(try MbusURL(parsing: "https://mbus:pw@[::]:6868/agent").host == IPAddress("::"))
-    }
-
-    @Test func descriptionNeverShowsThePassword() throws {
-        let url = try MbusURL(parsing: "https://mbus:topsecret@10.0.0.6:6868")
-        #expect(!url.description.contains("topsecret"))
-        #expect(url.description == "https://mbus:REDACTED@10.0.0.6:6868")
-    }
-
-    @Test(arguments: [
-        "http://mbus:pw@10.0.0.6:6868", "https://mbus:pw@fd00::4:6868", "https://mbus:pw@10.0.0.6",
-        "https://mbus:pw@agent.example:6868", "https://mbus:pw@[fd00::4:6868",
-    ])
-    func rejectsBadURLs(text: String) {
-        #expect(throws: AgentError.self) { try MbusURL(parsing: text) }
-        do {
-            _ = try MbusURL(parsing: text)
-        } catch {
-            #expect(!error.message.contains("pw@"))
-        }
-    }
-}
-
-@Suite struct SettingsTests {
-    static let boshSettings = """
-        {"agent_id":"a1b2","vm":{"name":"vm-1"},
-         "networks":{"default":{"type":"manual","ip":"fd00::4","netmask":"ffff:ffff:ffff:ffff::","gateway":"fd00::1",
-           "dns":["fd00::1"],"default":["dns","gateway"],"cloud_properties":{"subnet":"s1"}}},
-         "disks":{"system":"/dev/sda","ephemeral":"/dev/sdb","persistent":{"disk-1":{"path":"/dev/sdc"}}},
-         "mbus":"https://mbus:pw@[::]:6868","ntp":["pool.ntp.org"],
-         "blobstore":{"provider":"local","options":{"blobstore_path":"/var/vcap/micro_bosh/data/cache"}},
-         "env":{"bosh":{"password":"*","mbus":{"cert":{"ca":"CA","certificate":"CERT","private_key":"KEY"}},
-           "ipv6":{"enable":true},"unknown_field":1},"persistent_disk_fs":"ext4"}}
-        """
-
-    @Test func decodesBoshFieldNames() throws {
-        let settings = try AgentSettings.decode(Data(Self.boshSettings.utf8), source: "settings.json")
-        #expect(settings.agentID == "a1b2")
-        #expect(settings.networks?["default"]?.address == IPAddress("fd00::4"))
-        #expect(settings.networks?["default"]?.default == ["dns", "gateway"])
-        #expect(settings.disks?.persistent?["disk-1"]?["path"] == "/dev/sdc")
-        #expect(settings.env?.bosh?.mbus?.cert?.privateKey == "KEY")
-        #expect(settings.env?.bosh?.ipv6?.enable == true)
-        #expect(settings.env?.persistentDiskFS == "ext4")
-        #expect(try settings.mbusURL().host == IPAddress("::"))
-        let again = try AgentSettings.decode(try settings.encoded(), source: "again")
-        #expect(again == settings)
-    }
-
-    @Test func errorsNameFileAndField() {
-        let bad = #"{"agent_id": 5, "mbus": "https://mbus:pw@[::1]:6868"}"#
-        #expect {
-            try AgentSettings.decode(Data(bad.utf8), source: "/tmp/s.json")
-        } throws: { error in
-            let message = "\(error)"
-            return message.contains("/tmp/s.json") && message.contains("agent_id")
-        }
-        let missing = #"{"agent_id": "x"}"#
-        #expect {
-            try AgentSettings.decode(Data(missing.utf8), source: "s.json")
-        } throws: { "\($0)".contains("missing field 'mbus'") }
-        let badMbus = #"{"agent_id": "x", "mbus": "https://mbus:hunter2@nowhere:6868"}"#
-        #expect {
-            try AgentSettings.decode(Data(badMbus.utf8), source: "s.json")
-        } throws: { "\($0)".contains("host must be an IP address") && !"\($0)".contains("hunter2") }
-    }
-
+@Suite struct AgentPathsTests {
     @Test func rebasesVarVcapPaths() {
         let paths = AgentPaths(root: "/tmp/r")
         #expect(paths.rebase("/var/vcap/micro_bosh/data/cache") == "/tmp/r/micro_bosh/data/cache")

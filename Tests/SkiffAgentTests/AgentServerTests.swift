@@ -1,4 +1,6 @@
 import Foundation
+import SkiffCore
+import SkiffAgentClient
 import SkiffNet
 import Testing
 
@@ -62,7 +64,7 @@ import Testing
     @Test(arguments: loopbacks)
     func unreachableAgentErrorNamesAddressPortAndFamily(host: IPAddress) async throws {
         // Find a port nothing listens on: bind, note the port, close.
-        let agent = Agent(settings: AgentSettings(agentID: "a", mbus: "https://m:p@[::1]:1"), root: "/nonexistent")
+        let agent = Agent(settings: AgentSettings(agentID: "a", mbus: try MbusURL(parsing: "https://m:p@[::1]:1")), root: "/nonexistent")
         let server = try await AgentServer.bind(
             agent: agent, mbus: MbusURL(user: "m", password: "p", host: host, port: 0), certificate: nil)
         let port = server.port
@@ -303,7 +305,7 @@ enum BlobDigestHelper {
         let (ca, leaf) = try MbusCertificates.issue(ipAddresses: [.v4(IPv4Address(bits: 0x0a00_0009))])
         let root = try AgentFixture.makeRoot()
         defer { try? FileManager.default.removeItem(atPath: root) }
-        let agent = Agent(settings: AgentSettings(agentID: "a", mbus: "https://m:p@[::1]:1"), root: root)
+        let agent = Agent(settings: AgentSettings(agentID: "a", mbus: try MbusURL(parsing: "https://m:p@[::1]:1")), root: root)
         let server = try await AgentServer.bind(
             agent: agent, mbus: MbusURL(user: "m", password: "p", host: loopbacks[0], port: 0), certificate: leaf)
         let serving = Task { try await server.run() }
@@ -398,7 +400,7 @@ enum BlobDigestHelper {
         let settings = try AgentSettings.decode(
             Data(#"{"agent_id":"any","mbus":"https://mbus:pw@[::]:6868"}"#.utf8), source: "inline")
         let agent = Agent(settings: settings, root: root)
-        let listen = try settings.mbusURL()
+        let listen = settings.mbus
         let server = try await AgentServer.bind(
             agent: agent, mbus: MbusURL(user: "mbus", password: "pw", host: listen.host, port: 0), certificate: nil)
         let serving = Task { try await server.run() }

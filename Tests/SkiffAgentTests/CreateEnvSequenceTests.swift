@@ -1,4 +1,6 @@
 import Foundation
+import SkiffCore
+import SkiffAgentClient
 import SkiffNet
 import Testing
 

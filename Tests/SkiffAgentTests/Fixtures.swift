@@ -1,4 +1,6 @@
 import Foundation
+import SkiffAgentClient
+import SkiffCore
 import SkiffNet
 import Testing
 
@@ -35,12 +37,10 @@ struct AgentFixture {
         let root = try makeRoot()
         let (ca, leaf) = try MbusCertificates.issue(ipAddresses: [host])
         let settings = AgentSettings(
-            agentID: "agent-\(UUID().uuidString.prefix(8))",
-            mbus: "https://mbus:\(password)@\(host.hostPort(6868))",
-            blobstore: .init(provider: "local", options: ["blobstore_path": "/var/vcap/micro_bosh/data/cache"]),
-            env: .init(bosh: .init(mbus: .init(cert: leaf))),
-            networks: ["default": .init(type: "manual", ip: host.description)],
-            vm: .init(name: "vm-test"))
+            agentID: "agent-\(UUID().uuidString.prefix(8))", vm: .init(name: "vm-test"),
+            networks: ["default": .init(type: "manual", ip: host)],
+            mbus: MbusURL(user: "mbus", password: password, host: host, port: 6868), blobstore: .local,
+            env: ["bosh": ["mbus": ["cert": try JSONValue(encoding: leaf)]]])
         let agent = Agent(settings: settings, root: root, timing: timing)
         let listen = MbusURL(user: "mbus", password: password, host: host, port: 0)
         let server = try await AgentServer.bind(agent: agent, mbus: listen, certificate: leaf)

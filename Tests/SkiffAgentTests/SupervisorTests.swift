@@ -1,4 +1,5 @@
 import Foundation
+import SkiffCore
 import Testing
 
 @testable import SkiffAgent

@@ -215,8 +215,8 @@ struct CPIProtocolTests {
         let settings = AgentSettings(
             agentID: "agent-1", vm: .init(name: "vm-1"),
             networks: ["default": CPINetwork(ip: IPAddress("10.0.0.5"), netmask: IPAddress("255.255.255.0"))],
-            mbus: "https://mbus:secret@0.0.0.0:6868", env: ["bosh": ["password": "x"]])
-        let json = try settings.encoded()
+            mbus: try MbusURL(parsing: "https://mbus:secret@0.0.0.0:6868"), env: ["bosh": ["password": "x"]])
+        let json = settings.json
         #expect(json["agent_id"] == "agent-1")
         #expect(json["vm"]?["name"] == "vm-1")
         #expect(json["networks"]?["default"]?["ip"] == "10.0.0.5")

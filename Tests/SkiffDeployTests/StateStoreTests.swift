@@ -96,11 +96,11 @@ struct StateStoreTests {
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let url = directory.appendingPathComponent("file")
-        for round in 0..<5 { try AtomicFile.write(Data("round \(round)".utf8), to: url, mode: 0o600) }
+        for round in 0..<5 { try AtomicFile.write(Data("round \(round)".utf8), to: url.path, mode: 0o600) }
         #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path) == ["file"])
         #expect(try String(contentsOf: url, encoding: .utf8) == "round 4")
-        #expect(throws: DeployError.self) {
-            try AtomicFile.write(Data(), to: directory.appendingPathComponent("missing/file"), mode: 0o600)
+        #expect(throws: CloudError.self) {
+            try AtomicFile.write(Data(), to: directory.appendingPathComponent("missing/file").path, mode: 0o600)
         }
     }
 }

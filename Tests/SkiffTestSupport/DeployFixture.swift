@@ -1,5 +1,5 @@
 import Foundation
-import SkiffAgent
+import SkiffAgentClient
 import SkiffCloud
 import SkiffDeploy
 

@@ -1,8 +1,9 @@
 import Foundation
+import SkiffCore
 
 /// What one run of a program printed and returned.
 public struct ProcessResult: Sendable {
-    /// The exit status (or the signal number, for a killed process).
+    /// The exit status (or 128 + the signal number, for a killed process).
     public let status: Int32
     /// Everything written to standard output.
     public let stdout: String
@@ -31,38 +32,16 @@ public enum TestProcess {
         return repository.appendingPathComponent(".build/debug/skiff")
     }
 
-    /// Runs `executable` with `arguments`, feeding `stdin` (none: /dev/null), and waits for it.
+    /// Runs `executable` with `arguments`, feeding `stdin` (none: /dev/null), and waits for it
+    /// (``ProcessRunner``).
     public static func run(
         _ executable: String, _ arguments: [String], stdin: String? = nil, environment: [String: String]? = nil
     ) throws -> ProcessResult {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        if let environment { process.environment = environment }
-        let input = Pipe()
-        let output = Pipe()
-        let errors = Pipe()
-        process.standardInput = stdin == nil ? FileHandle.nullDevice : input
-        process.standardOutput = output
-        process.standardError = errors
-        try process.run()
-        if let stdin {
-            input.fileHandleForWriting.write(Data(stdin.utf8))
-            try input.fileHandleForWriting.close()
-        }
-        nonisolated(unsafe) var errorData = Data()
-        let group = DispatchGroup()
-        group.enter()
-        DispatchQueue.global().async {
-            errorData = errors.fileHandleForReading.readDataToEndOfFile()
-            group.leave()
-        }
-        let outputData = output.fileHandleForReading.readDataToEndOfFile()
-        group.wait()
-        process.waitUntilExit()
+        let command = ProcessCommand(
+            executable, arguments, environment: environment, input: stdin.map { Data($0.utf8) })
+        let output = try ProcessRunner.runBlocking(command).get()
         return ProcessResult(
-            status: process.terminationStatus, stdout: String(decoding: outputData, as: UTF8.self),
-            stderr: String(decoding: errorData, as: UTF8.self))
+            status: output.status, stdout: output.stdoutText, stderr: String(decoding: output.stderr, as: UTF8.self))
     }
 
     /// Runs the built `skiff`.

@@ -1,5 +1,6 @@
 import Foundation
 import SkiffCloud
+import SkiffNet
 
 /// The EC2 side of the AWS CPI: stemcells, VMs with IPv4 and IPv6 addresses, Elastic IPs and EBS disks.
 ///
@@ -129,7 +130,7 @@ public struct AWSCPI: Sendable {
             ephemeral = (sizeGiB: max(1, (sizeMiB + 1023) / 1024), type: disk["type"]?.stringValue ?? "gp3")
         }
         let vmName = "vm-\(UUID().uuidString.lowercased())"
-        let userData = agentSettings(
+        let userData = try agentSettings(
             agentID: agentID, vmName: vmName, networks: networks, env: env, ephemeral: ephemeral != nil)
         var tags = [EC2Tag("Name", vmName), EC2Tag("agent_id", agentID), EC2Tag("created_by", "skiff")]
         if let boshTags = env["bosh"]?["tags"]?.objectValue {
@@ -139,7 +140,7 @@ public struct AWSCPI: Sendable {
         }
         let request = RunInstancesRequest(
             imageID: stemcellCID, instanceType: instanceType, subnetID: subnetID, securityGroupIDs: groupIDs,
-            keyName: keyName, userData: userData.description,
+            keyName: keyName, userData: userData.json.description,
             clientToken: "skiff-\(agentID.prefix(24))-\(UUID().uuidString.prefix(8).lowercased())",
             privateIPv4: sorted.ipv4?.ip, ipv6Addresses: sorted.ipv6.map { [$0.ip] } ?? [],
             ipv6AddressCount: countProperty, zone: zone, ephemeralDisk: ephemeral, tags: tags)
@@ -257,32 +258,27 @@ public struct AWSCPI: Sendable {
     /// (manual ones with `use_dhcp: true`, as EC2 hands addresses out by DHCP and DHCPv6), and the agent's own
     /// settings (agent id, vm name, mbus, ntp, blobstore, disks, env).
     public func agentSettings(agentID: String, vmName: String, networks: JSONValue, env: JSONValue, ephemeral: Bool)
-        -> JSONValue
+        throws(CloudError) -> AgentSettings
     {
-        var agentNetworks: [String: JSONValue] = [:]
-        var nameservers: [JSONValue] = []
-        for (name, spec) in networks.objectValue ?? [:] {
-            guard var members = spec.objectValue else { continue }
-            if (members["type"]?.stringValue ?? "manual") != "vip" { members["use_dhcp"] = .bool(true) }
-            if let dns = members["dns"]?.arrayValue, nameservers.isEmpty { nameservers = dns }
-            agentNetworks[name] = .object(members)
+        var agentNetworks = try CPINetwork.networks(json: networks)
+        var nameservers: [IPAddress] = []
+        for name in agentNetworks.keys.sorted() {
+            guard var network = agentNetworks[name] else { continue }
+            if (network.type ?? "manual") != "vip" { network.other["use_dhcp"] = true }
+            if let dns = network.dns, nameservers.isEmpty { nameservers = dns }
+            agentNetworks[name] = network
         }
-        var settings: [String: JSONValue] = [
-            "agent_id": .string(agentID),
-            "vm": .object(["name": .string(vmName)]),
-            "server": .object(["name": .string(vmName)]),
-            "networks": .object(agentNetworks),
-            "disks": .object([
-                "system": .string("/dev/xvda"), "ephemeral": ephemeral ? .string("/dev/sdb") : .null,
-                "persistent": .object([:]),
-            ]),
-            "env": env,
-            "ntp": .array(config.ntp.map { .string($0) }),
-        ]
-        if !nameservers.isEmpty { settings["dns"] = .object(["nameserver": .array(nameservers)]) }
-        if let mbus = config.mbus { settings["mbus"] = .string(mbus) }
-        if let blobstore = config.blobstore { settings["blobstore"] = blobstore }
-        return .object(settings)
+        var blobstore: AgentSettings.Blobstore?
+        if let store = config.blobstore {
+            blobstore = AgentSettings.Blobstore(
+                provider: store["provider"]?.stringValue ?? "", options: store["options"]?.objectValue ?? [:])
+        }
+        return AgentSettings(
+            agentID: agentID, vm: .init(name: vmName), server: .init(name: vmName), networks: agentNetworks,
+            nameservers: nameservers.isEmpty ? nil : nameservers,
+            disks: .init(system: "/dev/xvda", ephemeral: ephemeral ? "/dev/sdb" : .null),
+            mbus: try MbusURL(parsing: config.mbus ?? "https://0.0.0.0:6868"), ntp: config.ntp, blobstore: blobstore,
+            env: env.objectValue ?? [:])
     }
 
     /// `delete_vm`: terminates the instance and waits until it is gone; an unknown instance is `VMNotFound`.

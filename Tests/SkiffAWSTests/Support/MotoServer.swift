@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import SkiffAWS
+import SkiffCore
 
 #if canImport(Glibc)
     import Glibc
@@ -27,32 +28,10 @@ struct ChildResult {
 func runChild(_ executable: String, _ arguments: [String], input: String = "", environment: [String: String]? = nil)
     throws -> ChildResult
 {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    if let environment { process.environment = environment }
-    let stdin = Pipe()
-    let stdout = Pipe()
-    let stderr = Pipe()
-    process.standardInput = stdin
-    process.standardOutput = stdout
-    process.standardError = stderr
-    try process.run()
-    let group = DispatchGroup()
-    nonisolated(unsafe) var errorData = Data()
-    group.enter()
-    DispatchQueue.global().async {
-        errorData = stderr.fileHandleForReading.readDataToEndOfFile()
-        group.leave()
-    }
-    stdin.fileHandleForWriting.write(Data(input.utf8))
-    try stdin.fileHandleForWriting.close()
-    let out = stdout.fileHandleForReading.readDataToEndOfFile()
-    group.wait()
-    process.waitUntilExit()
+    let command = ProcessCommand(executable, arguments, environment: environment, input: Data(input.utf8))
+    let output = try ProcessRunner.runBlocking(command).get()
     return ChildResult(
-        status: process.terminationStatus, stdout: String(decoding: out, as: UTF8.self),
-        stderr: String(decoding: errorData, as: UTF8.self))
+        status: output.status, stdout: output.stdoutText, stderr: String(decoding: output.stderr, as: UTF8.self))
 }
 
 /// Runs `python3 script` with `input` on stdin and returns stdout; throws with stderr on failure.

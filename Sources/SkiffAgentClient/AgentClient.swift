@@ -1,4 +1,4 @@
-import SkiffCloud
+import SkiffCore
 import AsyncHTTPClient
 import Crypto
 import Foundation
@@ -61,6 +61,12 @@ public struct AgentState: Sendable, Hashable {
         public var name: String
         /// Its state, `running` when healthy.
         public var state: String
+
+        /// Creates a process entry.
+        public init(name: String, state: String) {
+            self.name = name
+            self.state = state
+        }
     }
 
     /// `running`, `failing`, `starting`, `stopped`, …

@@ -3,8 +3,9 @@ import SkiffNet
 
 /// The agent's mbus address, `https://USER:PASSWORD@HOST:PORT`, parsed into values.
 ///
-/// The password is kept but never printed: `description` masks it.
-public struct MbusURL: Hashable, Sendable, CustomStringConvertible {
+/// The one parser of mbus URLs: agent settings, `cloud_provider.mbus` and the agent client all use it. The password
+/// is kept but never printed: `description` masks it; only ``text`` (for the settings file) holds it.
+public struct MbusURL: Hashable, Sendable, CustomStringConvertible, Codable {
     /// `https` (the only scheme the HTTPS mbus speaks).
     public let scheme: String
     /// The basic-auth user, if the URL has one.
@@ -26,9 +27,9 @@ public struct MbusURL: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// Parses `https://user:password@[2600::4]:6868` (userinfo percent-decoded, IPv6 in brackets, port required).
-    public init(parsing text: String) throws(AgentError) {
-        func bad(_ reason: String) -> AgentError {
-            AgentError(.invalidMbusURL, "invalid mbus URL '\(MbusURL.redacting(text))': \(reason)")
+    public init(parsing text: String) throws(CloudError) {
+        func bad(_ reason: String) -> CloudError {
+            CloudError.cloud("invalid mbus URL '\(MbusURL.redacting(text))': \(reason)")
         }
         guard let schemeEnd = text.range(of: "://") else { throw bad("expected https://USER:PASSWORD@HOST:PORT") }
         let scheme = text[..<schemeEnd.lowerBound].lowercased()
@@ -79,6 +80,28 @@ public struct MbusURL: Hashable, Sendable, CustomStringConvertible {
         "\(scheme)://\(userinfoText(masked: true))\(host.hostPort(port))"
     }
 
+    /// The whole URL with its password, percent-encoded as needed: what settings files carry. A secret.
+    public var text: String {
+        "\(scheme)://\(userinfoText(masked: false))\(host.hostPort(port))"
+    }
+
+    /// Reads the URL from a JSON or YAML string.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        let text = try container.decode(String.self)
+        do {
+            self = try MbusURL(parsing: text)
+        } catch {
+            throw DecodingError.dataCorruptedError(in: container, debugDescription: error.message)
+        }
+    }
+
+    /// Writes ``text``.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(text)
+    }
+
     /// `https://[host]:port` without userinfo.
     public var baseURL: String { "\(scheme)://\(host.hostPort(port))" }
 
@@ -96,12 +119,20 @@ public struct MbusURL: Hashable, Sendable, CustomStringConvertible {
 
     private func userinfoText(masked: Bool) -> String {
         guard let user else { return "" }
-        if password == nil { return "\(user)@" }
-        return masked ? "\(user):REDACTED@" : "\(user):\(password ?? "")@"
+        let name = Self.encode(user)
+        guard let password else { return "\(name)@" }
+        return masked ? "\(name):REDACTED@" : "\(name):\(Self.encode(password))@"
+    }
+
+    /// Percent-encodes what may not stand in URL userinfo as is.
+    private static func encode(_ part: String) -> String {
+        let allowed = CharacterSet(
+            charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~!$&'()*+,;=")
+        return part.addingPercentEncoding(withAllowedCharacters: allowed) ?? part
     }
 
     /// Replaces anything between `://user:` and `@` in free text with `REDACTED`.
-    static func redacting(_ text: String) -> String {
+    public static func redacting(_ text: String) -> String {
         guard let schemeEnd = text.range(of: "://"), let at = text.lastIndex(of: "@"), at > schemeEnd.upperBound
         else { return text }
         let userinfo = text[schemeEnd.upperBound..<at]

@@ -1,4 +1,4 @@
-import SkiffCloud
+import Foundation
 
 /// The spec the CLI `apply`s to the agent (§9.4): what to install and run.
 public struct ApplySpec: Codable, Hashable, Sendable {
@@ -174,3 +174,6 @@ public enum AgentResponse: Codable, Hashable, Sendable {
         }
     }
 }
+
+/// What `compile_package` answers: the compiled package's blob and its digest.
+public typealias CompiledPackage = ApplySpec.ArchiveRef
