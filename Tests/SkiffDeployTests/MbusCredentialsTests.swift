@@ -104,11 +104,15 @@ import Testing
     @Test func aStepLongerThanAFewSecondsReportsItsElapsedTime() async throws {
         let recorder = Recorder()
         let stages = Stages(sink: recorder)
-        try await stages.step("slow") { try await Task.sleep(for: .milliseconds(4300)) }
         try await stages.step("quick") {}
+        #expect(recorder.recorded.isEmpty)
+        // Runs until the elapsed time was reported (at most a minute on a busy machine).
+        try await stages.step("slow") {
+            for _ in 0..<1200 where recorder.recorded.isEmpty { try await Task.sleep(for: .milliseconds(50)) }
+        }
         let waiting = recorder.recorded
-        #expect(waiting.count >= 1 && waiting.count <= 2)
-        #expect(waiting.allSatisfy { $0 >= 3 && $0 < 4.3 })
+        #expect(!waiting.isEmpty)
+        #expect(waiting.allSatisfy { $0 >= 3 })
     }
 }
 
