@@ -109,7 +109,7 @@ let package = Package(
             dependencies: [
                 "SkiffAWS", "SkiffCloud", "SkiffNet", "skiff", httpClient, .product(name: "NIOCore", package: "swift-nio"),
             ],
-            exclude: ["Support/ec2_proxy.py", "Support/botocore_ref.py"],
+            exclude: ["Support/ec2_proxy.py", "Support/botocore_ref.py", "Support/fake_imds.py"],
             swiftSettings: strict),
         .testTarget(name: "SkiffAgentTests", dependencies: ["SkiffAgent", "SkiffCloud", "SkiffNet"], swiftSettings: strict),
         .testTarget(
