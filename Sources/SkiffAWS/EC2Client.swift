@@ -78,11 +78,14 @@ public final class EC2Client: Sendable {
         self.observer = observer
     }
 
-    /// The HTTP client EC2 calls use unless told otherwise: a connection must be up within 3 s, so an endpoint
-    /// that cannot be reached is reported in seconds, not minutes.
-    public static let sharedHTTPClient = HTTPClient(
-        eventLoopGroup: HTTPClient.defaultEventLoopGroup,
-        configuration: HTTPClient.Configuration(timeout: .init(connect: .seconds(3))))
+    /// The HTTP client EC2 calls use unless told otherwise: a connection must be up within 3 s and a refused one
+    /// fails at once (``call(_:_:)`` decides about retrying), so an endpoint that cannot be reached is reported in
+    /// seconds, not minutes.
+    public static let sharedHTTPClient: HTTPClient = {
+        var configuration = HTTPClient.Configuration(timeout: .init(connect: .seconds(3)))
+        configuration.connectionPool.retryConnectionEstablishment = false
+        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+    }()
 
     /// How long transport failures (no connection, no answer) are retried before the call gives up: an endpoint
     /// that cannot be reached fails the call in under 10 s with one line.

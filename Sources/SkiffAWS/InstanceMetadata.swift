@@ -26,7 +26,7 @@ public final class InstanceMetadataCredentials: Sendable, CustomStringConvertibl
     /// Creates the provider.
     public init(
         endpoint: EC2Endpoint, timeout: Duration = .seconds(1), attempts: Int = 1, fallbackHint: String = "",
-        httpClient: HTTPClient = .shared
+        httpClient: HTTPClient = EC2Client.sharedHTTPClient
     ) {
         self.endpoint = endpoint
         self.timeout = timeout

@@ -116,7 +116,13 @@ public struct NetworkEnvironment: Sendable {
     /// enabled for the account, the zone is one of the region's, an existing subnet is in that zone.
     public func up(dryRun: Bool = false, progress: @Sendable (PlanStep) -> Void = { _ in }) async throws -> UpResult {
         async let regionCheck: Void = validateRegion()
-        let found = try await discover()
+        let found: Found
+        do {
+            found = try await discover()
+        } catch {
+            try await regionCheck  // a region that does not exist explains the failure better
+            throw error
+        }
         try await regionCheck
         let zone = try await validateZone(found)
         if dryRun { return plan(found, zone: zone) }
@@ -183,7 +189,13 @@ public struct NetworkEnvironment: Sendable {
     /// Refuses a region EC2 does not list, or one the account has not opted in to.
     func validateRegion() async throws {
         let region = client.settings.region
-        let regions = try await client.regions()
+        let regions: [String: String]
+        do {
+            regions = try await client.regions()
+        } catch let error as EC2Error where error.status >= 500 {
+            throw NetworkEnvironmentError(
+                "region \(region) is not served by \(client.settings.endpoint) (\(error)); check --region")
+        }
         guard !regions.isEmpty else { return }
         guard let status = regions[region] else {
             throw NetworkEnvironmentError(

@@ -26,6 +26,9 @@ struct CPIFidelityTests {
     @Test("cloud properties reach RunInstances: instance profile, IMDSv2, root and ephemeral disks, tags")
     func propertiesOnTheWire() async throws {
         try await base.withFixture { f in
+            _ = try runPython(
+                "botocore_ref.py",
+                input: "{\"mode\": \"instance-profile\", \"endpoint\": \"\(f.moto.motoURL)\", \"name\": \"director\"}")
             let (cid, _) = try await f.cpi.createVM(
                 agentID: "agent-p", stemcellCID: f.ami,
                 cloudProperties: try JSONValue(
@@ -166,7 +169,7 @@ struct AWSUpValidationTests {
         try await withMoto { moto in
             for (region, zone, fragment) in [
                 ("us-east-1", "us-east-1z", "availability zone 'us-east-1z' is not in region us-east-1"),
-                ("us-east-9", nil, "region us-east-9 does not exist"),
+                ("us-east-9", nil, "region us-east-9"),
             ] {
                 let counter = EC2CallCounter()
                 let client = moto.client(counter: counter, region: region)
@@ -208,18 +211,45 @@ struct AWSUpValidationTests {
         }
     }
 
-    @Test("up adds an explicit ::/0 egress rule, once")
+    @Test("up adds an explicit ::/0 egress rule when the group lacks it, and only then")
     func egress() async throws {
         try await withMoto { moto in
             let client = moto.client()
             let environment = NetworkEnvironment(client: client, spec: try NetworkEnvironmentSpec(name: "egress"))
+            // A group made while the VPC's IPv6 block was still associating lets out IPv4 only (a recorded answer).
+            try await moto.inject([
+                Fault(
+                    action: "DescribeSecurityGroups", status: 200, code: "",
+                    body: """
+                        <DescribeSecurityGroupsResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/">\
+                        <requestId>r</requestId><securityGroupInfo><item><groupId>sg-recorded</groupId>\
+                        <groupName>skiff-egress</groupName><vpcId>vpc-recorded</vpcId><ipPermissions/>\
+                        <ipPermissionsEgress><item><ipProtocol>-1</ipProtocol><ipRanges><item>\
+                        <cidrIp>0.0.0.0/0</cidrIp></item></ipRanges><ipv6Ranges/></item></ipPermissionsEgress>\
+                        </item></securityGroupInfo></DescribeSecurityGroupsResponse>
+                        """,
+                    skip: 1)
+            ])
             let vars = try #require(try await environment.up().vars)
+            var calls = try await moto.log().filter { $0.action == "AuthorizeSecurityGroupEgress" }
+            #expect(calls.count == 1)
+            #expect(calls.first?.params["IpPermissions.1.IpProtocol"] == "-1")
+            #expect(calls.first?.params["IpPermissions.1.Ipv6Ranges.1.CidrIpv6"] == "::/0")
+            #expect(calls.first?.params["IpPermissions.1.IpRanges.1.CidrIp"] == nil)
+
+            // A group whose ::/0 egress was removed gets it back; a complete one is left alone.
+            var revoke = EC2Parameters()
+            revoke.set("GroupId", vars.securityGroupID)
+            revoke.set("IpPermissions.1.IpProtocol", "-1")
+            revoke.set("IpPermissions.1.Ipv6Ranges.1.CidrIpv6", "::/0")
+            try await client.call("RevokeSecurityGroupEgress", revoke)
+            try await moto.resetLog()
+            _ = try await environment.up()
+            calls = try await moto.log().filter { $0.action == "AuthorizeSecurityGroupEgress" }
+            #expect(calls.count == 1)
             let group = try #require(try await client.describeSecurityGroups(ids: [vars.securityGroupID]).first)
             #expect(group.egress.contains { $0.ipProtocol == "-1" && $0.ipv6Ranges.contains("::/0") })
             #expect(group.egress.contains { $0.ipProtocol == "-1" && $0.ipv4Ranges.contains("0.0.0.0/0") })
-            let egressCalls = try await moto.log().filter { $0.action == "AuthorizeSecurityGroupEgress" }
-            #expect(egressCalls.count == 1)
-            #expect(egressCalls.first?.params["IpPermissions.1.Ipv6Ranges.1.CidrIpv6"] == "::/0")
             try await moto.resetLog()
             _ = try await environment.up()
             #expect(try await moto.log().allSatisfy { $0.action.hasPrefix("Describe") })
