@@ -261,7 +261,7 @@ struct CPITests {
             let actions = Set(log.map(\.action))
             for required in [
                 "RunInstances", "CreateNetworkInterface", "AssociateAddress", "CreateVpc", "CreateSubnet",
-                "ModifyNetworkInterfaceAttribute", "DeleteNetworkInterface", "AuthorizeSecurityGroupEgress",
+                "ModifyNetworkInterfaceAttribute", "DeleteNetworkInterface",
                 "AuthorizeSecurityGroupIngress", "CreateRoute", "CreateVolume", "AttachVolume", "CreateTags",
             ] {
                 #expect(actions.contains(required), "\(required) was not exercised")
