@@ -195,6 +195,8 @@ public struct NetworkEnvironment: Sendable {
         } catch let error as EC2Error where error.status >= 500 {
             throw NetworkEnvironmentError(
                 "region \(region) is not served by \(client.settings.endpoint) (\(error)); check --region")
+        } catch let error as EC2Error where error.code == "UnauthorizedOperation" {
+            return  // keys without ec2:DescribeRegions: the zone check and the endpoint still catch a bad region
         }
         guard !regions.isEmpty else { return }
         guard let status = regions[region] else {

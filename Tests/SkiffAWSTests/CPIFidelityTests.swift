@@ -12,6 +12,23 @@ func recordedError(_ code: String, _ message: String) -> String {
     """
 }
 
+/// Recorded AWS answers for the errors the CPI retries, which moto does not produce.
+@Suite("recorded AWS error answers")
+struct RecordedErrorTests {
+    @Test(
+        "VolumeInUse, IncorrectState and InvalidIPAddress.InUse decode with code, message and request id",
+        arguments: ["VolumeInUse", "IncorrectState", "InvalidIPAddress.InUse", "InsufficientInstanceCapacity"])
+    func decode(code: String) {
+        let error = EC2Error.decode(
+            status: 400, body: Array(recordedError(code, "vol-0123 is in use").utf8), action: "AttachVolume")
+        #expect(error.code == code)
+        #expect(error.message == "vol-0123 is in use")
+        #expect(error.requestID == "7a62c49f-347e-4fc4-9331-6e8eEXAMPLE")
+        // Not the client's generic retries: the CPI retries these with bosh-aws-cpi's own timing.
+        #expect(!error.isRetryable)
+    }
+}
+
 /// bosh-aws-cpi's retries and cloud properties, against moto behind the fault-injecting proxy.
 @Suite("AWS CPI fidelity against moto")
 struct CPIFidelityTests {
@@ -57,6 +74,49 @@ struct CPIFidelityTests {
                 log.first { $0.action == "ModifyNetworkInterfaceAttribute" && $0.params["SourceDestCheck.Value"] != nil })
             #expect(modify.params["SourceDestCheck.Value"] == "false")
             try await f.cpi.deleteVM(cid)
+        }
+    }
+
+    @Test("spot: InstanceMarketOptions; a refused spot launch falls back on demand only when asked, else one line")
+    func spot() async throws {
+        try await base.withFixture { f in
+            let fault = Fault(
+                action: "RunInstances", status: 400, code: "InsufficientInstanceCapacity",
+                body: recordedError(
+                    "InsufficientInstanceCapacity",
+                    "There is no Spot capacity available that matches your request."))
+            try await f.moto.inject([fault])
+            let (cid, _) = try await f.cpi.createVM(
+                agentID: "agent-s", stemcellCID: f.ami,
+                cloudProperties: .object([
+                    "instance_type": .string("t3.small"), "spot_bid_price": .double(0.05),
+                    "spot_ondemand_fallback": .bool(true),
+                ]),
+                networks: try base.networks(f.vars))
+            let runs = try await f.moto.log().filter { $0.action == "RunInstances" }
+            #expect(runs.count == 2)
+            #expect(runs.first?.params["InstanceMarketOptions.MarketType"] == "spot")
+            #expect(runs.first?.params["InstanceMarketOptions.SpotOptions.MaxPrice"] == "0.05")
+            #expect(runs.last?.params["InstanceMarketOptions.MarketType"] == nil)
+            try await f.cpi.deleteVM(cid)
+
+            try await f.moto.resetLog()
+            try await f.moto.inject([fault])
+            do {
+                _ = try await f.cpi.createVM(
+                    agentID: "agent-s2", stemcellCID: f.ami,
+                    cloudProperties: .object(["instance_type": .string("t3.small"), "spot_bid_price": .string("0.05")]),
+                    networks: try base.networks(f.vars))
+                Issue.record("a refused spot launch succeeded")
+            } catch let error as AWSCPIError {
+                #expect(error.kind == .vmCreationFailed)
+                #expect(error.message.contains("InsufficientInstanceCapacity"))
+                #expect(error.message.contains("spot_ondemand_fallback"))
+            }
+            let log = try await f.moto.log()
+            #expect(log.filter { $0.action == "RunInstances" }.count == 1)
+            // The interface made for the launch is gone again.
+            #expect(log.contains { $0.action == "DeleteNetworkInterface" })
         }
     }
 
