@@ -44,7 +44,8 @@ public final class InstanceMetadataCredentials: Sendable, CustomStringConvertibl
         if let configured = env("AWS_EC2_METADATA_SERVICE_ENDPOINT") ?? profileValue("ec2_metadata_service_endpoint") {
             text = configured
         } else {
-            let mode = env("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE") ?? profileValue("ec2_metadata_service_endpoint_mode")
+            let mode =
+                env("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE") ?? profileValue("ec2_metadata_service_endpoint_mode")
             text = mode?.lowercased() == "ipv6" ? "http://[fd00:ec2::254]" : "http://169.254.169.254"
         }
         let endpoint: EC2Endpoint
@@ -98,7 +99,8 @@ public final class InstanceMetadataCredentials: Sendable, CustomStringConvertibl
 
     /// Decodes the role credentials document (`Code`, `AccessKeyId`, `SecretAccessKey`, `Token`, `Expiration`).
     public static func decodeRoleDocument(
-        _ body: String, role: String, endpoint: EC2Endpoint = EC2Endpoint(scheme: "http", host: .name("imds"), port: nil)
+        _ body: String, role: String,
+        endpoint: EC2Endpoint = EC2Endpoint(scheme: "http", host: .name("imds"), port: nil)
     ) throws -> AWSCredentials {
         guard let object = try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any] else {
             throw IMDSFailure("the credentials of role '\(role)' are not a JSON object")

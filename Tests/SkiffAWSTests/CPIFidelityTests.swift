@@ -71,7 +71,9 @@ struct CPIFidelityTests {
             #expect(run.params["BlockDeviceMapping.1.DeviceName"] == image.rootDeviceName)
             #expect(try await f.client.describeInstances(ids: [cid]).first?.tags["team"] == "web")
             let modify = try #require(
-                log.first { $0.action == "ModifyNetworkInterfaceAttribute" && $0.params["SourceDestCheck.Value"] != nil })
+                log.first {
+                    $0.action == "ModifyNetworkInterfaceAttribute" && $0.params["SourceDestCheck.Value"] != nil
+                })
             #expect(modify.params["SourceDestCheck.Value"] == "false")
             try await f.cpi.deleteVM(cid)
         }
@@ -146,7 +148,8 @@ struct CPIFidelityTests {
             ])
             let cpi = fast(f.cpi)
             let (cid, _) = try await cpi.createVM(
-                agentID: "agent-a", stemcellCID: f.ami, cloudProperties: .object(["instance_type": .string("t3.small")]),
+                agentID: "agent-a", stemcellCID: f.ami,
+                cloudProperties: .object(["instance_type": .string("t3.small")]),
                 networks: try base.networks(f.vars))
             let log = try await f.moto.log()
             #expect(log.filter { $0.action == "CreateNetworkInterface" }.count == 3)
@@ -160,7 +163,8 @@ struct CPIFidelityTests {
         try await base.withFixture { f in
             let cpi = fast(f.cpi)
             let (cid, _) = try await cpi.createVM(
-                agentID: "agent-d", stemcellCID: f.ami, cloudProperties: .object(["instance_type": .string("t3.small")]),
+                agentID: "agent-d", stemcellCID: f.ami,
+                cloudProperties: .object(["instance_type": .string("t3.small")]),
                 networks: try base.networks(f.vars))
             let disk = try await cpi.createDisk(sizeMiB: 1024, cloudProperties: .object([:]), vmCID: cid)
             try await f.moto.resetLog()

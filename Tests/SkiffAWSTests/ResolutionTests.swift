@@ -89,12 +89,14 @@ struct ResolutionTests {
             env["AWS_ACCESS_KEY_ID"] = "AKIDSKIFFTEST"
             env["AWS_SECRET_ACCESS_KEY"] = "skiff-test-secret"
             env["AWS_ENDPOINT_URL_EC2"] = moto.endpoint
-            let config = try cpiConfig(["credentials_source": "env_or_profile", "region": "us-east-1"], environment: env)
+            let config = try cpiConfig(
+                ["credentials_source": "env_or_profile", "region": "us-east-1"], environment: env)
             #expect(config.endpoint.hostText == "127.0.0.1")
             let counter = EC2CallCounter()
             let cpi = AWSCPI(config: config, observer: counter.observe)
             let ami = try #require(try await cpi.client.describeImages().first { $0.state == "available" }?.id)
-            _ = try await cpi.createStemcell(imagePath: "", cloudProperties: .object(["ami": .object(["us-east-1": .string(ami)])]))
+            _ = try await cpi.createStemcell(
+                imagePath: "", cloudProperties: .object(["ami": .object(["us-east-1": .string(ami)])]))
             let log = try await moto.log()
             #expect(counter.total == 2)
             #expect(log.count == counter.total, "a request went somewhere other than the loopback proxy")
@@ -219,11 +221,14 @@ struct InstanceMetadataTests {
     @Test("the role document: errors and expiration")
     func decode() throws {
         let good = try InstanceMetadataCredentials.decodeRoleDocument(
-            #"{"Code":"Success","AccessKeyId":"ASIA1","SecretAccessKey":"s","Token":"t","Expiration":"2030-05-06T07:08:09Z"}"#,
+            #"{"Code":"Success","AccessKeyId":"ASIA1","SecretAccessKey":"s","Token":"t","#
+                + #""Expiration":"2030-05-06T07:08:09Z"}"#,
             role: "r")
         #expect(good.accessKeyID == "ASIA1")
         #expect(good.expiration == Date(timeIntervalSince1970: 1_904_281_689))
-        #expect(throws: (any Error).self) { try InstanceMetadataCredentials.decodeRoleDocument(#"{"Code":"AssumeRoleUnauthorizedAccess"}"#, role: "r") }
+        #expect(throws: (any Error).self) {
+            try InstanceMetadataCredentials.decodeRoleDocument(#"{"Code":"AssumeRoleUnauthorizedAccess"}"#, role: "r")
+        }
         #expect(throws: (any Error).self) { try InstanceMetadataCredentials.decodeRoleDocument("<html>", role: "r") }
     }
 }

@@ -153,8 +153,8 @@ public struct AWSCPI: Sendable {
                     ["NetworkInterfaceId": nic.id, "SourceDestCheck.Value": "false"])
             }
             let userData = agentSettings(
-                agentID: agentID, vmName: vmName, networks: networks, env: env, ephemeral: properties.ephemeralDisk != nil,
-                mac: nic.macAddress)
+                agentID: agentID, vmName: vmName, networks: networks, env: env,
+                ephemeral: properties.ephemeralDisk != nil, mac: nic.macAddress)
             var request = RunInstancesRequest(
                 imageID: stemcellCID, instanceType: instanceType, networkInterfaceID: nic.id,
                 keyName: properties.keyName, userData: userData.description,
@@ -274,8 +274,9 @@ public struct AWSCPI: Sendable {
                 return try await body()
             } catch let error as EC2Error where codes.contains(error.code) {
                 guard attempt < tries, stillRetry(error, attempt) else {
+                    let waited = clock.now - start
                     throw AWSCPIError(
-                        .cloudError, "gave up waiting for \(what) after \(attempt) tries in \(clock.now - start): \(error)")
+                        .cloudError, "gave up waiting for \(what) after \(attempt) tries in \(waited): \(error)")
                 }
                 try await Task.sleep(for: pause(attempt))
                 attempt += 1

@@ -35,10 +35,10 @@ public struct AWSCPIError: Error, Sendable, Hashable, CustomStringConvertible {
 
 /// The AWS CPI's settings: the `cloud_provider.properties` of a create-env manifest (`aws:` and `agent:`).
 ///
-/// Endpoint, region, keys and dual-stack are resolved by ``AWSSettings/resolve(environment:region:profile:endpoint:dualStack:keys:)``,
-/// the same code `skiff aws up` uses: `aws.ec2_endpoint` when set, else `AWS_ENDPOINT_URL_EC2` and the rest of the
-/// AWS CLI's chain; with `credentials_source: env_or_profile`, the environment's keys, the profile's, or the
-/// instance role (IMDSv2).
+/// Endpoint, region, keys and dual-stack are resolved by
+/// ``AWSSettings/resolve(environment:region:profile:endpoint:dualStack:keys:)``, the same code `skiff aws up`
+/// uses: `aws.ec2_endpoint` when set, else `AWS_ENDPOINT_URL_EC2` and the rest of the AWS CLI's chain; with
+/// `credentials_source: env_or_profile`, the environment's keys, the profile's, or the instance role (IMDSv2).
 public struct AWSCPIConfig: Sendable, CustomStringConvertible, CustomDebugStringConvertible {
     /// Keys, region and endpoint, resolved once.
     public var settings: AWSSettings
@@ -70,7 +70,8 @@ public struct AWSCPIConfig: Sendable, CustomStringConvertible, CustomDebugString
 
     /// Keys bosh-aws-cpi reads in the `aws:` block that skiff refuses, with the reason.
     public static let refusedAWSKeys: [String: String] = [
-        "role_arn": "assuming a role is not supported; export the role's keys or use credentials_source: env_or_profile",
+        "role_arn":
+            "assuming a role is not supported; export the role's keys or use credentials_source: env_or_profile",
         "elb_endpoint": "skiff manages no load balancers",
         "stemcell": "only light stemcells are supported, so stemcell import settings do not apply",
         "sts_endpoint": "assuming a role is not supported",

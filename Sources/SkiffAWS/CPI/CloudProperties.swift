@@ -37,7 +37,8 @@ public struct EBSDiskProperties: Sendable, Hashable {
         if let type, !Self.volumeTypes.contains(type) {
             throw AWSCPIError(
                 .cloudError,
-                "\(path).type '\(type)' is not an EBS volume type (\(Self.volumeTypes.sorted().joined(separator: ", ")))")
+                "\(path).type '\(type)' is not an EBS volume type ("
+                    + Self.volumeTypes.sorted().joined(separator: ", ") + ")")
         }
         iops = try reader.int("iops")
         throughput = try reader.int("throughput")
@@ -236,7 +237,8 @@ public struct VMCloudProperties: Sendable, Hashable {
         tags = []
         if let tagValue = members["tags"], !tagValue.isNull {
             guard let object = tagValue.objectValue else {
-                throw AWSCPIError(.cloudError, "cloud_properties.tags must be a map of names to values, not \(tagValue)")
+                throw AWSCPIError(
+                    .cloudError, "cloud_properties.tags must be a map of names to values, not \(tagValue)")
             }
             for key in object.keys.sorted() {
                 guard let text = object[key].flatMap(CloudPropertyReader.scalarText) else {
@@ -247,7 +249,8 @@ public struct VMCloudProperties: Sendable, Hashable {
         }
         if let price = members["spot_bid_price"], !price.isNull {
             guard let text = CloudPropertyReader.scalarText(price), let number = Double(text), number > 0 else {
-                throw AWSCPIError(.cloudError, "cloud_properties.spot_bid_price must be a positive number, not \(price)")
+                throw AWSCPIError(
+                    .cloudError, "cloud_properties.spot_bid_price must be a positive number, not \(price)")
             }
             spotBidPrice = text
         }

@@ -39,7 +39,8 @@ final class FakeIMDS: @unchecked Sendable {
 
     /// `METHOD PATH token|no-token` for every request served.
     func log() async throws -> [String] {
-        let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: "\(endpoint)/_log"), timeout: .seconds(5))
+        let response = try await HTTPClient.shared.execute(
+            HTTPClientRequest(url: "\(endpoint)/_log"), timeout: .seconds(5))
         let body = try await response.body.collect(upTo: 1 << 20)
         return try JSONDecoder().decode([String].self, from: Data(String(buffer: body).utf8))
     }
