@@ -104,7 +104,7 @@ struct ResolutionTests {
         }
     }
 
-    @Test("an unreachable endpoint fails the first call in under 10 s with one line")
+    @Test("an unreachable endpoint fails the first call with one line, after a few quick tries within a 5 s window")
     func failsFast() async throws {
         let port = try freeLoopbackPort()
         var env = bare
@@ -112,8 +112,8 @@ struct ResolutionTests {
         env["AWS_SECRET_ACCESS_KEY"] = "s"
         env["AWS_ENDPOINT_URL_EC2"] = "http://127.0.0.1:\(port)"
         let config = try cpiConfig(["credentials_source": "env_or_profile", "region": "us-east-2"], environment: env)
-        let provider = AWSCloudProvider(config: config)
-        let start = ContinuousClock.now
+        let counter = EC2CallCounter()
+        let provider = AWSCloudProvider(cpi: AWSCPI(config: config, observer: counter.observe))
         do {
             _ = try await provider.createStemcell(
                 imagePath: "", cloudProperties: ["ami": .object(["us-east-2": .string("ami-1")])])
@@ -122,7 +122,11 @@ struct ResolutionTests {
             #expect(error.message.contains("cannot reach EC2 at http://127.0.0.1:\(port)/"))
             #expect(!error.message.contains("\n"))
         }
-        #expect(ContinuousClock.now - start < .seconds(10))
+        // Wall-clock time is a benchmark's business; here the mechanism: no connection retries inside the HTTP
+        // client, and transport failures retried only within the window (backoff 0.25, 0.5, 1, 2 s at most).
+        #expect(EC2Client.transportRetryWindow <= .seconds(5))
+        #expect((1...5).contains(counter.total), "\(counter.records)")
+        #expect(counter.records.allSatisfy { $0.status == nil })
     }
 }
 
@@ -192,7 +196,7 @@ struct InstanceMetadataTests {
         }
     }
 
-    @Test("disabled or unreachable metadata service: one line, within seconds, naming what to set")
+    @Test("disabled or unreachable metadata service: one line naming what to set; 1 s, one try per request")
     func noMetadata() async throws {
         do {
             _ = try AWSSettings.resolve(
@@ -206,7 +210,12 @@ struct InstanceMetadataTests {
         let settings = try AWSSettings.resolve(
             environment: ["HOME": "/nonexistent", "AWS_EC2_METADATA_SERVICE_ENDPOINT": "http://127.0.0.1:\(port)"],
             region: "us-east-1")
-        let start = ContinuousClock.now
+        if case .instanceRole(let provider) = settings.source {
+            #expect(provider.timeout == .seconds(1))
+            #expect(provider.attempts == 1)
+        } else {
+            Issue.record("no instance-role source")
+        }
         do {
             _ = try await EC2Client(settings: settings).describeImages()
             Issue.record("a call without credentials was sent")
@@ -215,7 +224,6 @@ struct InstanceMetadataTests {
             #expect(error.message.contains("http://127.0.0.1:\(port)/"))
             #expect(!error.message.contains("\n"))
         }
-        #expect(ContinuousClock.now - start < .seconds(5))
     }
 
     @Test("the role document: errors and expiration")
