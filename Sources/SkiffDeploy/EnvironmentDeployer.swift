@@ -158,6 +158,7 @@ public struct EnvironmentDeployer: Sendable {
             try LoadedEnvironment.load(options)
         }
         guard let environment else { throw DeployError(.manifest, "the manifest could not be read") }
+        try environment.checkMbusCredentials()
         let manifest = environment.manifest
         var releases: [Release] = []
         for reference in manifest.releases {
