@@ -130,7 +130,7 @@ let package = Package(
                 "SkiffAWS", "SkiffCloud", "SkiffCore", "SkiffNet", "skiff", httpClient,
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
-            exclude: ["Support/ec2_proxy.py", "Support/botocore_ref.py"],
+            exclude: ["Support/ec2_proxy.py", "Support/botocore_ref.py", "Support/fake_imds.py"],
             swiftSettings: strict),
         .testTarget(
             name: "SkiffAgentTests",
@@ -138,7 +138,7 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(
             name: "SkiffDeployTests",
-            dependencies: ["SkiffDeploy", "SkiffManifest", "SkiffCloud", "SkiffNet"],
+            dependencies: ["SkiffDeploy", "SkiffAgentClient", "SkiffManifest", "SkiffCloud", "SkiffNet"],
             swiftSettings: strict),
         .testTarget(
             name: "SkiffEndToEndTests", dependencies: ["skiff", "SkiffTestSupport"], exclude: ["Fixtures"],
