@@ -49,7 +49,7 @@ let package = Package(
         .target(
             name: "SkiffManifest", dependencies: ["SkiffNet", yams, crypto, cryptoExtras, x509, asn1],
             swiftSettings: strict),
-        .target(name: "SkiffTemplates", dependencies: ["SkiffNet", yams], swiftSettings: strict),
+        .target(name: "SkiffTemplates", dependencies: ["SkiffNet", yams, crypto], swiftSettings: strict),
         .target(name: "SkiffCloud", dependencies: ["SkiffNet", yams], swiftSettings: strict),
         .target(
             name: "SkiffAWS",
@@ -75,6 +75,7 @@ let package = Package(
             dependencies: [
                 "SkiffNet",
                 "SkiffManifest",
+                "SkiffTemplates",
                 "SkiffCloud",
                 "SkiffLocalCloud",
                 "SkiffAgent",

@@ -13,6 +13,6 @@ struct Skiff: AsyncParsableCommand {
             delete-env and interpolate commands, and speaks the same CPI and agent protocols.
             """,
         version: version,
-        subcommands: [IP.self, Interpolate.self, CreateEnv.self, DeleteEnv.self, CPI.self, Local.self, AgentCommand.self, AWS.self]
+        subcommands: [IP.self, Interpolate.self, CreateEnv.self, DeleteEnv.self, CPI.self, Local.self, AgentCommand.self, AWS.self, Render.self]
     )
 }
