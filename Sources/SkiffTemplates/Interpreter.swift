@@ -102,7 +102,7 @@ final class Interpreter {
     var methodBlocks: [Callable?] = []
     /// How deeply `def` methods are nested, bounded like Ruby's stack.
     var callDepth = 0
-    static let maximumCallDepth = 120
+    static let maximumCallDepth = 1000
 
     init(context: TemplateContext) {
         self.context = context

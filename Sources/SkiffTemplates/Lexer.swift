@@ -242,6 +242,16 @@ struct Lexer {
                 } else {
                     emit(.global(lexWord(allowSuffix: false)))
                 }
+            case "`":
+                // A shell command in Ruby: refused when evaluated, never run.
+                let start = line
+                index += 1
+                while let next = peek(), next != "`" {
+                    if next == "\n" { line += 1 }
+                    index += next == "\\" ? 2 : 1
+                }
+                index += 1
+                emit(.unsupported("shell commands (backticks)"), line: start)
             case "@":
                 let start = line
                 index += 1

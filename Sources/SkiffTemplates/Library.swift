@@ -15,6 +15,7 @@ extension Interpreter {
         "Zlib::GzipFile::Error", "IPAddr::InvalidAddressError", "IPAddr::AddressFamilyError", "StopIteration",
         "EncodingError", "SecurityError", "Bosh::Template::UnknownProperty", "Bosh::Template::UnknownLink",
         "UnknownProperty", "Comparable", "Enumerable", "Kernel", "Object", "BasicObject", "Math",
+        "SystemStackError", "LocalJumpError", "SyntaxError", "FloatDomainError", "Errno::ENOENT",
     ]
 
     /// Exception classes and their superclasses.
@@ -28,7 +29,8 @@ extension Interpreter {
         "JSON::ParserError": "StandardError", "Zlib::Error": "StandardError", "Zlib::GzipFile::Error": "Zlib::Error",
         "IPAddr::InvalidAddressError": "ArgumentError", "IPAddr::AddressFamilyError": "ArgumentError",
         "Bosh::Template::UnknownProperty": "StandardError", "Bosh::Template::UnknownLink": "StandardError",
-        "UnknownProperty": "StandardError",
+        "UnknownProperty": "StandardError", "SystemStackError": "Exception", "LocalJumpError": "StandardError",
+        "SyntaxError": "ScriptError", "FloatDomainError": "RangeError",
     ]
 
     /// Whether `className` is `ancestor` or inherits from it.

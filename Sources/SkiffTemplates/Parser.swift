@@ -187,12 +187,12 @@ struct Parser {
     /// Parses a statement; one that uses syntax the renderer does not support becomes a node that fails when it
     /// is evaluated (Ruby would run it), as long as its extent can be found. True syntax errors still fail here.
     private mutating func parseRecoveringStatement() throws(TemplateError) -> SyntaxNode {
-        let saved = self
+        let (savedPosition, savedLocals, savedDepth, savedDoAllowed) = (position, locals, depth, doAllowed)
         do {
             return try parseStatement()
         } catch {
             guard error.code == .unsupportedSyntax else { throw error }
-            self = saved
+            (position, locals, depth, doAllowed) = (savedPosition, savedLocals, savedDepth, savedDoAllowed)
             let startLine = line
             guard skipStatement() else { throw error }
             return try parseModifiers(SyntaxNode(kind: .unsupported(error.message), line: error.line ?? startLine))

@@ -196,8 +196,16 @@ public struct ERBTemplate: Sendable {
             name: .string(jobName),
             index: .int(index),
             links: links.mapValues(RValue.init(link:)))
+        let root = self.root
+        let result = LargeStack.run { () -> Result<String, TemplateError> in
+            do throws(TemplateError) {
+                return .success(try Interpreter(context: context).run(root))
+            } catch {
+                return .failure(error)
+            }
+        }
         do {
-            return try Interpreter(context: context).run(root)
+            return try result.get()
         } catch {
             throw error.located(job: nil, file: file)
         }
@@ -448,5 +456,28 @@ public enum JobRenderer {
         throws(TemplateError) -> RenderedJob
     {
         try render(job: JobTemplates(directory: jobDirectory), properties: properties, spec: spec)
+    }
+}
+
+/// Runs the interpreter on a thread with a large stack: templates may recurse (`def` methods, nested blocks), and a
+/// tree-walking interpreter needs far more stack per Ruby call than the main thread's 8 MB allow in debug builds.
+enum LargeStack {
+    static let size = 512 << 20
+
+    private final class Outcome: @unchecked Sendable {
+        var value: Result<String, TemplateError>?
+    }
+
+    static func run(_ body: @escaping @Sendable () -> Result<String, TemplateError>) -> Result<String, TemplateError> {
+        let outcome = Outcome()
+        let done = DispatchSemaphore(value: 0)
+        let thread = Thread {
+            outcome.value = body()
+            done.signal()
+        }
+        thread.stackSize = size
+        thread.start()
+        done.wait()
+        return outcome.value ?? .failure(TemplateError(code: .runtime, message: "the renderer thread did not finish"))
     }
 }
