@@ -204,7 +204,8 @@ extension Interpreter {
         let optional = method.parameters.filter { $0.kind == .optional }.count
         let hasSplat = method.parameters.contains { $0.kind == .splat }
         guard positional.count >= required, hasSplat || positional.count <= required + optional else {
-            let expected = optional == 0 && !hasSplat ? "\(required)" : hasSplat ? "\(required)+" : "\(required)..\(required + optional)"
+            let expected =
+                hasSplat ? "\(required)+" : optional == 0 ? "\(required)" : "\(required)..\(required + optional)"
             throw raised(
                 "ArgumentError", "wrong number of arguments (given \(positional.count), expected \(expected))", line)
         }
@@ -236,7 +237,9 @@ extension Interpreter {
                 }
             case .splat:
                 let take = max(0, positional.count - index - requiredAfter(position))
-                if !parameter.name.isEmpty { local.variables[parameter.name] = .array(Array(positional[index..<(index + take)])) }
+                if !parameter.name.isEmpty {
+                    local.variables[parameter.name] = .array(Array(positional[index..<(index + take)]))
+                }
                 index += take
             case .keyword:
                 if let value = keywords[.symbol(parameter.name)] {
@@ -318,7 +321,9 @@ extension Interpreter {
         func store(_ container: RValue, _ path: ArraySlice<RValue>) throws(Signal) -> RValue? {
             guard let key = path.first else { return value }
             let inner = try send(container, "[]", [key], nil, line)
-            guard inner != .null || path.count == 1, let updated = try store(inner, path.dropFirst()) else { return nil }
+            guard inner != .null || path.count == 1, let updated = try store(inner, path.dropFirst()) else {
+                return nil
+            }
             var copy = container
             guard copy.isHash || copy.isArray else { return nil }
             try indexSet(&copy, [key], updated, line)

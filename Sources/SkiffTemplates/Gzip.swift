@@ -40,7 +40,9 @@ enum Gzip {
         guard end + 8 <= data.count else { throw Failure(message: "footer is not found") }
         let expectedCRC = UInt32(data[end]) | UInt32(data[end + 1]) << 8 | UInt32(data[end + 2]) << 16
             | UInt32(data[end + 3]) << 24
-        guard crc32(output[begin...]) == expectedCRC else { throw Failure(message: "invalid compressed data -- crc error") }
+        guard crc32(output[begin...]) == expectedCRC else {
+            throw Failure(message: "invalid compressed data -- crc error")
+        }
         end += 8
         return end
     }
@@ -155,7 +157,8 @@ enum Gzip {
     }
 
     private static let lengthBase = [
-        3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59, 67, 83, 99, 115, 131, 163, 195, 227, 258,
+        3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59, 67, 83, 99, 115, 131, 163, 195, 227,
+        258,
     ]
     private static let lengthExtra = [
         0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0,
@@ -190,7 +193,8 @@ enum Gzip {
                 var lengths = [Int](repeating: 8, count: 288)
                 for symbol in 144..<256 { lengths[symbol] = 9 }
                 for symbol in 256..<280 { lengths[symbol] = 7 }
-                try codes(&reader, &output, try Huffman(lengths: lengths), try Huffman(lengths: [Int](repeating: 5, count: 30)))
+                let distances = try Huffman(lengths: [Int](repeating: 5, count: 30))
+                try codes(&reader, &output, try Huffman(lengths: lengths), distances)
             case 2:
                 let literalCount = try reader.bits(5) + 257
                 let distanceCount = try reader.bits(5) + 1
@@ -223,9 +227,9 @@ enum Gzip {
         } while final == 0
     }
 
-    private static func codes(_ reader: inout BitReader, _ output: inout [UInt8], _ literals: Huffman, _ distances: Huffman)
-        throws(Failure)
-    {
+    private static func codes(
+        _ reader: inout BitReader, _ output: inout [UInt8], _ literals: Huffman, _ distances: Huffman
+    ) throws(Failure) {
         while true {
             let symbol = try literals.decode(&reader)
             if symbol < 256 {

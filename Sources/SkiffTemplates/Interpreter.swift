@@ -617,7 +617,9 @@ final class Interpreter {
         case "link":
             try arity(name, arguments, 1...1, line)
             let linkName = RubyFormat.toS(arguments[0])
-            guard let link = context.links[linkName] else { throw failure(.raised, "Can't find link '\(linkName)'", line) }
+            guard let link = context.links[linkName] else {
+                throw failure(.raised, "Can't find link '\(linkName)'", line)
+            }
             return link
         case "Integer":
             try arity(name, arguments, 1...1, line)

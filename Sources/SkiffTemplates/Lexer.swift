@@ -314,7 +314,8 @@ struct Lexer {
                 } else {
                     emit(.string(try interpolatedParts(until: close, startLine: startLine)), line: startLine)
                 }
-            case "%" where expectsOperand && peek(1) == "r" && peek(2).map({ !Lexer.isIdentChar($0) && $0 != " " }) == true:
+            case "%"
+            where expectsOperand && peek(1) == "r" && peek(2).map({ !Lexer.isIdentChar($0) && $0 != " " }) == true:
                 index += 2
                 let open = peek() ?? "{"
                 let closers: [Unicode.Scalar: Unicode.Scalar] = ["(": ")", "[": "]", "{": "}", "<": ">"]

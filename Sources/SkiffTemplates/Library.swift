@@ -228,7 +228,11 @@ extension Interpreter {
         case ("File", "join"):
             var parts: [String] = []
             func collect(_ value: RValue) {
-                if case .array(let items) = value { items.forEach(collect) } else { parts.append(RubyFormat.toS(value)) }
+                if case .array(let items) = value {
+                    items.forEach(collect)
+                } else {
+                    parts.append(RubyFormat.toS(value))
+                }
             }
             arguments.forEach(collect)
             var result = ""
@@ -365,7 +369,8 @@ extension Interpreter {
     // MARK: IO objects (StringIO and the gzip reader and writer)
 
     private func bufferID(_ value: RValue) -> Int? {
-        guard case .instance(let object) = value, object.className == "StringIO" || object.className.hasPrefix("Zlib::"),
+        guard case .instance(let object) = value,
+            object.className == "StringIO" || object.className.hasPrefix("Zlib::"),
             case .int(let id) = object["id"], id < buffers.count
         else { return nil }
         return id
@@ -430,7 +435,8 @@ extension Interpreter {
                 buffers[target].0 += Gzip.compress(content)
                 buffers[target].1 = buffers[target].0.count
                 buffers[id] = ([], 0)
-                return name == "finish" ? .instance(RObject(className: "StringIO", fields: RHash([(.string("id"), .int(target))]))) : .null
+                guard name == "finish" else { return .null }
+                return .instance(RObject(className: "StringIO", fields: RHash([(.string("id"), .int(target))])))
             }
             return .null
         case "closed?": return .bool(false)
@@ -530,7 +536,8 @@ extension Interpreter {
             let mask: UInt128 = length == 0 ? 0 : (UInt128.max << UInt128(128 - length)) >> UInt128(128 - width)
             return ipAddrValue(Interpreter.address(bits: mask, family: address.family) ?? address, length: width)
         case "succ":
-            return ipAddrValue(Interpreter.address(bits: address.bits &+ 1, family: address.family) ?? address, length: length)
+            let next = Interpreter.address(bits: address.bits &+ 1, family: address.family) ?? address
+            return ipAddrValue(next, length: length)
         case "private?":
             let prefixes = address.family == .ipv4 ? ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"] : ["fc00::/7"]
             return .bool(prefixes.contains { (try? IPPrefix(parsing: $0))?.contains(address) == true })

@@ -894,7 +894,9 @@ struct Parser {
             advance()
             let body = try parseRescueBody()
             try expectKeyword("end")
-            if isKeyword("while") || isKeyword("until") { throw unsupported("'begin ... end \(Parser.describe(current.kind).trimmingQuotes)'") }
+            if isKeyword("while") || isKeyword("until") {
+                throw unsupported("'begin ... end \(Parser.describe(current.kind).trimmingQuotes)'")
+            }
             return body
         case "return":
             advance()
@@ -943,7 +945,8 @@ struct Parser {
     private var endsValue: Bool {
         switch current.kind {
         case .newline, .end, .outputClose, .text: return true
-        case .keyword(let word): return ["if", "unless", "end", "while", "until", "rescue", "else", "ensure"].contains(word)
+        case .keyword(let word):
+            return ["if", "unless", "end", "while", "until", "rescue", "else", "ensure"].contains(word)
         case .op(let op): return op == "}" || op == ")" || op == "]"
         default: return false
         }

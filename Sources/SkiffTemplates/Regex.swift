@@ -224,7 +224,9 @@ extension Interpreter {
                 let text = String(String.UnicodeScalarView(scalars))
                 if text.hasPrefix("k<"), let end = text.firstIndex(of: ">") {
                     let name = String(text[text.index(text.startIndex, offsetBy: 2)..<end])
-                    if case .hash(let named) = match["named"] { result += RubyFormat.toS(named[.string(name)] ?? .null) }
+                    if case .hash(let named) = match["named"] {
+                        result += RubyFormat.toS(named[.string(name)] ?? .null)
+                    }
                     scalars.removeFirst(text.unicodeScalars.distance(from: text.startIndex, to: end) + 1)
                 } else {
                     result += "\\"

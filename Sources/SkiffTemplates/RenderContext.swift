@@ -166,7 +166,8 @@ public struct RenderContext: Sendable, Equatable {
         let spec = SpecContext(
             deployment: deployment, name: try string(fields["name"], "name"),
             id: try string(fields["id"], "id"), index: try integer(fields["index"], "index") ?? 0,
-            az: try string(fields["az"], "az") ?? "unknown", bootstrap: try boolean(fields["bootstrap"], "bootstrap") ?? true,
+            az: try string(fields["az"], "az") ?? "unknown",
+            bootstrap: try boolean(fields["bootstrap"], "bootstrap") ?? true,
             address: try address(fields["address"], "address"), networks: networks)
 
         var properties = fields["manifest_properties"] ?? .hash([:])

@@ -341,7 +341,9 @@ public enum JobRenderer {
         let resolved = PropertyResolver.resolve(job.spec.properties, from: context.properties)
         let specValue = context.spec.templateValue(job: name, properties: resolved)
         let helperName = context.spec.name ?? name
-        var entries = job.spec.templates.map { (key: $0.source, file: "templates/" + $0.source, destination: $0.destination) }
+        var entries = job.spec.templates.map {
+            (key: $0.source, file: "templates/" + $0.source, destination: $0.destination)
+        }
         if job.monit != nil { entries.append((key: "monit", file: "monit", destination: "monit")) }
         return entries.map { entry in
             let result: Result<String, TemplateError>
