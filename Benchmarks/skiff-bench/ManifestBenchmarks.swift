@@ -51,7 +51,43 @@ private struct BigManifest {
 
 private let bigManifest = BigManifest()
 
+/// A flat map of 80,000 keys (issue 10: reading it must take linear time; it took 14 s when it did not).
+private let wideMap: String = (0..<80_000).map { "key_\($0): value \($0)" }.joined(separator: "\n") + "\n"
+
+/// A billion-laughs document (nine levels of nine aliases), which yaml.v2 refuses as excessive aliasing.
+private let aliasBomb: String = {
+    var lines = ["l0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+    for level in 1..<9 {
+        let aliases = Array(repeating: "*l\(level - 1)", count: 9).joined(separator: ", ")
+        lines.append("l\(level): &l\(level) [\(aliases)]")
+    }
+    return lines.joined(separator: "\n") + "\n"
+}()
+
 let manifestBenchmarks: [Benchmark] = [
+    Benchmark(
+        name: "yaml.wide-map",
+        summary: "read a map of 80,000 keys (linear time: under 1 s)",
+        iterations: 3
+    ) {
+        guard case .map(let map) = try YAMLReader.parse(wideMap, fileName: "wide.yml"), map.count == 80_000 else {
+            throw BenchmarkError("wrong map")
+        }
+        return map.count
+    },
+    Benchmark(
+        name: "yaml.alias-bomb",
+        summary: "refuse a 9-level billion-laughs document (under 1 s, no memory growth)",
+        iterations: 3
+    ) {
+        do {
+            _ = try YAMLReader.parse(aliasBomb, fileName: "bomb.yml")
+        } catch {
+            guard "\(error)".contains("excessive aliasing") else { throw BenchmarkError("\(error)") }
+            return 1
+        }
+        throw BenchmarkError("the alias bomb was accepted")
+    },
     Benchmark(
         name: "manifest.interpolate-big",
         summary: "skiff int of a 17,000-line manifest with 330 ops and 458 vars (parse, patch, interpolate, print)",

@@ -130,6 +130,7 @@ public struct DeploymentManifestParser {
 
     /// Parses and validates; throws one ``DeployError`` listing every problem, one per line.
     public static func parse(_ document: InterpolatedDocument) throws -> DeploymentManifest {
+        WarningLog.standardError.report(ManifestSchema.unknownKeyWarnings(document))
         var parser = DeploymentManifestParser(document: document)
         let manifest = parser.read()
         guard parser.problems.isEmpty, let manifest else {

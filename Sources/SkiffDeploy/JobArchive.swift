@@ -21,6 +21,11 @@ enum JobArchive {
         try? FileManager.default.removeItem(at: root)
         var entries: [String] = []
         var templates: [ApplySpec.BlobRef] = []
+        WarningLog.standardError.report(
+            ManifestSchema.jobPropertyWarnings(prepared.environment.document) { job, release in
+                prepared.releases.first { $0.name == release }?.jobs[job]
+                    .flatMap { ManifestSchema.declaredProperties(specFile: $0.specFile) }
+            })
         for job in manifest.jobs {
             guard let release = prepared.releases.first(where: { $0.name == job.release }),
                 let releaseJob = release.jobs[job.name]

@@ -49,14 +49,18 @@ public struct CertificateAuthority: Sendable {
 /// Generates vars-store values (`password`, `certificate`, `rsa`, `ssh`) in the shapes bosh writes.
 public enum VariableGenerator {
     /// Generates a value of `type` with `options`; `loadCA` resolves a certificate's `ca:` option by name.
+    ///
+    /// A key already made for `name` in `keys` (of the right size) is used instead of generating one.
     public static func generate(
-        type: String, options: ManifestValue?, loadCA: (String) throws(ManifestError) -> CertificateAuthority
+        type: String, options: ManifestValue?, keys: KeyPool = KeyPool(), name: String = "",
+        loadCA: (String) throws(ManifestError) -> CertificateAuthority
     ) throws(ManifestError) -> ManifestValue {
         switch type {
         case "password": return try password(options: options)
-        case "certificate": return try certificate(options: options, loadCA: loadCA)
-        case "rsa": return try rsa()
-        case "ssh": return try ssh()
+        case "certificate":
+            return try certificate(options: options, key: keys.key(for: name, bits: nil), loadCA: loadCA)
+        case "rsa": return try rsa(key: keys.key(for: name, bits: 2048))
+        case "ssh": return try ssh(key: keys.key(for: name, bits: 2048))
         default: throw ManifestError(.generationFailed, "Unsupported value type: \(type)")
         }
     }
@@ -104,8 +108,9 @@ public enum VariableGenerator {
         }
     }
 
-    static func rsa() throws(ManifestError) -> ManifestValue {
-        let key = try newKey(bits: 2048)
+    static func rsa(key pregenerated: _RSA.Signing.PrivateKey? = nil) throws(ManifestError) -> ManifestValue {
+        let key: _RSA.Signing.PrivateKey
+        if let pregenerated { key = pregenerated } else { key = try newKey(bits: 2048) }
         return .map(
             ManifestMap([
                 "private_key": .string(withNewline(key.pemRepresentation)),
@@ -113,8 +118,9 @@ public enum VariableGenerator {
             ]))
     }
 
-    static func ssh() throws(ManifestError) -> ManifestValue {
-        let key = try newKey(bits: 2048)
+    static func ssh(key pregenerated: _RSA.Signing.PrivateKey? = nil) throws(ManifestError) -> ManifestValue {
+        let key: _RSA.Signing.PrivateKey
+        if let pregenerated { key = pregenerated } else { key = try newKey(bits: 2048) }
         let wire: [UInt8]
         do {
             let primitives = try key.publicKey.getKeyPrimitives()
@@ -156,7 +162,8 @@ public enum VariableGenerator {
     ]
 
     static func certificate(
-        options: ManifestValue?, loadCA: (String) throws(ManifestError) -> CertificateAuthority
+        options: ManifestValue?, key pregenerated: _RSA.Signing.PrivateKey? = nil,
+        loadCA: (String) throws(ManifestError) -> CertificateAuthority
     ) throws(ManifestError) -> ManifestValue {
         let map = try optionMap(options, allowed: certificateOptions, kind: "certificate")
         func invalid(_ detail: String) -> ManifestError {
@@ -218,7 +225,12 @@ public enum VariableGenerator {
         let alternativeNames = try strings("alternative_names")
         let signer: CertificateAuthority? = caName.isEmpty ? nil : try loadCA(caName)
 
-        let key = try newKey(bits: keyLength)
+        let key: _RSA.Signing.PrivateKey
+        if let pregenerated, pregenerated.keySizeInBits == keyLength {
+            key = pregenerated
+        } else {
+            key = try newKey(bits: keyLength)
+        }
         do {
             let subject = try DistinguishedName {
                 CountryName("US")

@@ -175,7 +175,22 @@ public struct ManifestMap: Sendable {
     public init(entries: [Entry]) {
         self.entries = []
         self.entries.reserveCapacity(entries.count)
-        for entry in entries { set(entry.key, entry.value, origin: entry.origin) }
+        guard entries.count > 16 else {
+            for entry in entries { set(entry.key, entry.value, origin: entry.origin) }
+            return
+        }
+        // Large maps: index the keys so that building stays linear.
+        var positions: [ManifestValue: Int] = [:]
+        positions.reserveCapacity(entries.count)
+        for entry in entries {
+            if let position = positions[entry.key] {
+                self.entries[position].value = entry.value
+                if entry.origin.isKnown { self.entries[position].origin = entry.origin }
+            } else {
+                positions[entry.key] = self.entries.count
+                self.entries.append(entry)
+            }
+        }
     }
 
     /// A map of string keys, in the given order.
@@ -239,6 +254,15 @@ extension ManifestMap: Hashable {
     /// Order-insensitive equality, ignoring origins.
     public static func == (lhs: ManifestMap, rhs: ManifestMap) -> Bool {
         guard lhs.entries.count == rhs.entries.count else { return false }
+        if lhs.entries.count > 16 {
+            var others: [ManifestValue: ManifestValue] = [:]
+            others.reserveCapacity(rhs.entries.count)
+            for entry in rhs.entries { others[entry.key] = entry.value }
+            for entry in lhs.entries {
+                guard let other = others[entry.key], other == entry.value else { return false }
+            }
+            return true
+        }
         for entry in lhs.entries {
             guard let other = rhs[key: entry.key], other == entry.value else { return false }
         }

@@ -66,24 +66,36 @@ public struct PatchOperation: Sendable {
     }
 
     /// Reads the operations of an ops file (a YAML list; `null` for an empty file).
-    public static func operations(from document: ManifestValue, file: String) throws(ManifestError)
-        -> [PatchOperation]
+    ///
+    /// An ops file of the wrong shape is refused with bosh's words, located from `text` (the file's source):
+    /// `Deserializing ops file 'ops.yml': yaml: unmarshal errors: line 1: cannot unmarshal !!map into
+    /// []patch.OpDefinition`. Scalar `type`/`path` fields are read as their text, as yaml.v2 reads them into strings.
+    public static func operations(from document: ManifestValue, text: String? = nil, file: String)
+        throws(ManifestError) -> [PatchOperation]
     {
+        func wrongShape() -> ManifestError {
+            let what = "ops file '\(file)'"
+            if let text,
+                let error = Deserialization.error(text: text, target: .opsFile, fileName: file, what: what)
+            {
+                return error
+            }
+            return ManifestError(.wrongShape, "Deserializing \(what): not a list of operations", file: file)
+        }
         let items: [ManifestValue]
         switch document {
         case .null: return []
         case .list(let list): items = list
-        default:
-            throw ManifestError(
-                .wrongShape, "Expected ops file to be a YAML list of operations but found \(shapeName(document))",
-                file: file)
+        default: throw wrongShape()
         }
         var operations: [PatchOperation] = []
         operations.reserveCapacity(items.count)
         for (index, item) in items.enumerated() {
-            guard case .map(let definition) = item else {
-                throw ManifestError(
-                    .wrongShape, "Expected operation [\(index)] to be a map but found \(shapeName(item))", file: file)
+            let definition: ManifestMap
+            switch item {
+            case .map(let map): definition = map
+            case .null: definition = ManifestMap()
+            default: throw wrongShape()
             }
             let origin = definition.entries.first?.origin ?? .unknown
             let line = Int(origin.line)
@@ -92,20 +104,20 @@ public struct PatchOperation: Sendable {
             }
             func text(_ field: String) throws(ManifestError) -> String? {
                 guard let value = definition[field], value != .null else { return nil }
-                guard case .string(let string) = value else {
-                    throw fail("Operation [\(index)]: Expected '\(field)' to be a string but found \(shapeName(value))")
+                switch value {
+                case .string(let string): return string
+                case .map, .list: throw wrongShape()
+                default: return YAMLWriter.scalarText(value)
                 }
-                return string
             }
             let type = try text("type") ?? ""
             let pathText = try text("path")
+            _ = try text("error")
             var value: ManifestValue? = definition["value"]
             if value == .null { value = nil }
             var absent: Bool?
             if let raw = definition["absent"], raw != .null {
-                guard case .bool(let flag) = raw else {
-                    throw fail("Operation [\(index)]: Expected 'absent' to be a boolean but found \(shapeName(raw))")
-                }
+                guard case .bool(let flag) = raw else { throw wrongShape() }
                 absent = flag
             }
             let title: String
@@ -200,13 +212,14 @@ public enum Patcher {
                 } else {
                     guard optional else { throw missingKey(key, here, map) }
                     if isLast { return .null }
+                    // go-patch's find (unlike replace) only descends into a key or a matching index here.
                     switch tokens[position + 1] {
-                    case .afterLast, .matching: current = .list([])
+                    case .matching: current = .list([])
                     case .key: current = .map(ManifestMap())
-                    case .index:
+                    case .index, .afterLast:
                         throw Failure(
                             kind: .other, path: path.prefix(position + 2).description,
-                            message: "Expected to find key, matching index or after last index token at path '"
+                            message: "Expected to find key or matching index token at path '"
                                 + path.prefix(position + 2).description + "'")
                     }
                 }
@@ -353,17 +366,19 @@ public enum Patcher {
             throw Failure(
                 kind: .other, path: here.description,
                 message: "Expected to not find token 'patch.AfterLastIndexToken' at path '\(here)'")
-        case .matching(let key, let match, let optional, _):
+        case .matching(let key, let match, let optional, let modifiers):
             guard case .list(var items) = node else { throw arrayMismatch(here, node) }
             let matches = matchingIndices(items, key: key, value: match)
             if optional && matches.isEmpty { return }
             guard matches.count == 1 else { throw multipleMatches(here, matches.count) }
+            // go-patch applies `:prev`/`:next` to the matched index (and refuses `:before`/`:after`) here too.
+            let at = try concreteIndex(matches[0], modifiers: modifiers, count: items.count, path: here)
             node = .null
             defer { node = .list(items) }
             if isLast {
-                items.remove(at: matches[0])
+                items.remove(at: at)
             } else {
-                try remove(&items[matches[0]], path: path, position: position + 1)
+                try remove(&items[at], path: path, position: position + 1)
             }
         case .key(let key, let optional):
             guard case .map(var map) = node else { throw mapMismatch(here, node) }

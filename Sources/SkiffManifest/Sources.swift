@@ -109,16 +109,23 @@ public struct VariableSources: Sendable {
             for (key, value) in environment.sorted(by: { $0.key < $1.key }) where key.hasPrefix(prefix + "_") {
                 let name = String(key.dropFirst(prefix.count + 1))
                 do {
-                    staticValues[name] = try YAMLReader.parse(value, fileName: "environment variable '\(key)'")
+                    staticValues[name] = try YAMLReader.parse(
+                        value, fileName: "environment variable '\(key)'", fileIndex: -1,
+                        deserializing: "YAML from environment variable '\(key)'")
                 } catch {
-                    throw ManifestError(
-                        .invalidFlag, "Deserializing YAML from environment variable '\(key)': \(error.message)")
+                    throw ManifestError(.invalidFlag, error.message)
                 }
             }
         }
         for path in flags.varsFiles {
             let source = try SourceText.read(path, what: "variables file")
-            let document = try YAMLReader.parse(source.text, fileName: path, fileIndex: -1, stringKeys: true)
+            let what = "variables file '\(path)'"
+            let document = try YAMLReader.parse(
+                source.text, fileName: path, fileIndex: -1, stringKeys: true, deserializing: what)
+            func wrongShape() -> ManifestError {
+                Deserialization.error(text: source.text, target: .variables, fileName: path, what: what)
+                    ?? ManifestError(.wrongShape, "Deserializing \(what): not a map of variable names", file: path)
+            }
             switch document {
             case .null: continue
             case .map(let map):
@@ -126,19 +133,13 @@ public struct VariableSources: Sendable {
                     let name: String
                     switch entry.key {
                     case .string(let text): name = text
-                    case .map, .list:
-                        throw ManifestError(
-                            .wrongShape, "Expected variable names to be strings", file: path,
-                            line: entry.origin.line > 0 ? Int(entry.origin.line) : nil)
+                    case .map, .list: throw wrongShape()
                     default: name = YAMLWriter.scalarText(entry.key)
                     }
                     staticValues[name] = entry.value
                 }
             default:
-                throw ManifestError(
-                    .wrongShape,
-                    "Expected variables file to be a YAML map of variable names to values but found "
-                        + PatchOperation.shapeName(document), file: path)
+                throw wrongShape()
             }
         }
         for argument in flags.varFiles {
@@ -147,7 +148,7 @@ public struct VariableSources: Sendable {
         }
         for argument in flags.vars {
             let (name, raw) = try Self.split(argument, valueWord: "value")
-            staticValues[name] = Self.parseVarValue(raw)
+            staticValues[name] = try Self.parseVarValue(raw, argument: argument)
         }
         if let path = flags.varsStore {
             store = try VarsStore(path: path)
@@ -169,8 +170,16 @@ public struct VariableSources: Sendable {
     }
 
     /// A `-v` value: YAML-parsed; a string result keeps the raw text, minus one pair of wrapping quotes.
-    public static func parseVarValue(_ raw: String) -> ManifestValue {
-        guard let parsed = try? YAMLReader.parse(raw, fileName: "-v", fileIndex: -1) else { return .string(raw) }
+    /// Text YAML refuses (`"unclosed`, `@x`, `*x`) is refused as bosh does: `Deserializing variables 'NAME=VALUE':
+    /// yaml: ...` (`argument` is the whole flag value, as bosh quotes it).
+    public static func parseVarValue(_ raw: String, argument: String? = nil) throws(ManifestError) -> ManifestValue {
+        let parsed: ManifestValue
+        do {
+            parsed = try YAMLReader.parse(
+                raw, fileName: "-v", fileIndex: -1, deserializing: "variables '\(argument ?? raw)'")
+        } catch {
+            throw ManifestError(.invalidFlag, error.message)
+        }
         if case .string = parsed {
             if raw.count >= 2,
                 (raw.hasPrefix("\"") && raw.hasSuffix("\"")) || (raw.hasPrefix("'") && raw.hasSuffix("'"))
@@ -235,12 +244,16 @@ public struct VarsStore: Sendable {
         }
         existed = true
         let source = try SourceText.read(path, what: "vars store")
-        switch try YAMLReader.parse(source.text, fileName: path, fileIndex: -1, stringKeys: true) {
+        let what = "variables file store '\(path)'"
+        let document = try YAMLReader.parse(
+            source.text, fileName: path, fileIndex: -1, stringKeys: true, deserializing: what)
+        switch document {
         case .null: values = ManifestMap()
-        case .map(let map): values = map
+        case .map(let map) where !map.entries.contains(where: { $0.key.mapValue != nil || $0.key.listValue != nil }):
+            values = map
         default:
-            throw ManifestError(
-                .wrongShape, "Expected vars store to be a YAML map of variable names to values", file: path)
+            throw Deserialization.error(text: source.text, target: .variables, fileName: path, what: what)
+                ?? ManifestError(.wrongShape, "Deserializing \(what): not a map of variable names", file: path)
         }
     }
 

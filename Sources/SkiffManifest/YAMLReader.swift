@@ -11,48 +11,186 @@ public enum YAMLReader {
     ///   - fileIndex: the number stored in each map entry's ``SourceOrigin``.
     ///   - stringKeys: read plain scalar map keys as their text, as yaml.v2 does when decoding into
     ///     `map[string]interface{}` (vars files, the vars store): `y: 1` has the key `"y"`, not `true`.
+    ///   - deserializing: what bosh calls the input when it refuses it (`ops file 'ops.yml'`): syntax errors then
+    ///     read `Deserializing ops file 'ops.yml': yaml: line 3: ...` as bosh's do, instead of `Malformed YAML`.
     public static func parse(
-        _ text: String, fileName: String, fileIndex: Int32 = 0, stringKeys: Bool = false
+        _ text: String, fileName: String, fileIndex: Int32 = 0, stringKeys: Bool = false,
+        deserializing: String? = nil
     ) throws(ManifestError) -> ManifestValue {
         do {
             let parser = try Parser(yaml: text, resolver: .basic, constructor: .default, encoding: .utf8)
-            guard let root = try parser.nextRoot() else { return .null }
-            var builder = Builder(fileName: fileName, fileIndex: fileIndex, stringKeys: stringKeys)
-            return try builder.value(root)
+            // The anchors that tell an alias from its anchor live as long as the parser: keep it alive throughout.
+            return try withExtendedLifetime(parser) { () throws -> ManifestValue in
+                guard let root = try parser.nextRoot() else { return .null }
+                var builder = Builder(fileName: fileName, fileIndex: fileIndex, stringKeys: stringKeys)
+                builder.decodeCount = 1  // yaml.v2 counts the document node too
+                return try builder.value(root)
+            }
         } catch let error as ManifestError {
-            throw error
+            guard let deserializing, error.code == .malformedYAML else { throw error }
+            var wrapped = error
+            wrapped.message =
+                "Deserializing \(deserializing): yaml: "
+                + error.message.replacingOccurrences(of: "Malformed YAML: ", with: "")
+            throw wrapped
         } catch let error as YamlError {
-            throw describe(error, fileName: fileName)
+            let syntax = describe(error, text: text)
+            guard let deserializing else {
+                throw ManifestError(
+                    .malformedYAML, "Malformed YAML: \(syntax.problem)", file: fileName, line: syntax.line)
+            }
+            let place = syntax.goLine.map { "line \($0): " } ?? ""
+            throw ManifestError(
+                .malformedYAML, "Deserializing \(deserializing): yaml: \(place)\(syntax.problem)", file: fileName,
+                line: syntax.line)
         } catch {
-            throw ManifestError(.malformedYAML, "\(error)", file: fileName)
+            throw ManifestError(.malformedYAML, "Malformed YAML: \(error)", file: fileName)
         }
     }
 
-    private static func describe(_ error: YamlError, fileName: String) -> ManifestError {
+    /// A YAML syntax error as go-yaml (a port of the same libyaml) words it.
+    struct SyntaxProblem {
+        /// libyaml's problem, or go-yaml's own wording where it differs (unknown anchors).
+        var problem: String
+        /// The line go-yaml names (`yaml: line N: ...`), with its quirks, or nil when it names none.
+        var goLine: Int?
+        /// The 1-based line of the problem, for skiff's `file:line:` prefix.
+        var line: Int?
+    }
+
+    static func describe(_ error: YamlError, text: String) -> SyntaxProblem {
         switch error {
-        case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
-            .composer(let context, let problem, let mark, _):
-            var message = "Malformed YAML: \(problem)"
-            if let context { message += " (\(context.text) at line \(context.mark.line))" }
-            return ManifestError(.malformedYAML, message, file: fileName, line: mark.line)
+        case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _):
+            var scanner = false
+            if case .scanner = error { scanner = true }
+            // go-yaml v2 `parser.fail`: libyaml's 0-based problem line (+1 for scanner errors) when not 0,
+            // else the 0-based context line when not 0, else no line at all.
+            var goLine: Int?
+            if mark.line - 1 != 0 {
+                goLine = scanner ? mark.line : mark.line - 1
+            } else if let context, context.mark.line - 1 != 0 {
+                goLine = context.mark.line - 1
+            }
+            return SyntaxProblem(problem: problem, goLine: goLine, line: mark.line)
+        case .composer(_, let problem, let mark, _):
+            if problem == "found undefined alias", let name = aliasName(at: mark, in: text) {
+                return SyntaxProblem(problem: "unknown anchor '\(name)' referenced", goLine: nil, line: mark.line)
+            }
+            return SyntaxProblem(problem: problem, goLine: nil, line: mark.line)
         case .reader(let problem, _, _, _):
-            return ManifestError(.malformedYAML, "Malformed YAML: \(problem)", file: fileName)
+            return SyntaxProblem(problem: problem, goLine: nil, line: nil)
         case .duplicatedKeysInMapping(let duplicates, let context):
             let names = duplicates.map { "'\($0)'" }.joined(separator: ", ")
-            return ManifestError(
-                .malformedYAML, "Malformed YAML: duplicate map key \(names)", file: fileName, line: context.mark.line)
+            return SyntaxProblem(problem: "duplicate map key \(names)", goLine: nil, line: context.mark.line)
         default:
-            return ManifestError(.malformedYAML, "Malformed YAML: \(error)", file: fileName)
+            return SyntaxProblem(problem: "\(error)", goLine: nil, line: nil)
         }
     }
 
+    /// The anchor name of the alias (`*name`) that starts at `mark`.
+    private static func aliasName(at mark: Mark, in text: String) -> String? {
+        var lineNumber = 1
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            defer { lineNumber += 1 }
+            guard lineNumber == mark.line else { continue }
+            let scalars = line.unicodeScalars
+            guard
+                let start = scalars.index(scalars.startIndex, offsetBy: mark.column - 1, limitedBy: scalars.endIndex),
+                start < scalars.endIndex, scalars[start] == "*"
+            else { return nil }
+            var name = ""
+            for scalar in scalars[scalars.index(after: start)...] {
+                if scalar == " " || scalar == "\t" || scalar == "," || scalar == "]" || scalar == "}" { break }
+                name.unicodeScalars.append(scalar)
+            }
+            return name.isEmpty ? nil : name
+        }
+        return nil
+    }
+
+    /// A map being read: entries in order plus an index of their keys, so that reading n keys takes linear time
+    /// (a later duplicate replaces the earlier value in place, as ``ManifestMap/set(_:_:origin:)`` does).
+    struct MapAccumulator {
+        var map = ManifestMap()
+        var positions: [ManifestValue: Int] = [:]
+
+        init(capacity: Int) {
+            map.entries.reserveCapacity(capacity)
+            positions.reserveCapacity(capacity)
+        }
+
+        mutating func set(_ key: ManifestValue, _ value: ManifestValue, origin: SourceOrigin) {
+            if let position = positions[key] {
+                map.entries[position].value = value
+                if origin.isKnown { map.entries[position].origin = origin }
+            } else {
+                positions[key] = map.entries.count
+                map.entries.append(ManifestMap.Entry(key: key, value: value, origin: origin))
+            }
+        }
+    }
+
+    /// Builds a ``ManifestValue`` from Yams' node tree as gopkg.in/yaml.v2 decodes into `interface{}`, including
+    /// its guard against alias bombs (`document contains excessive aliasing`).
     private struct Builder {
         let fileName: String
         let fileIndex: Int32
         /// Only the root mapping's keys are read as text (the Go type is `map[string]interface{}`).
         var stringKeys: Bool
+        /// yaml.v2's counters: nodes decoded, and nodes decoded inside an alias.
+        var decodeCount = 0
+        var aliasCount = 0
+        var aliasDepth = 0
+        /// Anchors already defined in document order: a node carrying one of them again is an alias of it.
+        var definedAnchors: Set<ObjectIdentifier> = []
 
+        init(fileName: String, fileIndex: Int32, stringKeys: Bool) {
+            self.fileName = fileName
+            self.fileIndex = fileIndex
+            self.stringKeys = stringKeys
+        }
+
+        /// yaml.v2's `allowedAliasRatio`: 99% of decodes may come from aliases for documents up to 400,000
+        /// decodes, scaling down to 10% at 4,000,000.
+        static func allowedAliasRatio(_ decodeCount: Int) -> Double {
+            let low = 400_000.0
+            let high = 4_000_000.0
+            let count = Double(decodeCount)
+            if count <= low { return 0.99 }
+            if count >= high { return 0.10 }
+            return 0.99 - 0.89 * ((count - low) / (high - low))
+        }
+
+        /// Counts one decode as yaml.v2's `unmarshal` does, and refuses a document that is mostly alias expansion.
+        mutating func count() throws(ManifestError) {
+            decodeCount += 1
+            if aliasDepth > 0 { aliasCount += 1 }
+            if aliasCount > 100 && decodeCount > 1000
+                && Double(aliasCount) / Double(decodeCount) > Self.allowedAliasRatio(decodeCount)
+            {
+                // No line: an alias' node carries its anchor's position, not where the expansion ran away.
+                throw ManifestError(
+                    .malformedYAML, "Malformed YAML: document contains excessive aliasing", file: fileName)
+            }
+        }
+
+        /// Decodes `node`, following it as an alias when its anchor was defined earlier.
         mutating func value(_ node: Node) throws(ManifestError) -> ManifestValue {
+            try count()
+            guard let anchor = node.anchor else { return try decode(node) }
+            let identity = ObjectIdentifier(anchor)
+            guard definedAnchors.contains(identity) else {
+                definedAnchors.insert(identity)
+                return try decode(node)
+            }
+            // An alias: yaml.v2 counts the alias node, then its target inside the alias.
+            aliasDepth += 1
+            defer { aliasDepth -= 1 }
+            try count()
+            return try decode(node)
+        }
+
+        private mutating func decode(_ node: Node) throws(ManifestError) -> ManifestValue {
             switch node {
             case .scalar(let scalar):
                 return try self.scalar(scalar)
@@ -63,8 +201,7 @@ public enum YAMLReader {
                 for child in sequence { items.append(try value(child)) }
                 return .list(items)
             case .mapping(let mapping):
-                var map = ManifestMap()
-                map.entries.reserveCapacity(mapping.count)
+                var map = MapAccumulator(capacity: mapping.count)
                 for (keyNode, valueNode) in mapping {
                     if isMergeKey(keyNode) {
                         try merge(valueNode, into: &map)
@@ -78,7 +215,7 @@ public enum YAMLReader {
                     stringKeys = rootKeys
                     map.set(key, child, origin: SourceOrigin(file: fileIndex, line: line))
                 }
-                return .map(map)
+                return .map(map.map)
             case .alias:
                 return .null
             }
@@ -86,7 +223,10 @@ public enum YAMLReader {
 
         /// Yams resolves key tags while checking for duplicate keys, so a plain key's `str` tag is not explicit.
         private mutating func key(_ node: Node) throws(ManifestError) -> ManifestValue {
-            if case .scalar(let scalar) = node, scalar.style == .plain, scalar.tag.rawValue == Tag.Name.str.rawValue {
+            if case .scalar(let scalar) = node, scalar.style == .plain, scalar.tag.rawValue == Tag.Name.str.rawValue,
+                scalar.anchor == nil
+            {
+                try count()
                 return stringKeys ? .string(scalar.string) : ScalarResolver.resolve(scalar.string)
             }
             return try value(node)
@@ -98,7 +238,7 @@ public enum YAMLReader {
             return tag.isEmpty || tag == Tag.Name.merge.rawValue || tag == Tag.Name.str.rawValue
         }
 
-        private mutating func merge(_ node: Node, into map: inout ManifestMap) throws(ManifestError) {
+        private mutating func merge(_ node: Node, into map: inout MapAccumulator) throws(ManifestError) {
             switch node {
             case .mapping:
                 guard case .map(let source) = try value(node) else { return }
@@ -184,7 +324,7 @@ public enum ScalarResolver {
         if text.isEmpty { return true }
         if text == "<<" { return true }
         if case .string = resolve(text) {
-            return isBase60Float(text) || looksLikeTimestamp(text)
+            return isBase60Float(text) || isTimestamp(text)
         }
         return true
     }
@@ -321,11 +461,61 @@ public enum ScalarResolver {
         return i == bytes.count
     }
 
-    /// A `YYYY-` prefix: yaml.v2 reads such values as timestamps and quotes them on output.
-    static func looksLikeTimestamp(_ text: String) -> Bool {
-        let bytes = Array(text.utf8.prefix(5))
-        guard bytes.count == 5 else { return false }
+    /// Whether yaml.v2 resolves the plain scalar `text` as a timestamp (and so quotes such a string on output):
+    /// `YYYY-` and then all of it parses with one of Go's layouts `2006-1-2T15:4:5.999999999Z07:00` (also with
+    /// `t`), `2006-1-2 15:4:5.999999999` or `2006-1-2`. `2001-01-01` is one; `2024-01` and `1024-1033` are not.
+    public static func isTimestamp(_ text: String) -> Bool {
+        let bytes = Array(text.utf8)
+        guard bytes.count >= 5 else { return false }
         for i in 0..<4 where !(bytes[i] >= 48 && bytes[i] <= 57) { return false }
-        return bytes[4] == UInt8(ascii: "-")
+        guard bytes[4] == UInt8(ascii: "-") else { return false }
+        var i = 5
+        /// Go's `getnum(value, false)`: one digit, or two when the second is a digit too.
+        func number() -> Int? {
+            guard i < bytes.count, bytes[i] >= 48, bytes[i] <= 57 else { return nil }
+            var value = Int(bytes[i] - 48)
+            i += 1
+            if i < bytes.count, bytes[i] >= 48, bytes[i] <= 57 {
+                value = value * 10 + Int(bytes[i] - 48)
+                i += 1
+            }
+            return value
+        }
+        func literal(_ byte: UInt8) -> Bool {
+            guard i < bytes.count, bytes[i] == byte else { return false }
+            i += 1
+            return true
+        }
+        let year = (0..<4).reduce(0) { $0 * 10 + Int(bytes[$1] - 48) }
+        guard let month = number(), (1...12).contains(month), literal(UInt8(ascii: "-")), let day = number()
+        else { return false }
+        let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
+        let days = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1]
+        guard day >= 1, day <= days else { return false }
+        if i == bytes.count { return true }
+        let separator = bytes[i]
+        guard separator == UInt8(ascii: "T") || separator == UInt8(ascii: "t") || separator == UInt8(ascii: " ")
+        else { return false }
+        i += 1
+        guard let hour = number(), hour < 24, literal(UInt8(ascii: ":")), let minute = number(), minute < 60,
+            literal(UInt8(ascii: ":")), let second = number(), second < 60
+        else { return false }
+        // Optional fraction: `.` or `,` then any number of digits.
+        if i + 1 < bytes.count, bytes[i] == UInt8(ascii: ".") || bytes[i] == UInt8(ascii: ","),
+            bytes[i + 1] >= 48, bytes[i + 1] <= 57
+        {
+            i += 1
+            while i < bytes.count, bytes[i] >= 48, bytes[i] <= 57 { i += 1 }
+        }
+        if separator == UInt8(ascii: " ") { return i == bytes.count }
+        // `Z07:00`: `Z`, or a sign, two digits, `:`, two digits.
+        if literal(UInt8(ascii: "Z")) { return i == bytes.count }
+        guard bytes.count - i == 6, bytes[i] == UInt8(ascii: "+") || bytes[i] == UInt8(ascii: "-"),
+            bytes[i + 3] == UInt8(ascii: ":")
+        else { return false }
+        for j in [1, 2, 4, 5] where !(bytes[i + j] >= 48 && bytes[i + j] <= 57) { return false }
+        let offsetHours = Int(bytes[i + 1] - 48) * 10 + Int(bytes[i + 2] - 48)
+        let offsetMinutes = Int(bytes[i + 4] - 48) * 10 + Int(bytes[i + 5] - 48)
+        return offsetHours <= 24 && offsetMinutes <= 60
     }
 }

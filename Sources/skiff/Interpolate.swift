@@ -43,7 +43,7 @@ struct Interpolate: AsyncParsableCommand {
             let request = try InterpolationRequest.load(
                 manifestPath: manifest, opsPaths: vars.opsFiles, variables: vars.flags, expectAllKeys: varErrs,
                 expectAllVarsUsed: varErrsUnused, path: pointer)
-            return try Interpolator.evaluate(request).output
+            return try await Interpolator.evaluateConcurrently(request).output
         }
         FileHandle.standardOutput.write(Data(output.utf8))
     }

@@ -64,7 +64,7 @@ struct InterpolationTests {
         let document = try evaluate("a: ((zz))\nb: ((aa))\n")
         #expect(document.value["a"] == .string("((zz))"))
         #expect(document.missingVariables == ["aa", "zz"])
-        #expect(throws: ManifestError(.missingVariables, "Expected to find variables:\n  - aa\n  - zz")) {
+        #expect(throws: ManifestError(.missingVariables, "Expected to find variables: aa\nzz")) {
             try evaluate("a: ((zz))\nb: ((aa))\n", varErrs: true)
         }
     }
@@ -133,13 +133,23 @@ struct InterpolationTests {
 @Suite("Variable sources")
 struct VariableSourceTests {
     @Test("-v values are YAML-parsed; strings keep their raw text without one pair of quotes")
-    func varValues() {
-        #expect(VariableSources.parseVarValue("1") == .int(1))
-        #expect(VariableSources.parseVarValue("\"quoted\"") == .string("quoted"))
-        #expect(VariableSources.parseVarValue("'single'") == .string("single"))
-        #expect(VariableSources.parseVarValue("a b: c") == .map(ManifestMap(["a b": "c"])))
-        #expect(VariableSources.parseVarValue("2.5") == .float(2.5))
-        #expect(VariableSources.parseVarValue("text with: [bracket") == .string("text with: [bracket"))
+    func varValues() throws {
+        #expect(try VariableSources.parseVarValue("1") == .int(1))
+        #expect(try VariableSources.parseVarValue("\"quoted\"") == .string("quoted"))
+        #expect(try VariableSources.parseVarValue("'single'") == .string("single"))
+        #expect(try VariableSources.parseVarValue("a b: c") == .map(ManifestMap(["a b": "c"])))
+        #expect(try VariableSources.parseVarValue("2.5") == .float(2.5))
+        #expect(try VariableSources.parseVarValue("say \"hi\"") == .string("say \"hi\""))
+    }
+
+    @Test("-v values bosh's YAML parser refuses are refused with bosh's words")
+    func unparsableVarValues() {
+        #expect(throws: ManifestError.self) { try VariableSources.parseVarValue("text with: [bracket") }
+        #expect {
+            try VariableSources(flags: VariableFlags(vars: ["k=@foo"]))
+        } throws: { error in
+            "\(error)" == "Deserializing variables 'k=@foo': yaml: found character that cannot start any token"
+        }
     }
 
     @Test("precedence is -v > --var-file > -l > --vars-env whatever the flag order")
@@ -195,8 +205,8 @@ struct VariableSourceTests {
         #expect {
             try VariableSources(flags: VariableFlags(varsFiles: [scratch.file("vars.yml")]))
         } throws: { error in
-            "\(error)" == scratch.file("vars.yml")
-                + ": Expected variables file to be a YAML map of variable names to values but found a list"
+            "\(error)" == scratch.file("vars.yml") + ":1: Deserializing variables file '" + scratch.file("vars.yml")
+                + "': yaml: unmarshal errors: line 1: cannot unmarshal !!seq into template.StaticVariables"
         }
     }
 }

@@ -160,3 +160,45 @@ struct YAMLWritingTests {
         #expect(try YAMLReader.parse(YAMLWriter.write(value), fileName: "again") == value)
     }
 }
+
+@Suite("Hostile YAML")
+struct HostileYAMLTests {
+    /// A billion-laughs document: `levels` lists of nine aliases of the level below.
+    static func laughs(levels: Int) -> String {
+        var lines = ["l0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+        for level in 1..<levels {
+            let alias = "*l\(level - 1)"
+            lines.append("l\(level): &l\(level) [" + Array(repeating: alias, count: 9).joined(separator: ", ") + "]")
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    @Test("an alias bomb is refused, as yaml.v2 refuses excessive aliasing")
+    func aliasBomb() {
+        let refusal = ManifestError(
+            .malformedYAML, "Malformed YAML: document contains excessive aliasing", file: "b.yml")
+        #expect(throws: refusal) {
+            try YAMLReader.parse(Self.laughs(levels: 9), fileName: "b.yml")
+        }
+    }
+
+    @Test("aliases that stay under yaml.v2's ratio are expanded")
+    func moderateAliases() throws {
+        let value = try YAMLReader.parse(Self.laughs(levels: 3), fileName: "ok.yml")
+        #expect(value["l2"]?.listValue?.count == 9)
+        #expect(value["l2"]?.listValue?.first?.listValue?.first?.listValue?.count == 9)
+    }
+
+    @Test("a map with 80,000 keys is read whole, a repeated key keeping its first place and last value")
+    func manyKeys() throws {
+        var text = ""
+        for index in 0..<80_000 { text += "k\(index): \(index)\n" }
+        let value = try YAMLReader.parse(text, fileName: "big.yml")
+        let map = try #require(value.mapValue)
+        #expect(map.count == 80_000)
+        #expect(map.entries[79_999].key == .string("k79999"))
+        #expect(map["k40000"] == .int(40_000))
+        let merged = try YAMLReader.parse("a: &a {p: 1, q: 2}\nb:\n  <<: *a\n  q: 3\n", fileName: "m.yml")
+        #expect(merged["b"] == .map(ManifestMap(["p": 1, "q": 3])))
+    }
+}
