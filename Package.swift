@@ -15,6 +15,7 @@ let nio: [Target.Dependency] = [
     .product(name: "NIOCore", package: "swift-nio"),
     .product(name: "NIOPosix", package: "swift-nio"),
     .product(name: "NIOHTTP1", package: "swift-nio"),
+    .product(name: "NIOTLS", package: "swift-nio"),
     .product(name: "NIOSSL", package: "swift-nio-ssl"),
 ]
 let httpClient: Target.Dependency = .product(name: "AsyncHTTPClient", package: "async-http-client")
@@ -110,9 +111,11 @@ let package = Package(
             dependencies: [
                 "SkiffAWS", "SkiffCloud", "SkiffNet", "skiff", httpClient, .product(name: "NIOCore", package: "swift-nio"),
             ],
-            exclude: ["Support/ec2_proxy.py", "Support/botocore_ref.py"],
+            exclude: ["Support/ec2_proxy.py", "Support/botocore_ref.py", "Support/fake_imds.py"],
             swiftSettings: strict),
-        .testTarget(name: "SkiffAgentTests", dependencies: ["SkiffAgent", "SkiffCloud", "SkiffNet"], swiftSettings: strict),
+        .testTarget(
+            name: "SkiffAgentTests", dependencies: ["SkiffAgent", "SkiffCloud", "SkiffNet", "skiff", "SkiffTestSupport"] + nio,
+            swiftSettings: strict),
         .testTarget(
             name: "SkiffDeployTests",
             dependencies: ["SkiffDeploy", "SkiffManifest", "SkiffCloud", "SkiffNet"],

@@ -14,17 +14,24 @@ public struct CommandResult: Sendable, Hashable {
     public var status: Int32
     /// Standard output and error, interleaved, cut to the last 64 KiB.
     public var output: String
+    /// True when it ran past its timeout and was stopped (`status` is then 124, as coreutils' `timeout` reports).
+    public var timedOut = false
 }
 
 /// Runs programs for the agent: packaging scripts, lifecycle scripts, tar, monit start/stop programs.
+///
+/// Every program is a ``ChildProcess``: no agent descriptors, a clean signal state, output to files.
 enum CommandRunner {
     /// The PATH given to scripts, as monit and bosh-agent do.
     static let defaultPath = "/var/vcap/bosh/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-    /// Runs `executable` with `arguments` to completion and captures its output.
+    /// Runs `executable` with `arguments` to completion and captures its output (appended to `logPath` if given).
+    ///
+    /// With a `timeout`, a program still running then is stopped (SIGTERM, then SIGKILL, to its process group)
+    /// and the status is nil.
     static func run(
         _ executable: String, _ arguments: [String], environment: [String: String]? = nil,
-        directory: String? = nil, logPath: String? = nil
+        directory: String? = nil, logPath: String? = nil, timeout: Duration? = nil
     ) async throws(AgentError) -> CommandResult {
         let capture =
             logPath
@@ -32,79 +39,35 @@ enum CommandRunner {
                 "skiff-agent-\(UUID().uuidString).out")
         let removeCapture = logPath == nil
         defer { if removeCapture { try? FileManager.default.removeItem(atPath: capture) } }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.environment = environment ?? ["PATH": defaultPath]
-        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
-        let start: Int
-        do {
-            if !FileManager.default.fileExists(atPath: capture) {
-                _ = FileManager.default.createFile(atPath: capture, contents: nil)
-            }
-            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: capture))
-            start = Int(try handle.seekToEnd())
-            process.standardOutput = handle
-            process.standardError = handle
-            process.standardInput = FileHandle.nullDevice
-            defer { try? handle.close() }
-            let status = try await wait(for: process)
-            let data = FileManager.default.contents(atPath: capture) ?? Data()
-            let own = data.count > start ? data.suffix(from: start) : Data()
-            let tail = own.count > 65536 ? own.suffix(65536) : own
-            return CommandResult(status: status, output: String(decoding: tail, as: UTF8.self))
-        } catch {
-            throw AgentError(.commandFailed, "cannot run '\(executable)': \(error.localizedDescription)")
+        let start = (try? FileManager.default.attributesOfItem(atPath: capture)[.size] as? Int) ?? 0
+        let child = try ChildProcess.spawn(
+            executable, arguments, environment: environment ?? ["PATH": defaultPath], directory: directory,
+            stdout: capture)
+        var status: Int32? = nil
+        if let timeout {
+            status = await child.wait(timeout: timeout)
+        } else {
+            status = await child.wait()
         }
+        let data = FileManager.default.contents(atPath: capture) ?? Data()
+        let own = data.count > start ? data.suffix(from: data.startIndex + start) : Data()
+        let tail = own.count > 65536 ? own.suffix(65536) : own
+        return CommandResult(
+            status: status ?? 124, output: String(decoding: tail, as: UTF8.self), timedOut: status == nil)
     }
 
-    /// Runs a program with stdout and stderr going to separate files (drain scripts print their answer).
+    /// Runs a program with stdout and stderr going to separate files (scripts, as bosh-agent logs them); nil when
+    /// `timeout` passed first and the program was stopped.
     static func runSplit(
         _ executable: String, _ arguments: [String], environment: [String: String], stdoutPath: String,
-        stderrPath: String
-    ) async throws(AgentError) -> Int32 {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.environment = environment
-        do {
-            for path in [stdoutPath, stderrPath] where !FileManager.default.fileExists(atPath: path) {
-                try FileManager.default.createDirectory(
-                    atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-                _ = FileManager.default.createFile(atPath: path, contents: nil)
-            }
-            let out = try FileHandle(forWritingTo: URL(fileURLWithPath: stdoutPath))
-            let err = try FileHandle(forWritingTo: URL(fileURLWithPath: stderrPath))
-            _ = try err.seekToEnd()
-            defer {
-                try? out.close()
-                try? err.close()
-            }
-            process.standardOutput = out
-            process.standardError = err
-            process.standardInput = FileHandle.nullDevice
-            return try await wait(for: process)
-        } catch {
-            throw AgentError(.commandFailed, "cannot run '\(executable)': \(error.localizedDescription)")
+        stderrPath: String, timeout: Duration
+    ) async throws(AgentError) -> Int32? {
+        for path in [stdoutPath, stderrPath] {
+            try Files.createDirectory((path as NSString).deletingLastPathComponent)
         }
-    }
-
-    /// Starts `process` and waits for it; the status is 128 + signal when it was killed.
-    private static func wait(for process: Process) async throws -> Int32 {
-        try await withCheckedThrowingContinuation { continuation in
-            process.terminationHandler = { finished in
-                let code =
-                    finished.terminationReason == .uncaughtSignal
-                    ? 128 + finished.terminationStatus : finished.terminationStatus
-                continuation.resume(returning: code)
-            }
-            do {
-                try process.run()
-            } catch {
-                process.terminationHandler = nil
-                continuation.resume(throwing: error)
-            }
-        }
+        let child = try ChildProcess.spawn(
+            executable, arguments, environment: environment, stdout: stdoutPath, stderr: stderrPath)
+        return await child.wait(timeout: timeout)
     }
 
     /// Runs a command and fails with its output when it exits non-zero.
@@ -122,30 +85,12 @@ enum CommandRunner {
         return result
     }
 
-    /// Starts a program without waiting for it (monit `start program`); returns the process for reaping.
+    /// Starts a program without waiting for it (monit `start program`); returns the child, reaped when it exits.
     static func spawn(_ commandLine: String, logPath: String, environment: [String: String]) throws(AgentError)
-        -> Process
+        -> ChildProcess
     {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = ["-c", commandLine]
-        process.environment = environment
-        process.currentDirectoryURL = URL(fileURLWithPath: "/")
-        do {
-            if !FileManager.default.fileExists(atPath: logPath) {
-                _ = FileManager.default.createFile(atPath: logPath, contents: nil)
-            }
-            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
-            _ = try handle.seekToEnd()
-            process.standardOutput = handle
-            process.standardError = handle
-            process.standardInput = FileHandle.nullDevice
-            try process.run()
-            try? handle.close()
-        } catch {
-            throw AgentError(.commandFailed, "cannot start '\(commandLine)': \(error.localizedDescription)")
-        }
-        return process
+        try ChildProcess.spawn(
+            "/bin/sh", ["-c", commandLine], environment: environment, directory: "/", stdout: logPath)
     }
 
     /// Extracts a gzip tarball into `directory` (created if needed).

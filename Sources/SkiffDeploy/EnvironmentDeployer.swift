@@ -47,6 +47,7 @@ public struct EnvironmentDeployer: Sendable {
             try await prepare(stages, work: work)
         }
         let env = prepared.environment
+        let agentWait = try AgentWait.timeout(env.manifest.cloudProvider.properties)
 
         if !options.recreate && isUnchanged(state, prepared) {
             stages.sink.line("")
@@ -111,7 +112,7 @@ public struct EnvironmentDeployer: Sendable {
             try await createVM(&state, store: store, cloud: cloud, stemcell: stemcellRecord, env: env, stages: stages)
             try Task.checkCancellation()
             try await stages.step("Waiting for the agent on VM '\(state.currentVMCID)' to be ready") {
-                try await agent.waitUntilReady(timeout: .seconds(600), delay: .milliseconds(50))
+                try await AgentWait.wait(agent, vmCID: state.currentVMCID, timeout: agentWait, options: options)
             }
             try Task.checkCancellation()
             try await deployDisk(&state, store: store, cloud: cloud, agent: agent, env: env, stages: stages)
@@ -158,6 +159,7 @@ public struct EnvironmentDeployer: Sendable {
             try LoadedEnvironment.load(options)
         }
         guard let environment else { throw DeployError(.manifest, "the manifest could not be read") }
+        try environment.checkMbusCredentials()
         let manifest = environment.manifest
         var releases: [Release] = []
         for reference in manifest.releases {
