@@ -55,7 +55,7 @@ let package = Package(
         .target(
             name: "SkiffManifest", dependencies: ["SkiffNet", "SkiffCore", yams, crypto, cryptoExtras, x509, asn1],
             swiftSettings: strict),
-        .target(name: "SkiffTemplates", dependencies: ["SkiffNet", "SkiffCore", yams], swiftSettings: strict),
+        .target(name: "SkiffTemplates", dependencies: ["SkiffNet", "SkiffCore", yams, crypto], swiftSettings: strict),
         .target(name: "SkiffCloud", dependencies: ["SkiffCore", "SkiffNet", yams], swiftSettings: strict),
         .target(
             name: "SkiffAWS",
@@ -88,6 +88,7 @@ let package = Package(
                 "SkiffNet",
                 "SkiffCore",
                 "SkiffManifest",
+                "SkiffTemplates",
                 "SkiffCloud",
                 "SkiffLocalCloud",
                 "SkiffAgentClient",
