@@ -15,6 +15,7 @@ let nio: [Target.Dependency] = [
     .product(name: "NIOCore", package: "swift-nio"),
     .product(name: "NIOPosix", package: "swift-nio"),
     .product(name: "NIOHTTP1", package: "swift-nio"),
+    .product(name: "NIOTLS", package: "swift-nio"),
     .product(name: "NIOSSL", package: "swift-nio-ssl"),
 ]
 let httpClient: Target.Dependency = .product(name: "AsyncHTTPClient", package: "async-http-client")
@@ -54,7 +55,7 @@ let package = Package(
         .target(
             name: "SkiffManifest", dependencies: ["SkiffNet", "SkiffCore", yams, crypto, cryptoExtras, x509, asn1],
             swiftSettings: strict),
-        .target(name: "SkiffTemplates", dependencies: ["SkiffNet", "SkiffCore", yams], swiftSettings: strict),
+        .target(name: "SkiffTemplates", dependencies: ["SkiffNet", "SkiffCore", yams, crypto], swiftSettings: strict),
         .target(name: "SkiffCloud", dependencies: ["SkiffCore", "SkiffNet", yams], swiftSettings: strict),
         .target(
             name: "SkiffAWS",
@@ -87,6 +88,7 @@ let package = Package(
                 "SkiffNet",
                 "SkiffCore",
                 "SkiffManifest",
+                "SkiffTemplates",
                 "SkiffCloud",
                 "SkiffLocalCloud",
                 "SkiffAgentClient",
@@ -130,10 +132,11 @@ let package = Package(
                 "SkiffAWS", "SkiffCloud", "SkiffCore", "SkiffNet", "skiff", httpClient,
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
-            exclude: ["Support/ec2_proxy.py", "Support/botocore_ref.py"],
+            exclude: ["Support/ec2_proxy.py", "Support/botocore_ref.py", "Support/fake_imds.py"],
             swiftSettings: strict),
         .testTarget(
-            name: "SkiffAgentTests", dependencies: ["SkiffAgent", "SkiffAgentClient", "SkiffCore", "SkiffNet"],
+            name: "SkiffAgentTests",
+            dependencies: ["SkiffAgent", "SkiffAgentClient", "SkiffCore", "SkiffNet", "skiff", "SkiffTestSupport"] + nio,
             swiftSettings: strict),
         .testTarget(
             name: "SkiffDeployTests",

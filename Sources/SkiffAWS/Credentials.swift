@@ -11,14 +11,19 @@ public struct AWSCredentials: Sendable, Hashable, CustomStringConvertible, Custo
     public let sessionToken: String?
     /// Where the keys came from, e.g. `environment`, `profile prod in /root/.aws/credentials`.
     public let source: String
+    /// When temporary credentials (an instance role's) stop working.
+    public let expiration: Date?
 
     /// Creates credentials.
-    public init(accessKeyID: String, secretAccessKey: String, sessionToken: String? = nil, source: String = "explicit")
-    {
+    public init(
+        accessKeyID: String, secretAccessKey: String, sessionToken: String? = nil, source: String = "explicit",
+        expiration: Date? = nil
+    ) {
         self.accessKeyID = accessKeyID
         self.secretAccessKey = secretAccessKey
         self.sessionToken = sessionToken
         self.source = source
+        self.expiration = expiration
     }
 
     /// `AWS credentials AKIA… from <source>` with the secret left out.
@@ -172,10 +177,26 @@ public struct EC2Endpoint: Sendable, Hashable, CustomStringConvertible {
     public var description: String { url }
 }
 
+/// Where the keys for signing come from.
+public enum AWSCredentialSource: Sendable, CustomStringConvertible {
+    /// Fixed keys: the CPI config's, the environment's or a profile's.
+    case keys(AWSCredentials)
+    /// The instance role, read from the metadata service when the first call is made.
+    case instanceRole(InstanceMetadataCredentials)
+
+    /// The keys' description (never the secret), or the metadata service.
+    public var description: String {
+        switch self {
+        case .keys(let credentials): credentials.description
+        case .instanceRole(let provider): "AWS credentials of the \(provider)"
+        }
+    }
+}
+
 /// Everything needed to talk to EC2: keys, region and endpoint, resolved the way the AWS CLI resolves them.
 public struct AWSSettings: Sendable, CustomStringConvertible {
-    /// The access keys.
-    public var credentials: AWSCredentials
+    /// Where the keys come from.
+    public var source: AWSCredentialSource
     /// The region, e.g. `us-east-1`; it is part of every signature.
     public var region: String
     /// Where requests go.
@@ -183,27 +204,53 @@ public struct AWSSettings: Sendable, CustomStringConvertible {
 
     /// Creates settings from parts.
     public init(credentials: AWSCredentials, region: String, endpoint: EC2Endpoint? = nil) {
-        self.credentials = credentials
+        self.init(source: .keys(credentials), region: region, endpoint: endpoint)
+    }
+
+    /// Creates settings from a credential source.
+    public init(source: AWSCredentialSource, region: String, endpoint: EC2Endpoint? = nil) {
+        self.source = source
         self.region = region
         self.endpoint = endpoint ?? .aws(region: region)
     }
 
-    /// `region us-east-1, endpoint …, AWS credentials AKIA… from …` (never the secret).
-    public var description: String { "region \(region), endpoint \(endpoint), \(credentials)" }
+    /// The fixed keys, or nil when they come from the instance role.
+    public var credentials: AWSCredentials? {
+        if case .keys(let credentials) = source { return credentials }
+        return nil
+    }
 
-    /// Resolves settings from the environment and the shared files, in the AWS CLI's order.
+    /// The keys to sign the next request with (the instance role's are fetched and refreshed as needed).
+    public func currentCredentials() async throws(AWSConfigurationError) -> AWSCredentials {
+        switch source {
+        case .keys(let credentials): credentials
+        case .instanceRole(let provider): try await provider.current()
+        }
+    }
+
+    /// `region us-east-1, endpoint …, AWS credentials AKIA… from …` (never the secret).
+    public var description: String { "region \(region), endpoint \(endpoint), \(source)" }
+
+    /// Resolves settings from the environment and the shared files, in the AWS CLI's order. `skiff aws` and the
+    /// AWS CPI both resolve through here, so they always talk to the same endpoint with the same keys.
     ///
-    /// - Credentials: `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`/`AWS_SESSION_TOKEN` (unless a profile was
-    ///   named explicitly), then the profile (`profile` argument, `AWS_PROFILE`, `AWS_DEFAULT_PROFILE`, or
-    ///   `default`) in `~/.aws/credentials` and then `~/.aws/config`.
+    /// - Credentials: `keys` when given (a CPI config with static keys); otherwise
+    ///   `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`/`AWS_SESSION_TOKEN` (unless a profile was named explicitly),
+    ///   then the profile (`profile` argument, `AWS_PROFILE`, `AWS_DEFAULT_PROFILE`, or `default`) in
+    ///   `~/.aws/credentials` and then `~/.aws/config`, then the instance role from the metadata service (IMDSv2;
+    ///   off with `AWS_EC2_METADATA_DISABLED=true`).
     /// - Region: the `region` argument, `AWS_REGION`, `AWS_DEFAULT_REGION`, the profile's `region`.
-    /// - Endpoint: `AWS_ENDPOINT_URL_EC2`, `AWS_ENDPOINT_URL`, the profile's `services` section `ec2.endpoint_url`,
-    ///   the profile's `ec2_endpoint` or `endpoint_url`; otherwise the region's AWS endpoint.
+    /// - Endpoint: the `endpoint` argument, then `AWS_ENDPOINT_URL_EC2`, `AWS_ENDPOINT_URL`, the profile's
+    ///   `services` section `ec2.endpoint_url`, the profile's `ec2_endpoint` or `endpoint_url`; otherwise the
+    ///   region's AWS endpoint, dual-stack (`ec2.<region>.api.aws`) when `dualStack` is true, or (when nil)
+    ///   `AWS_USE_DUALSTACK_ENDPOINT` or the profile's `use_dualstack_endpoint` is `true`.
     public static func resolve(
         environment: [String: String] = ProcessInfo.processInfo.environment,
         region regionOverride: String? = nil,
         profile profileOverride: String? = nil,
-        endpoint endpointOverride: String? = nil
+        endpoint endpointOverride: String? = nil,
+        dualStack dualStackOverride: Bool? = nil,
+        keys: AWSCredentials? = nil
     ) throws(AWSConfigurationError) -> AWSSettings {
         func env(_ name: String) -> String? {
             guard let value = environment[name], !value.isEmpty else { return nil }
@@ -223,8 +270,8 @@ public struct AWSSettings: Sendable, CustomStringConvertible {
         }
 
         // Credentials.
-        var credentials: AWSCredentials?
-        if profileOverride == nil, let key = env("AWS_ACCESS_KEY_ID") {
+        var credentials = keys
+        if credentials == nil, profileOverride == nil, let key = env("AWS_ACCESS_KEY_ID") {
             guard let secret = env("AWS_SECRET_ACCESS_KEY") else {
                 throw AWSConfigurationError("AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not")
             }
@@ -248,7 +295,10 @@ public struct AWSSettings: Sendable, CustomStringConvertible {
                 break
             }
         }
-        guard let credentials else {
+        let source: AWSCredentialSource
+        if let credentials {
+            source = .keys(credentials)
+        } else {
             let unsupported = [
                 "role_arn", "credential_process", "sso_session", "sso_start_url", "web_identity_token_file",
             ]
@@ -261,9 +311,14 @@ public struct AWSSettings: Sendable, CustomStringConvertible {
             if profileNamed && credentialsFile?.sections[profile] == nil && configFile?.sections[configSection] == nil {
                 throw AWSConfigurationError("AWS profile '\(profile)' is not in \(credentialsPath) or \(configPath)")
             }
-            throw AWSConfigurationError(
-                "no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE with keys in "
-                    + credentialsPath)
+            let hint = "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE with keys in \(credentialsPath)"
+            guard
+                let provider = try InstanceMetadataCredentials.fromEnvironment(
+                    env, profileValue: profileValue, fallbackHint: hint)
+            else {
+                throw AWSConfigurationError("no AWS credentials: \(hint) (AWS_EC2_METADATA_DISABLED is true)")
+            }
+            source = .instanceRole(provider)
         }
 
         // Region.
@@ -287,10 +342,11 @@ public struct AWSSettings: Sendable, CustomStringConvertible {
             endpointText = endpointText ?? profileValue("ec2_endpoint") ?? profileValue("endpoint_url")
         }
         let dualStack =
-            (env("AWS_USE_DUALSTACK_ENDPOINT") ?? profileValue("use_dualstack_endpoint"))?.lowercased() == "true"
+            dualStackOverride
+            ?? ((env("AWS_USE_DUALSTACK_ENDPOINT") ?? profileValue("use_dualstack_endpoint"))?.lowercased() == "true")
         let endpoint = try endpointText.map { text throws(AWSConfigurationError) in try EC2Endpoint(parsing: text) }
         return AWSSettings(
-            credentials: credentials, region: region, endpoint: endpoint ?? .aws(region: region, dualStack: dualStack))
+            source: source, region: region, endpoint: endpoint ?? .aws(region: region, dualStack: dualStack))
     }
 
     private static func readINI(_ path: String) throws(AWSConfigurationError) -> AWSINIFile? {

@@ -67,7 +67,7 @@ public final class EC2Client: Sendable {
     /// Creates a client; `observer` sees every HTTP exchange (action, status, attempt; never keys).
     public init(
         settings: AWSSettings, retry: RetryPolicy = .standard, consistencyWait: Duration = .seconds(60),
-        requestTimeout: Duration = .seconds(30), httpClient: HTTPClient = .shared,
+        requestTimeout: Duration = .seconds(30), httpClient: HTTPClient = EC2Client.sharedHTTPClient,
         observer: (@Sendable (EC2CallRecord) -> Void)? = nil
     ) {
         self.settings = settings
@@ -78,9 +78,25 @@ public final class EC2Client: Sendable {
         self.observer = observer
     }
 
-    /// Sends `action` with `parameters`; retries throttling, 5xx and unreachable endpoints.
+    /// The HTTP client EC2 calls use unless told otherwise: a connection must be up within 3 s and a refused one
+    /// fails at once (``call(_:_:)`` decides about retrying), so an endpoint that cannot be reached is reported in
+    /// seconds, not minutes.
+    public static let sharedHTTPClient: HTTPClient = {
+        var configuration = HTTPClient.Configuration(timeout: .init(connect: .seconds(3)))
+        configuration.connectionPool.retryConnectionEstablishment = false
+        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+    }()
+
+    /// How long transport failures (no connection, no answer) are retried before the call gives up: an endpoint
+    /// that cannot be reached fails the call in under 10 s with one line.
+    public static let transportRetryWindow: Duration = .seconds(5)
+
+    /// Sends `action` with `parameters`; retries throttling and 5xx answers with backoff, and transport failures
+    /// for at most ``transportRetryWindow``.
     @discardableResult
     public func call(_ action: String, _ parameters: EC2Parameters = EC2Parameters()) async throws -> XMLTree {
+        let clock = ContinuousClock()
+        let start = clock.now
         var attempt = 1
         while true {
             do {
@@ -88,8 +104,9 @@ public final class EC2Client: Sendable {
             } catch let error as EC2Error where error.isRetryable && attempt < retry.maxAttempts {
                 try await Task.sleep(for: retry.delay(forRetry: attempt))
             } catch let error as EC2TransportError where attempt < retry.maxAttempts {
-                _ = error
-                try await Task.sleep(for: retry.delay(forRetry: attempt))
+                let pause = retry.delay(forRetry: attempt)
+                guard clock.now + pause - start < Self.transportRetryWindow else { throw error }
+                try await Task.sleep(for: pause)
             }
             attempt += 1
         }
@@ -119,7 +136,7 @@ public final class EC2Client: Sendable {
     private func send(_ action: String, _ parameters: EC2Parameters, attempt: Int) async throws -> XMLTree {
         let endpoint = settings.endpoint
         let body = Array(parameters.formBody(action: action).utf8)
-        let signer = SigV4Signer(credentials: settings.credentials, region: settings.region)
+        let signer = SigV4Signer(credentials: try await settings.currentCredentials(), region: settings.region)
         let signature = signer.sign(
             path: endpoint.path,
             headers: [

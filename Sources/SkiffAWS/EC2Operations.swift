@@ -235,6 +235,27 @@ extension EC2Client {
         }
     }
 
+    /// `AuthorizeSecurityGroupEgress`; rules that already exist count as done.
+    public func authorizeEgress(groupID: String, _ permissions: [EC2Permission]) async throws {
+        guard !permissions.isEmpty else { return }
+        do {
+            try await call("AuthorizeSecurityGroupEgress", Self.ingressParameters(groupID: groupID, permissions))
+        } catch let error as EC2Error where error.code == "InvalidPermission.Duplicate" {
+            return
+        }
+    }
+
+    /// `DescribeRegions` with every region, opted in or not: name to opt-in status (`opt-in-not-required`,
+    /// `opted-in`, `not-opted-in`).
+    public func regions() async throws -> [String: String] {
+        let tree = try await call("DescribeRegions", ["AllRegions": "true"])
+        var regions: [String: String] = [:]
+        for item in tree.items("regionInfo") {
+            if let name = item.string("regionName") { regions[name] = item.string("optInStatus") ?? "" }
+        }
+        return regions
+    }
+
     /// `RevokeSecurityGroupIngress`; rules already gone count as done.
     public func revokeIngress(groupID: String, _ permissions: [EC2Permission]) async throws {
         guard !permissions.isEmpty else { return }

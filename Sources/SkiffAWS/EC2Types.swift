@@ -196,6 +196,8 @@ public struct EC2SecurityGroup: Sendable, Hashable {
     public let vpcID: String
     /// Ingress rules.
     public let ingress: [EC2Permission]
+    /// Egress rules.
+    public let egress: [EC2Permission]
     /// Tags.
     public let tags: [String: String]
 
@@ -205,6 +207,7 @@ public struct EC2SecurityGroup: Sendable, Hashable {
         name = node.string("groupName") ?? ""
         vpcID = node.string("vpcId") ?? ""
         ingress = node.items("ipPermissions").map(EC2Permission.init(decoding:))
+        egress = node.items("ipPermissionsEgress").map(EC2Permission.init(decoding:))
         tags = node.tags
     }
 }
@@ -231,6 +234,8 @@ public struct EC2Instance: Sendable, Hashable {
     public let publicIPv4: IPv4Address?
     /// The device-index-0 network interface.
     public let primaryInterfaceID: String?
+    /// Every attached network interface.
+    public let interfaceIDs: [String]
     /// IPv6 addresses of the primary interface.
     public let ipv6Addresses: [IPv6Address]
     /// Device names of attached block devices (`/dev/xvda`, `/dev/sdf`).
@@ -252,6 +257,7 @@ public struct EC2Instance: Sendable, Hashable {
         let interfaces = node.items("networkInterfaceSet")
         let primary = interfaces.first { $0.string("attachment/deviceIndex") == "0" } ?? interfaces.first
         primaryInterfaceID = primary?.string("networkInterfaceId")
+        interfaceIDs = interfaces.compactMap { $0.string("networkInterfaceId") }
         var addresses = primary?.items("ipv6AddressesSet").compactMap { $0.string("ipv6Address") } ?? []
         if let top = node.string("ipv6Address"), !addresses.contains(top) { addresses.append(top) }
         ipv6Addresses = addresses.compactMap { IPv6Address($0) }
@@ -327,6 +333,8 @@ public struct EC2Image: Sendable, Hashable {
     public let state: String
     /// ISO 8601 creation time.
     public let creationDate: String
+    /// The root volume's device name, e.g. `/dev/xvda` (where `root_disk` goes).
+    public let rootDeviceName: String?
 
     /// Decodes the element EC2 answers with (an `item` of a set, or the created resource).
     public init(decoding node: XMLTree) {
@@ -334,6 +342,31 @@ public struct EC2Image: Sendable, Hashable {
         name = node.string("name") ?? ""
         state = node.string("imageState") ?? ""
         creationDate = node.string("creationDate") ?? ""
+        rootDeviceName = node.string("rootDeviceName")
+    }
+}
+
+/// A network interface (ENI), as `CreateNetworkInterface` and `DescribeNetworkInterfaces` answer.
+public struct EC2NetworkInterface: Sendable, Hashable {
+    /// `eni-…`.
+    public let id: String
+    /// The MAC address the VM sees, e.g. `0e:12:34:56:78:9a`.
+    public let macAddress: String
+    /// The primary private IPv4 address.
+    public let privateIPv4: String?
+    /// IPv6 addresses, canonical text.
+    public let ipv6Addresses: [String]
+    /// `available`, `in-use`, …
+    public let status: String
+
+    /// Decodes the element EC2 answers with.
+    public init(decoding node: XMLTree) {
+        id = node.string("networkInterfaceId") ?? ""
+        macAddress = node.string("macAddress") ?? ""
+        privateIPv4 = node.string("privateIpAddress")
+        ipv6Addresses = node.items("ipv6AddressesSet").compactMap { $0.string("ipv6Address") }
+            .map { IPv6Address($0)?.description ?? $0 }
+        status = node.string("status") ?? ""
     }
 }
 

@@ -111,9 +111,21 @@ public struct NetworkEnvironment: Sendable {
     }
 
     /// Creates what is missing (or, with `dryRun`, only says what it would create; no mutating call is made).
+    ///
+    /// Every argument is checked against what AWS says before the first mutating call: the region exists and is
+    /// enabled for the account, the zone is one of the region's, an existing subnet is in that zone.
     public func up(dryRun: Bool = false, progress: @Sendable (PlanStep) -> Void = { _ in }) async throws -> UpResult {
-        let found = try await discover()
-        if dryRun { return plan(found) }
+        async let regionCheck: Void = validateRegion()
+        let found: Found
+        do {
+            found = try await discover()
+        } catch {
+            try await regionCheck  // a region that does not exist explains the failure better
+            throw error
+        }
+        try await regionCheck
+        let zone = try await validateZone(found)
+        if dryRun { return plan(found, zone: zone) }
 
         var steps: [PlanStep] = []
         func note(_ step: PlanStep) {
@@ -137,7 +149,7 @@ public struct NetworkEnvironment: Sendable {
         // Three independent branches: the IPv6 block and then the subnet carved from it; the security group; the
         // gateway attachment and then the route table's routes through it.
         let vpcID = vpc.id
-        async let subnetTask = ensureIPv6AndSubnet(found.subnets, vpc: vpc)
+        async let subnetTask = ensureIPv6AndSubnet(found.subnets, vpc: vpc, zone: zone)
         async let groupTask = ensureSecurityGroup(found.groups, vpcID: vpcID)
         async let tableTask = ensureRouteTable(found.routeTables, vpcID: vpcID, gateway: gateway)
         let (subnet, subnetSteps) = try await subnetTask
@@ -174,11 +186,62 @@ public struct NetworkEnvironment: Sendable {
         return PlanStep(.update, "internet-gateway", "\(gateway.id) attached to \(vpcID)")
     }
 
-    func ensureIPv6AndSubnet(_ existing: [EC2Subnet], vpc: EC2Vpc) async throws -> (EC2Subnet, [PlanStep]) {
+    /// Refuses a region EC2 does not list, or one the account has not opted in to.
+    func validateRegion() async throws {
+        let region = client.settings.region
+        let regions: [String: String]
+        do {
+            regions = try await client.regions()
+        } catch let error as EC2Error where error.status >= 500 {
+            throw NetworkEnvironmentError(
+                "region \(region) is not served by \(client.settings.endpoint) (\(error)); check --region")
+        } catch let error as EC2Error where error.code == "UnauthorizedOperation" {
+            return  // keys without ec2:DescribeRegions: the zone check and the endpoint still catch a bad region
+        }
+        guard !regions.isEmpty else { return }
+        guard let status = regions[region] else {
+            throw NetworkEnvironmentError(
+                "region \(region) does not exist; EC2 lists \(regions.keys.sorted().joined(separator: ", "))")
+        }
+        if status == "not-opted-in" {
+            throw NetworkEnvironmentError(
+                "region \(region) is not enabled for this account; enable it in the AWS console first")
+        }
+    }
+
+    /// The zone the subnet is (or will be) in: `--az`, checked to be one of the region's zones and the zone of an
+    /// existing subnet; or the region's first zone. Read-only.
+    func validateZone(_ found: Found) async throws -> String {
+        if let subnet = found.subnets.first {
+            if let zone = spec.zone, zone != subnet.availabilityZone {
+                throw NetworkEnvironmentError(
+                    "subnet \(subnet.id) of environment '\(spec.name)' is in \(subnet.availabilityZone), not \(zone); "
+                        + "run skiff aws down --name \(spec.name) first to move it")
+            }
+            return subnet.availabilityZone
+        }
+        let zones = try await client.availabilityZones()
+        if let wanted = spec.zone {
+            guard zones.contains(wanted) else {
+                throw NetworkEnvironmentError(
+                    "availability zone '\(wanted)' is not in region \(client.settings.region); its zones are "
+                        + (zones.isEmpty ? "none available" : zones.joined(separator: ", ")))
+            }
+            return wanted
+        }
+        guard let first = zones.first else {
+            throw NetworkEnvironmentError("region \(client.settings.region) has no available zone")
+        }
+        return first
+    }
+
+    func ensureIPv6AndSubnet(_ existing: [EC2Subnet], vpc: EC2Vpc, zone: String) async throws
+        -> (EC2Subnet, [PlanStep])
+    {
         var current = vpc
         var steps: [PlanStep] = []
         let block = try await ensureIPv6(&current) { steps.append($0) }
-        let (subnet, subnetSteps) = try await ensureSubnet(existing, vpcID: vpc.id, block: block)
+        let (subnet, subnetSteps) = try await ensureSubnet(existing, vpcID: vpc.id, block: block, zone: zone)
         return (subnet, steps + subnetSteps)
     }
 
@@ -211,30 +274,16 @@ public struct NetworkEnvironment: Sendable {
         }
     }
 
-    func ensureSubnet(_ existing: [EC2Subnet], vpcID: String, block: String) async throws
+    func ensureSubnet(_ existing: [EC2Subnet], vpcID: String, block: String, zone: String) async throws
         -> (EC2Subnet, [PlanStep])
     {
         if let subnet = existing.first {
-            if let zone = spec.zone, zone != subnet.availabilityZone {
-                throw NetworkEnvironmentError(
-                    "subnet \(subnet.id) of environment '\(spec.name)' is in \(subnet.availabilityZone), not \(zone); "
-                        + "run skiff aws down --name \(spec.name) first to move it")
-            }
             var steps = [PlanStep(.keep, "subnet", subnet.id)]
             if !subnet.assignIPv6OnCreation {
                 try await client.setAssignIPv6OnCreation(subnetID: subnet.id, true)
                 steps.append(PlanStep(.update, "subnet", "\(subnet.id) assigns IPv6 on launch"))
             }
             return (subnet, steps)
-        }
-        let zone: String
-        if let wanted = spec.zone {
-            zone = wanted
-        } else {
-            guard let first = try await client.availabilityZones().first else {
-                throw NetworkEnvironmentError("region \(client.settings.region) has no available zone")
-            }
-            zone = first
         }
         let ipv6 = try Self.carve(block, index: spec.ipv6SubnetIndex)
         let subnet = try await client.awaitingConsistency(codes: ["InvalidVpcID.NotFound"]) {
@@ -259,9 +308,11 @@ public struct NetworkEnvironment: Sendable {
         var steps: [PlanStep] = []
         let groupID: String
         var current: [EC2Permission] = []
+        var egress: [EC2Permission] = []
         if let group = existing.first {
             groupID = group.id
             current = group.ingress
+            egress = group.egress
             steps.append(PlanStep(.keep, "security-group", group.id))
         } else {
             groupID = try await client.awaitingConsistency(codes: ["InvalidVpcID.NotFound"]) {
@@ -283,6 +334,19 @@ public struct NetworkEnvironment: Sendable {
         if !extra.isEmpty {
             try await client.revokeIngress(groupID: groupID, extra)
             steps.append(PlanStep(.update, "security-group", "\(groupID) closed \(Self.describe(extra))"))
+        }
+        // A new group lets out IPv4 only; IPv6 egress is explicit.
+        if existing.first == nil {
+            egress = try await client.awaitingConsistency(codes: ["InvalidGroup.NotFound"]) {
+                try await client.describeSecurityGroups(ids: [groupID]).first?.egress ?? []
+            }
+        }
+        let missingEgress = IngressRules.missing(Self.egress, existing: egress)
+        if !missingEgress.isEmpty {
+            try await client.awaitingConsistency(codes: ["InvalidGroup.NotFound"]) {
+                try await client.authorizeEgress(groupID: groupID, missingEgress)
+            }
+            steps.append(PlanStep(.update, "security-group", "\(groupID) egress \(Self.describe(missingEgress))"))
         }
         return (groupID, steps)
     }
@@ -329,6 +393,11 @@ public struct NetworkEnvironment: Sendable {
         return (table, steps)
     }
 
+    /// The group's egress: everything, to `0.0.0.0/0` and `::/0`.
+    static let egress = [
+        EC2Permission(ipProtocol: "-1", fromPort: nil, toPort: nil, ipv4Ranges: ["0.0.0.0/0"], ipv6Ranges: ["::/0"])
+    ]
+
     static func describe(_ permissions: [EC2Permission]) -> String {
         permissions.map { rule in
             let ports: String
@@ -344,9 +413,8 @@ public struct NetworkEnvironment: Sendable {
     }
 
     /// The dry-run plan for what `found` lacks.
-    func plan(_ found: Found) -> UpResult {
+    func plan(_ found: Found, zone: String) -> UpResult {
         var steps: [PlanStep] = []
-        let zone = spec.zone ?? "(first available zone)"
         if let vpc = found.vpc {
             steps.append(PlanStep(.keep, "vpc", vpc.id))
             if vpc.ipv6Block == nil {
@@ -389,6 +457,10 @@ public struct NetworkEnvironment: Sendable {
         let extra = IngressRules.missing(current, existing: spec.ingress.permissions)
         if !extra.isEmpty {
             steps.append(PlanStep(.update, "security-group", "close \(Self.describe(extra))"))
+        }
+        let missingEgress = IngressRules.missing(Self.egress, existing: found.groups.first?.egress ?? [])
+        if !missingEgress.isEmpty {
+            steps.append(PlanStep(.update, "security-group", "egress \(Self.describe(missingEgress))"))
         }
         var vars: NetworkEnvironmentVars?
         if let subnet = found.subnets.first, let group = found.groups.first, let cidr = subnet.cidr,

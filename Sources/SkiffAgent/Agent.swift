@@ -1,6 +1,41 @@
 import SkiffCore
 import Foundation
 
+/// How long job lifecycle scripts may run before the agent stops them (SIGTERM, then SIGKILL, to the script's
+/// process group) and fails the step. bosh-agent waits for these scripts without a limit; skiff bounds them so a
+/// hung script fails create-env with its log files named instead of hanging it.
+public struct ScriptTimeouts: Sendable, Hashable {
+    /// `bin/pre-start`.
+    public var preStart: Duration
+    /// `bin/post-start`.
+    public var postStart: Duration
+    /// `bin/drain`, each run.
+    public var drain: Duration
+    /// Any other script `run_script` names (`pre-stop`, `post-deploy`, …).
+    public var other: Duration
+
+    /// Creates timeouts; the defaults are ten minutes each.
+    public init(
+        preStart: Duration = .seconds(600), postStart: Duration = .seconds(600), drain: Duration = .seconds(600),
+        other: Duration = .seconds(600)
+    ) {
+        self.preStart = preStart
+        self.postStart = postStart
+        self.drain = drain
+        self.other = other
+    }
+
+    /// The timeout for the script called `name`.
+    public func timeout(for name: String) -> Duration {
+        switch name {
+        case "pre-start": preStart
+        case "post-start": postStart
+        case "drain": drain
+        default: other
+        }
+    }
+}
+
 /// The agent: answers bosh-agent messages, installs jobs and packages under its root and supervises processes.
 public actor Agent {
     /// The settings the CPI wrote.
@@ -13,6 +48,7 @@ public actor Agent {
     public nonisolated let supervisor: Supervisor
 
     private let installer: Installer
+    private let scriptTimeouts: ScriptTimeouts
     private let log: @Sendable (String) -> Void
     private var specValue: JSONValue = .object([:])
     private var spec = ApplySpec()
@@ -39,9 +75,10 @@ public actor Agent {
     /// (they can hold settings with secrets).
     public init(
         settings: AgentSettings, root: String = "/var/vcap", timing: SupervisorTiming = SupervisorTiming(),
-        log: @escaping @Sendable (String) -> Void = { _ in }
+        scriptTimeouts: ScriptTimeouts = ScriptTimeouts(), log: @escaping @Sendable (String) -> Void = { _ in }
     ) {
         self.settings = settings
+        self.scriptTimeouts = scriptTimeouts
         self.log = log
         let paths = AgentPaths(root: root)
         self.paths = paths
@@ -277,34 +314,43 @@ public actor Agent {
         ]
     }
 
+    /// `run_script NAME`: runs `bin/NAME` of every job that has one, in parallel, as bosh-agent does: stdout and
+    /// stderr appended to `sys/log/JOB/NAME.stdout.log` and `.stderr.log`, waited for until it exits (not until its
+    /// output closes) or its timeout passes.
     private func runScript(_ arguments: [JSONValue]) async throws -> JSONValue {
         guard let name = arguments.first?.stringValue, Files.isSafeName(name) else {
             throw AgentError(.invalidArguments, "run_script expects a script name")
         }
         let environment = scriptEnvironment()
         let paths = self.paths
+        let timeout = scriptTimeouts.timeout(for: name)
         let candidates = jobs.filter { Files.exists(paths.path("jobs", $0, "bin", name)) }
-        let outcomes = await withTaskGroup(of: (String, Bool).self) { group in
+        let outcomes = await withTaskGroup(of: ScriptOutcome.self) { group in
             for job in candidates {
                 group.addTask {
-                    let log = paths.path("sys", "log", job, "\(name).log")
-                    try? Files.createDirectory((log as NSString).deletingLastPathComponent)
-                    let result = try? await CommandRunner.run(
-                        paths.path("jobs", job, "bin", name), [], environment: environment, logPath: log)
-                    return (job, result?.status == 0)
+                    let logs = paths.scriptLogs(job: job, script: name)
+                    do {
+                        let status = try await CommandRunner.runSplit(
+                            paths.path("jobs", job, "bin", name), [], environment: environment,
+                            stdoutPath: logs.stdout, stderrPath: logs.stderr, timeout: timeout)
+                        return ScriptOutcome(job: job, status: status, logs: logs)
+                    } catch {
+                        return ScriptOutcome(job: job, status: 127, logs: logs, error: "\(error)")
+                    }
                 }
             }
-            var collected: [(String, Bool)] = []
+            var collected: [ScriptOutcome] = []
             for await outcome in group { collected.append(outcome) }
-            return collected.sorted { $0.0 < $1.0 }
+            return collected.sorted { $0.job < $1.job }
         }
-        let failed = outcomes.filter { !$0.1 }.map(\.0)
+        let failed = outcomes.filter { !$0.succeeded }
         guard failed.isEmpty else {
-            let succeeded = outcomes.filter(\.1).map(\.0)
-            let failedList = failed.joined(separator: ", ")
+            let succeeded = outcomes.filter(\.succeeded).map(\.job)
+            let failedList = failed.map(\.job).joined(separator: ", ")
             let succeededList = succeeded.isEmpty ? "" : " Successful Jobs: \(succeeded.joined(separator: ", "))."
             let summary = "\(failed.count) of \(outcomes.count) \(name) scripts failed."
-            throw AgentError(.scriptFailed, "\(summary) Failed Jobs: \(failedList).\(succeededList)")
+            let details = failed.map { $0.explanation(script: name, timeout: timeout) }.joined(separator: " ")
+            throw AgentError(.scriptFailed, "\(summary) Failed Jobs: \(failedList).\(succeededList) \(details)")
         }
         return .object([:])
     }
@@ -325,13 +371,21 @@ public actor Agent {
             let stdout = paths.path("data", "tmp", "drain-\(UUID().uuidString).out")
             try Files.createDirectory(paths.tmpDirectory)
             defer { try? Files.remove(stdout) }
-            let log = paths.path("sys", "log", job, "drain.log")
+            let logs = paths.scriptLogs(job: job, script: "drain")
             let status = try await CommandRunner.runSplit(
-                script, [first, "hash_unchanged"], environment: scriptEnvironment(), stdoutPath: stdout, stderrPath: log
-            )
+                script, [first, "hash_unchanged"], environment: scriptEnvironment(), stdoutPath: stdout,
+                stderrPath: logs.stderr, timeout: scriptTimeouts.drain)
             let text = (try? String(contentsOfFile: stdout, encoding: .utf8)) ?? ""
+            try? Files.append(Data(text.utf8), to: logs.stdout)
+            guard let status else {
+                throw AgentError(
+                    .scriptFailed,
+                    "drain script of job '\(job)' did not finish within \(Self.seconds(scriptTimeouts.drain)) and "
+                        + "was stopped; see \(logs.stderr)")
+            }
             guard status == 0 else {
-                throw AgentError(.scriptFailed, "drain script of job '\(job)' exited with status \(status)")
+                throw AgentError(
+                    .scriptFailed, "drain script of job '\(job)' exited with status \(status); see \(logs.stderr)")
             }
             guard let value = Int(text.trimmingCharacters(in: .whitespacesAndNewlines)) else {
                 throw AgentError(.scriptFailed, "drain script of job '\(job)' printed '\(text)', not an integer")
@@ -343,6 +397,12 @@ public actor Agent {
             }
         }
         return .int(result)
+    }
+
+    /// `600 s`, `1.5 s`.
+    static func seconds(_ duration: Duration) -> String {
+        let (whole, fraction) = duration.components
+        return fraction == 0 ? "\(whole) s" : String(format: "%.1f s", Double(whole) + Double(fraction) / 1e18)
     }
 
     // MARK: packages
@@ -455,5 +515,30 @@ public actor Agent {
         disks.mounted.removeAll { $0 == cid }
         try saveDisks()
         return ["message": .string(wasMounted ? "Unmounted partition of \(cid)" : "Partition of \(cid) is not mounted")]
+    }
+}
+
+/// How one job's lifecycle script ended.
+struct ScriptOutcome: Sendable {
+    var job: String
+    /// The exit status; nil when it ran past its timeout and was stopped.
+    var status: Int32?
+    var logs: ScriptLogs
+    /// Why it could not be started at all.
+    var error: String?
+
+    var succeeded: Bool { status == 0 && error == nil }
+
+    /// One sentence for the failure message: what happened and which logs to read.
+    func explanation(script: String, timeout: Duration) -> String {
+        let what: String
+        if let error {
+            what = error
+        } else if let status {
+            what = "exited with status \(status)"
+        } else {
+            what = "did not finish within \(Agent.seconds(timeout)) and was stopped"
+        }
+        return "\(job): \(script) \(what); see \(logs.stderr) and \(logs.stdout)."
     }
 }

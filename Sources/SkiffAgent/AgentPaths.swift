@@ -63,6 +63,22 @@ public struct AgentPaths: Sendable, Hashable {
     public var monitDirectory: String { path("monit") }
     /// `store/`: where the persistent disk is mounted.
     public var storeDirectory: String { path("store") }
+
+    /// `sys/log/JOB/SCRIPT.stdout.log` and `.stderr.log`: where a lifecycle script's output goes, as bosh-agent
+    /// names them.
+    public func scriptLogs(job: String, script: String) -> ScriptLogs {
+        ScriptLogs(
+            stdout: path("sys", "log", job, "\(script).stdout.log"),
+            stderr: path("sys", "log", job, "\(script).stderr.log"))
+    }
+}
+
+/// The two log files of one lifecycle script run.
+public struct ScriptLogs: Sendable, Hashable {
+    /// Its standard output.
+    public var stdout: String
+    /// Its standard error.
+    public var stderr: String
 }
 
 /// File operations the installer needs, with errors as values.
@@ -73,6 +89,15 @@ enum Files {
         } catch {
             throw AgentError(.io, "cannot create directory '\(path)': \(error.localizedDescription)")
         }
+    }
+
+    /// Appends `data` to the file at `path`, creating it (0640) if needed.
+    static func append(_ data: Data, to path: String) throws(AgentError) {
+        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o640)
+        guard fd >= 0 else { throw AgentError(.io, "cannot open '\(path)': \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        let written = data.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+        guard written == data.count else { throw AgentError(.io, "cannot write '\(path)'") }
     }
 
     static func remove(_ path: String) throws(AgentError) {

@@ -16,25 +16,36 @@ public final class AgentServer: Sendable {
     public let port: Int
     private let listener: NIOAsyncChannel<Connection, Never>
     private let agent: Agent
-    private let expectedAuthorization: String?
+    private let expectedAuthorization: String
+    /// The limits it enforces.
+    public let limits: AgentServerLimits
+    private let counter: ConnectionCounter
 
     private init(
         host: IPAddress, port: Int, listener: NIOAsyncChannel<Connection, Never>, agent: Agent,
-        expectedAuthorization: String?
+        expectedAuthorization: String, limits: AgentServerLimits, counter: ConnectionCounter
     ) {
         self.host = host
         self.port = port
         self.listener = listener
         self.agent = agent
         self.expectedAuthorization = expectedAuthorization
+        self.limits = limits
+        self.counter = counter
     }
+
+    /// How many connections are open now.
+    public var openConnections: Int { counter.count }
 
     /// Binds the mbus URL's host and port (port 0 picks a free one) with TLS from `certificate`.
     ///
-    /// Without a certificate a self-signed one is made for the listen address (or loopback when it is unspecified).
+    /// Refuses an mbus URL without a user and password: the agent runs as root and would obey anyone. Without a
+    /// certificate a self-signed one is made for the listen address (or loopback when it is unspecified).
     public static func bind(
-        agent: Agent, mbus: MbusURL, certificate: AgentSettings.CertificateKeyPair?
+        agent: Agent, mbus: MbusURL, certificate: AgentSettings.CertificateKeyPair?,
+        limits: AgentServerLimits = AgentServerLimits()
     ) async throws(AgentError) -> AgentServer {
+        let expectedAuthorization = try requireCredentials(mbus)
         let context = try makeTLSContext(certificate: certificate, host: mbus.host)
         let address: SocketAddress
         do {
@@ -42,6 +53,7 @@ public final class AgentServer: Sendable {
         } catch {
             throw AgentError(.server, "cannot listen on \(mbus.host.hostPort(mbus.port)): \(error)")
         }
+        let counter = ConnectionCounter(maximum: limits.maximumConnections)
         let listener: NIOAsyncChannel<Connection, Never>
         do {
             listener = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
@@ -49,8 +61,17 @@ public final class AgentServer: Sendable {
                 .serverChannelOption(.backlog, value: 64)
                 .bind(to: address) { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: context))
-                        try channel.pipeline.syncOperations.configureHTTPServerPipeline()
+                        guard counter.admit(channel) else {
+                            channel.close(promise: nil)
+                            throw AgentError(.server, "too many connections")
+                        }
+                        let pipeline = channel.pipeline.syncOperations
+                        try pipeline.addHandler(NIOSSLServerHandler(context: context))
+                        try pipeline.addHandler(HandshakeDeadline(timeout: limits.handshakeTimeout))
+                        try pipeline.configureHTTPServerPipeline()
+                        try pipeline.addHandler(
+                            ConnectionGuard(
+                                expectedAuthorization: expectedAuthorization, idleTimeout: limits.idleTimeout))
                         return try Connection(wrappingChannelSynchronously: channel)
                     }
                 }
@@ -61,14 +82,27 @@ public final class AgentServer: Sendable {
         let port = listener.channel.localAddress?.port ?? mbus.port
         return AgentServer(
             host: mbus.host, port: port, listener: listener, agent: agent,
-            expectedAuthorization: mbus.basicAuthorization)
+            expectedAuthorization: expectedAuthorization, limits: limits, counter: counter)
+    }
+
+    /// The `Authorization` header an mbus URL asks for; refuses one without a user and password.
+    public static func requireCredentials(_ mbus: MbusURL) throws(AgentError) -> String {
+        guard mbus.hasCredentials, let authorization = mbus.basicAuthorization else {
+            throw AgentError(
+                .invalidMbusURL,
+                "the mbus URL '\(mbus)' has no credentials; the agent refuses to start without them: "
+                    + "use https://USER:PASSWORD@\(mbus.host.hostPort(mbus.port))")
+        }
+        return authorization
     }
 
     /// Binds using the agent's settings: mbus URL and `env.bosh.mbus.cert`.
-    public static func bind(agent: Agent) async throws(AgentError) -> AgentServer {
+    public static func bind(agent: Agent, limits: AgentServerLimits = AgentServerLimits()) async throws(AgentError)
+        -> AgentServer
+    {
         let settings = await agent.settings
         return try await bind(
-            agent: agent, mbus: settings.mbus, certificate: settings.mbusCertificate)
+            agent: agent, mbus: settings.mbus, certificate: settings.mbusCertificate, limits: limits)
     }
 
     /// Serves connections until `close()` is called.
@@ -103,6 +137,8 @@ public final class AgentServer: Sendable {
             var configuration = TLSConfiguration.makeServerConfiguration(
                 certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
             configuration.minimumTLSVersion = .tlsv12
+            // A closing connection waits this long for the peer's close_notify, not NIOSSL's default 5 s.
+            configuration.shutdownTimeout = .seconds(1)
             return try NIOSSLContext(configuration: configuration)
         } catch {
             throw AgentError(.invalidCertificate, "env.bosh.mbus.cert: cannot use the certificate and key: \(error)")
@@ -118,9 +154,6 @@ public final class AgentServer: Sendable {
         /// A file to send as the body instead of `body` (blob downloads), in chunks.
         var file: String?
     }
-
-    /// The largest non-blob request body accepted.
-    static let maximumMessage = 64 << 20
 
     private func serve(_ connection: Connection) async {
         var upload: BlobUpload?
@@ -140,7 +173,7 @@ public final class AgentServer: Sendable {
                     case .body(let chunk):
                         if let upload {
                             upload.write(chunk.readableBytesView)
-                        } else if body.readableBytes + chunk.readableBytes > Self.maximumMessage {
+                        } else if body.readableBytes + chunk.readableBytes > limits.maximumMessage {
                             tooLarge = true
                         } else {
                             body.writeImmutableBuffer(chunk)
@@ -226,13 +259,9 @@ public final class AgentServer: Sendable {
         try await outbound.write(.end(nil))
     }
 
+    /// The connection guard already answered 401 to anyone else; this is a second check before acting.
     private func authorized(_ request: HTTPRequestHead) -> Bool {
-        guard let expected = expectedAuthorization else { return true }
-        guard let given = request.headers.first(name: "Authorization") else { return false }
-        let a = Array(given.utf8)
-        let b = Array(expected.utf8)
-        guard a.count == b.count else { return false }
-        return zip(a, b).reduce(UInt8(0)) { $0 | ($1.0 ^ $1.1) } == 0
+        ConnectionGuard.matches(request.headers.first(name: "Authorization"), expectedAuthorization)
     }
 
     private func respond(to request: HTTPRequestHead, body: ByteBuffer) async -> Reply {

@@ -15,15 +15,21 @@ public struct CommandResult: Sendable, Hashable {
     public var status: Int32
     /// Standard output and error, interleaved, cut to the last 64 KiB.
     public var output: String
+    /// True when it ran past its timeout and was stopped (`status` is then 124, as coreutils' `timeout` reports).
+    public var timedOut = false
 }
 
 /// Runs programs for the agent: packaging scripts, lifecycle scripts, tar, monit start/stop programs.
+///
+/// Every program is a ``ChildProcess``: no agent descriptors, a clean signal state, output to files.
 enum CommandRunner {
     /// The PATH given to scripts, as monit and bosh-agent do.
     static let defaultPath = "/var/vcap/bosh/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-    /// Runs `executable` with `arguments` to completion and captures its output (stdout and stderr interleaved,
-    /// appended to `logPath` too when given).
+    /// Runs `executable` with `arguments` to completion and captures its output (appended to `logPath` if given).
+    ///
+    /// With a `timeout`, a program still running then is stopped (SIGTERM, then SIGKILL, to its process group)
+    /// and the status is nil.
     static func run(
         _ executable: String, _ arguments: [String], environment: [String: String]? = nil,
         directory: String? = nil, logPath: String? = nil, timeout: Duration? = nil
@@ -35,38 +41,34 @@ enum CommandRunner {
         let removeCapture = logPath == nil
         defer { if removeCapture { try? FileManager.default.removeItem(atPath: capture) } }
         let start = (try? FileManager.default.attributesOfItem(atPath: capture)[.size] as? Int) ?? 0
-        let command = ProcessCommand(
+        let child = try ChildProcess.spawn(
             executable, arguments, environment: environment ?? ["PATH": defaultPath], directory: directory,
-            stdout: .file(capture), stderr: .standardOutput, timeout: timeout)
-        let output: ProcessOutput
-        do {
-            output = try await ProcessRunner.run(command)
-        } catch {
-            throw AgentError(.commandFailed, error.message)
+            stdout: capture)
+        var status: Int32? = nil
+        if let timeout {
+            status = await child.wait(timeout: timeout)
+        } else {
+            status = await child.wait()
         }
         let data = FileManager.default.contents(atPath: capture) ?? Data()
-        let own = data.count > start ? data.suffix(from: start) : Data()
+        let own = data.count > start ? data.suffix(from: data.startIndex + start) : Data()
         let tail = own.count > 65536 ? own.suffix(65536) : own
-        return CommandResult(status: output.status, output: String(decoding: tail, as: UTF8.self))
+        return CommandResult(
+            status: status ?? 124, output: String(decoding: tail, as: UTF8.self), timedOut: status == nil)
     }
 
-    /// Runs a program with stdout and stderr appended to separate files (drain scripts print their answer).
+    /// Runs a program with stdout and stderr going to separate files (scripts, as bosh-agent logs them); nil when
+    /// `timeout` passed first and the program was stopped.
     static func runSplit(
         _ executable: String, _ arguments: [String], environment: [String: String], stdoutPath: String,
-        stderrPath: String, timeout: Duration? = nil
-    ) async throws(AgentError) -> Int32 {
+        stderrPath: String, timeout: Duration
+    ) async throws(AgentError) -> Int32? {
         for path in [stdoutPath, stderrPath] {
-            try? FileManager.default.createDirectory(
-                atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try Files.createDirectory((path as NSString).deletingLastPathComponent)
         }
-        let command = ProcessCommand(
-            executable, arguments, environment: environment, stdout: .file(stdoutPath), stderr: .file(stderrPath),
-            timeout: timeout)
-        do {
-            return try await ProcessRunner.run(command).status
-        } catch {
-            throw AgentError(.commandFailed, error.message)
-        }
+        let child = try ChildProcess.spawn(
+            executable, arguments, environment: environment, stdout: stdoutPath, stderr: stderrPath)
+        return await child.wait(timeout: timeout)
     }
 
     /// Runs a command and fails with its output when it exits non-zero.
@@ -84,30 +86,12 @@ enum CommandRunner {
         return result
     }
 
-    /// Starts a program without waiting for it (monit `start program`); returns the process for reaping.
+    /// Starts a program without waiting for it (monit `start program`); returns the child, reaped when it exits.
     static func spawn(_ commandLine: String, logPath: String, environment: [String: String]) throws(AgentError)
-        -> Process
+        -> ChildProcess
     {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = ["-c", commandLine]
-        process.environment = environment
-        process.currentDirectoryURL = URL(fileURLWithPath: "/")
-        do {
-            if !FileManager.default.fileExists(atPath: logPath) {
-                _ = FileManager.default.createFile(atPath: logPath, contents: nil)
-            }
-            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
-            _ = try handle.seekToEnd()
-            process.standardOutput = handle
-            process.standardError = handle
-            process.standardInput = FileHandle.nullDevice
-            try process.run()
-            try? handle.close()
-        } catch {
-            throw AgentError(.commandFailed, "cannot start '\(commandLine)': \(error.localizedDescription)")
-        }
-        return process
+        try ChildProcess.spawn(
+            "/bin/sh", ["-c", commandLine], environment: environment, directory: "/", stdout: logPath)
     }
 
     /// Extracts a gzip tarball into `directory` (created if needed).

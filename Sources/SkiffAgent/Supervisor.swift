@@ -68,13 +68,13 @@ public actor Supervisor {
         /// When the start program last ran; a pidfile older than that belongs to an earlier run.
         var launchedAt: Date?
         /// The start program's own process, while it runs.
-        var starter: Process?
+        var starter: ChildProcess?
     }
 
     private var entries: [String: Entry] = [:]
     private var order: [String] = []
     private var monitoring = false
-    private var launched: [Process] = []
+    private var launched: [ChildProcess] = []
     private var loop: Task<Void, Never>?
     private let logDirectory: String
     private let timing: SupervisorTiming
@@ -292,17 +292,16 @@ public actor Supervisor {
             break
         }
         if let pid = Self.freshPid(entry) { pids.insert(pid) }
-        if let starter = entry.starter, starter.isRunning { pids.insert(starter.processIdentifier) }
+        if let starter = entry.starter, starter.isRunning { pids.insert(starter.pid) }
         guard !pids.isEmpty else { return }
         if let stop = process.stopProgram {
             let log = (logDirectory as NSString).appendingPathComponent("\(process.name).log")
-            // The stop program may hang; it is not awaited past the stop timeout.
-            let runner = Task {
-                _ = try? await CommandRunner.run(
-                    "/bin/sh", ["-c", stop], environment: ["PATH": CommandRunner.defaultPath], logPath: log)
-            }
+            // The stop program may hang: it is stopped itself at the stop timeout.
+            async let stopped = try? CommandRunner.run(
+                "/bin/sh", ["-c", stop], environment: ["PATH": CommandRunner.defaultPath], logPath: log,
+                timeout: timing.stopTimeout)
             _ = await waitUntil(timeout: timing.stopTimeout) { pids.allSatisfy { !ProcessProbe.isAlive($0) } }
-            if pids.allSatisfy({ !ProcessProbe.isAlive($0) }) { await runner.value }
+            _ = await stopped
         }
         let remaining = pids.filter { ProcessProbe.isAlive($0) }
         guard !remaining.isEmpty else { return }

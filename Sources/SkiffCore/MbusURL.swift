@@ -105,6 +105,11 @@ public struct MbusURL: Hashable, Sendable, CustomStringConvertible, Codable {
     /// `https://[host]:port` without userinfo.
     public var baseURL: String { "\(scheme)://\(host.hostPort(port))" }
 
+    /// Whether the URL carries a non-empty user and password (the agent refuses to listen without them).
+    public var hasCredentials: Bool {
+        !(user ?? "").isEmpty && !(password ?? "").isEmpty
+    }
+
     /// The `Authorization` header value for basic auth, or nil when the URL has no user.
     public var basicAuthorization: String? {
         guard let user else { return nil }

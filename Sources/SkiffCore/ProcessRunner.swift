@@ -294,10 +294,26 @@ private struct Spawned {
         }
         let stdoutFD = try target(command.stdout, isStdout: true, stdoutFD: -1)
         let stderrFD = try target(command.stderr, isStdout: false, stdoutFD: stdoutFD)
+        var spawnedPID: pid_t = 0
+        var status: Int32 = 0
+        // ETXTBSY: a program written a moment ago may still be open for writing in a child another thread is
+        // starting (between its fork and its exec); that passes in microseconds, so try again a few times.
+        for attempt in 0..<20 {
+            if attempt > 0 { usleep(5_000) }
+            status = spawn(command, stdin: stdinFD, stdout: stdoutFD, stderr: stderrFD, pid: &spawnedPID)
+            if status != ETXTBSY { break }
+        }
+        guard status == 0 else { throw fail(errnoText(status)) }
+        pid = spawnedPID
+    }
+
+    private func spawn(
+        _ command: ProcessCommand, stdin stdinFD: Int32, stdout stdoutFD: Int32, stderr stderrFD: Int32,
+        pid spawnedPID: inout pid_t
+    ) -> Int32 {
         let environment = (command.environment ?? ProcessInfo.processInfo.environment)
             .map { "\($0.key)=\($0.value)" }
-        var spawnedPID: pid_t = 0
-        let status = withCStrings([command.executable] + command.arguments) { argv in
+        return withCStrings([command.executable] + command.arguments) { argv in
             withCStrings(environment) { envp in
                 withOptionalCString(command.directory) { directory in
                     command.executable.withCString { path in
@@ -310,8 +326,6 @@ private struct Spawned {
                 }
             }
         }
-        guard status == 0 else { throw fail(errnoText(status)) }
-        pid = spawnedPID
     }
 
     /// Closes the descriptors the child now holds.

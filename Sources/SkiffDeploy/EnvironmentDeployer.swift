@@ -70,6 +70,7 @@ public struct EnvironmentDeployer: Sendable {
             try await prepare(stages, work: work)
         }
         let env = prepared.environment
+        let agentWait = try AgentWait.timeout(env.manifest.cloudProvider.properties)
         let plan = try DeployPlanner.plan(
             state: loaded, prepared: prepared, capabilities: connector.capabilities(env.manifest),
             recreate: options.recreate, recreateDisks: options.recreatePersistentDisks)
@@ -137,8 +138,9 @@ public struct EnvironmentDeployer: Sendable {
             try Task.checkCancellation()
             try await deploying.createVM(stemcell: stemcellRecord, manifest: env.manifest)
             try Task.checkCancellation()
-            try await stages.step("Waiting for the agent on VM '\(journal.state.currentVMCID)' to be ready") {
-                try await agent.waitUntilReady(timeout: .seconds(600), delay: .milliseconds(50))
+            let vmCID = journal.state.currentVMCID
+            try await stages.step("Waiting for the agent on VM '\(vmCID)' to be ready") {
+                try await AgentWait.wait(agent, vmCID: vmCID, timeout: agentWait, options: options)
             }
             try Task.checkCancellation()
             try await deploying.deployDisk(plan.disk, manifest: env.manifest)
@@ -177,6 +179,7 @@ public struct EnvironmentDeployer: Sendable {
             try LoadedEnvironment.load(options)
         }
         guard let environment else { throw DeployError(.manifest, "the manifest could not be read") }
+        try environment.checkMbusCredentials()
         let manifest = environment.manifest
         var releases: [Release] = []
         for reference in manifest.releases {

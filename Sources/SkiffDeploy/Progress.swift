@@ -12,6 +12,14 @@ public protocol ProgressSink: Sendable {
     func beginStep(_ name: String, depth: Int)
     /// A step ends (`… Finished (00:00:00)`).
     func endStep(_ name: String, depth: Int, outcome: StepOutcome, seconds: Double)
+    /// A step still runs after `seconds` (told about once a second once it has run a few): a terminal shows the
+    /// elapsed time on the step's line. Does nothing unless a sink implements it.
+    func stepWaiting(_ name: String, depth: Int, seconds: Double)
+}
+
+extension ProgressSink {
+    /// Ignores the elapsed time of a running step.
+    public func stepWaiting(_ name: String, depth: Int, seconds: Double) {}
 }
 
 /// How a stage ended.
@@ -28,17 +36,25 @@ public final class TextProgress: ProgressSink, @unchecked Sendable {
     private let lock = NSLock()
     private let write: @Sendable (String) -> Void
     private let color: Bool
+    private let live: Bool
     private var lastWasGroup = false
+    /// The step line being redrawn with its elapsed time, if any.
+    private var waitingLine: String?
 
-    /// A reporter writing to `write`; `color` adds ANSI colours to outcomes (use it only on a terminal).
-    public init(color: Bool, write: @escaping @Sendable (String) -> Void) {
+    /// A reporter writing to `write`; `color` adds ANSI colours to outcomes and `live` redraws a long step's line
+    /// with its elapsed time (use both only on a terminal).
+    public init(color: Bool, live: Bool = false, write: @escaping @Sendable (String) -> Void) {
         self.color = color
+        self.live = live
         self.write = write
     }
 
-    /// A reporter on standard output, coloured when it is a terminal.
+    /// A reporter on standard output, coloured and live when it is a terminal.
     public static func standardOutput() -> TextProgress {
-        TextProgress(color: isatty(STDOUT_FILENO) == 1 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil) { text in
+        let terminal = isatty(STDOUT_FILENO) == 1
+        return TextProgress(
+            color: terminal && ProcessInfo.processInfo.environment["NO_COLOR"] == nil, live: terminal
+        ) { text in
             FileHandle.standardOutput.write(Data(text.utf8))
         }
     }
@@ -71,7 +87,23 @@ public final class TextProgress: ProgressSink, @unchecked Sendable {
         case .skipped(let why): text = paint("Skipped", outcome) + " [\(why)]"
         case .failed: text = paint("Failed", outcome)
         }
-        write(" \(text) (\(Self.duration(seconds)))\n")
+        lock.lock()
+        let redrawn = waitingLine
+        waitingLine = nil
+        lock.unlock()
+        // A line redrawn with its elapsed time is drawn once more without it.
+        let restart = redrawn.map { "\r\u{1B}[K" + $0 } ?? ""
+        write(restart + " \(text) (\(Self.duration(seconds)))\n")
+    }
+
+    /// On a terminal, redraws the running step's line as `  Step... 00:00:07`.
+    public func stepWaiting(_ name: String, depth: Int, seconds: Double) {
+        guard live else { return }
+        let line = String(repeating: "  ", count: depth) + name + "..."
+        lock.lock()
+        waitingLine = line
+        lock.unlock()
+        write("\r\u{1B}[K" + line + " " + Self.duration(seconds))
     }
 
     private func emit(_ text: String, group: Bool) {
@@ -172,13 +204,17 @@ public struct Stages: Sendable {
         }
     }
 
-    /// Runs one step; throwing ``SkipStep`` reports it as skipped and is not an error.
+    /// How long a step runs before its elapsed time is shown.
+    static let showElapsedAfter: Duration = .seconds(3)
+
+    /// Runs one step; throwing ``SkipStep`` reports it as skipped and is not an error. While it runs longer than a
+    /// few seconds, the sink is told the elapsed time every second.
     @discardableResult
     public func step<T>(_ name: String, _ body: () async throws -> T) async throws -> T? {
         sink.beginStep(name, depth: depth)
         let start = ContinuousClock.now
         do {
-            let value = try await body()
+            let value = try await withElapsedTime(name, since: start, body)
             sink.endStep(name, depth: depth, outcome: .finished, seconds: Self.seconds(since: start))
             return value
         } catch let skip as SkipStep {
@@ -187,6 +223,24 @@ public struct Stages: Sendable {
         } catch {
             sink.endStep(name, depth: depth, outcome: .failed("\(error)"), seconds: Self.seconds(since: start))
             throw error is StageError || error is CancellationError ? error : StageError(stage: name, cause: error)
+        }
+    }
+
+    private func withElapsedTime<T>(
+        _ name: String, since start: ContinuousClock.Instant, _ body: () async throws -> T
+    ) async throws -> T {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            let sink = self.sink
+            let depth = self.depth
+            group.addTask {
+                try await Task.sleep(for: Self.showElapsedAfter)
+                while !Task.isCancelled {
+                    sink.stepWaiting(name, depth: depth, seconds: Self.seconds(since: start))
+                    try await Task.sleep(for: .seconds(1))
+                }
+            }
+            defer { group.cancelAll() }
+            return try await body()
         }
     }
 

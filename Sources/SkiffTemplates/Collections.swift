@@ -204,6 +204,16 @@ extension Interpreter {
                 hash[entry[0]] = entry[1]
             }
             return .hash(hash)
+        case "each_cons":
+            let size = try intArgument(arguments, 0, name, line)
+            guard size > 0 else { throw raised("ArgumentError", "invalid size", line) }
+            var groups: [RValue] = []
+            if items.count >= size {
+                for start in 0...(items.count - size) { groups.append(.array(Array(items[start..<(start + size)]))) }
+            }
+            if block == nil { return .enumerator(groups, method: "each") }
+            for group in groups { _ = try invoke(block, [group], line) }
+            return .array(items)
         case "each_slice":
             let size = try intArgument(arguments, 0, name, line)
             guard size > 0 else { throw runtime("invalid slice size", line) }
@@ -276,6 +286,16 @@ extension Interpreter {
                 }
             }
             return .hash(counts)
+        case "fetch":
+            try arity(name, arguments, 1...2, line)
+            guard case .int(let index) = arguments[0] else {
+                throw raised("TypeError", "no implicit conversion of \(arguments[0].className) into Integer", line)
+            }
+            let position = index < 0 ? items.count + index : index
+            if position >= 0 && position < items.count { return items[position] }
+            if arguments.count == 2 { return arguments[1] }
+            if block != nil { return try invoke(block, [arguments[0]], line) }
+            throw raised("IndexError", "index \(index) outside of array bounds: \(-items.count)...\(items.count)", line)
         case "dig":
             var current: RValue = .array(items)
             for key in arguments {

@@ -6,15 +6,20 @@ enum Signal: Error {
     case next(RValue)
     /// `break`: ends the method that yielded to the block (or the `for` loop), which returns this value.
     case breakLoop(RValue)
+    /// `return`: ends the `def` method being run.
+    case returnValue(RValue)
 }
 
 /// Local variables of one block level; lookups walk outwards.
 final class Scope {
     var variables: [String: RValue] = [:]
     let parent: Scope?
+    /// Whether this scope belongs to a `def` method (where ERB's output buffer is out of reach).
+    let inMethod: Bool
 
-    init(parent: Scope?) {
+    init(parent: Scope?, inMethod: Bool? = nil) {
         self.parent = parent
+        self.inMethod = inMethod ?? parent?.inMethod ?? false
     }
 
     func lookup(_ name: String) -> RValue? {
@@ -65,6 +70,8 @@ struct TemplateContext {
     var spec: RValue
     var name: RValue
     var index: RValue
+    /// Consumed links by name (`EvaluationLink` objects).
+    var links: [String: RValue] = [:]
 }
 
 /// Evaluates a compiled template.
@@ -72,6 +79,30 @@ final class Interpreter {
     private var output = ""
     let context: TemplateContext
     private var scope = Scope(parent: nil)
+    /// Variables assigned from a part of another variable (`agent = params['cloud']['agent']`): Ruby shares the
+    /// hash or array, so a change made through the alias is written back to the original.
+    var aliases: [String: (root: String, path: [RValue])] = [:]
+    /// Methods the template defined with `def`.
+    var methods: [String: MethodDefinition] = [:]
+    /// Constants the template assigned.
+    var constants: [String: RValue] = [:]
+    /// Variables and constants holding a frozen value (so `frozen?` answers and mutation fails as in Ruby).
+    var frozenNames: Set<String> = []
+    /// `$~`: the last regexp match (MatchData or nil).
+    var lastMatch: RValue = .null
+    /// `$!`: the exception being handled.
+    var currentException: RValue = .null
+    /// Compiled regular expressions by options and source.
+    var regexCache: [String: NSRegularExpression] = [:]
+    /// StringIO and gzip buffers: bytes and read position, by object id.
+    var buffers: [([UInt8], Int)] = []
+    /// Modules the template included (`include ERB::Util`).
+    var included: Set<String> = []
+    /// The blocks of the `def` methods being run, innermost last (for `yield`).
+    var methodBlocks: [Callable?] = []
+    /// How deeply `def` methods are nested, bounded like Ruby's stack.
+    var callDepth = 0
+    static let maximumCallDepth = 1000
 
     init(context: TemplateContext) {
         self.context = context
@@ -87,6 +118,8 @@ final class Interpreter {
             case .next: throw TemplateError(code: .syntax, message: "'next' used outside of a block", line: node.line)
             case .breakLoop:
                 throw TemplateError(code: .syntax, message: "'break' used outside of a block", line: node.line)
+            case .returnValue:
+                throw TemplateError(code: .runtime, message: "unexpected return (LocalJumpError)", line: node.line)
             }
         }
         return output
@@ -128,9 +161,11 @@ final class Interpreter {
     func eval(_ node: SyntaxNode) throws(Signal) -> RValue {
         switch node.kind {
         case .text(let text):
+            if scope.inMethod { throw erbOutputInMethod(node.line) }
             output += text
             return .null
         case .output(let inner):
+            if scope.inMethod { throw erbOutputInMethod(node.line) }
             let value = try eval(inner)
             output += RubyFormat.toS(value)
             return .null
@@ -169,6 +204,15 @@ final class Interpreter {
         case .assign(let name, let valueNode):
             let value = try eval(valueNode)
             scope.assign(name, value)
+            noteAlias(name, valueNode)
+            if Interpreter.isFreezeCall(valueNode) { frozenNames.insert(name) } else if !frozenNames.isEmpty {
+                frozenNames.remove(name)
+            }
+            return value
+        case .assignConstant(let name, let valueNode):
+            let value = try eval(valueNode)
+            constants[name] = value
+            if Interpreter.isFreezeCall(valueNode) { frozenNames.insert("::" + name) }
             return value
         case .operatorAssign(let target, let op, let valueNode):
             return try evalOperatorAssign(target: target, op: op, valueNode: valueNode, line: node.line)
@@ -234,10 +278,18 @@ final class Interpreter {
             }
             return .range(lower, upper, exclusive: exclusive)
         case .constant(let name):
-            guard Interpreter.knownConstants.contains(name) else {
+            if let value = constants[name] { return value }
+            let path = name.hasPrefix("::") ? String(name.dropFirst(2)) : name
+            switch path {
+            case "Regexp::IGNORECASE": return .int(1)
+            case "Regexp::EXTENDED": return .int(2)
+            case "Regexp::MULTILINE": return .int(4)
+            default: break
+            }
+            guard Interpreter.knownConstants.contains(path) || Interpreter.libraryModules.contains(path) else {
                 throw failure(.unsupportedSyntax, "unsupported constant '\(name)'", node.line)
             }
-            return .module(name)
+            return .module(path)
         case .next(let valueNode):
             throw Signal.next(
                 try valueNode.map { (node: SyntaxNode) throws(Signal) -> RValue in try eval(node) } ?? .null)
@@ -272,7 +324,7 @@ final class Interpreter {
                     switch error {
                     case .next: continue
                     case .breakLoop(let value): return value
-                    case .failure: throw error
+                    case .failure, .returnValue: throw error
                     }
                 }
             }
@@ -288,6 +340,8 @@ final class Interpreter {
             }
         case .blockPass(let name):
             throw failure(.syntax, "syntax error, unexpected '&:\(name)'", node.line)
+        default:
+            return try evalExtended(node)
         }
     }
 
@@ -338,10 +392,12 @@ final class Interpreter {
     func withLValue(_ node: SyntaxNode, _ body: (inout RValue) throws(Signal) -> RValue) throws(Signal) -> RValue {
         switch node.kind {
         case .localVariable(let name):
+            if frozenNames.contains(name), let value = scope.lookup(name) { throw frozenError(value, node.line) }
             var value = scope.take(name)
             do {
                 let result = try body(&value)
                 scope.assign(name, value)
+                if let alias = aliases[name] { try writeThrough(alias, value, node.line) }
                 return result
             } catch {
                 scope.assign(name, value)
@@ -357,6 +413,12 @@ final class Interpreter {
                 try self.indexSet(&container, index, element, node.line)
                 return result
             }
+        case .constant(let name) where constants[name] != nil:
+            var value = constants[name] ?? .null
+            if frozenNames.contains("::" + name) { throw frozenError(value, node.line) }
+            let result = try body(&value)
+            constants[name] = value
+            return result
         case .binary("<<", let base, let valueNode):
             // `list << a << b`: the inner append returns the list itself, so keep writing to the variable.
             let value = try eval(valueNode)
@@ -403,12 +465,32 @@ final class Interpreter {
         guard let receiver else {
             return try callSelf(name, arguments, callable, line)
         }
+        if name == "frozen?", arguments.isEmpty {
+            return .bool(isFrozen(receiver, try eval(receiver)))
+        }
         if Interpreter.mutators.contains(name) || (name.hasSuffix("!") && name != "!") {
             return try withLValue(receiver) { (value: inout RValue) throws(Signal) -> RValue in
                 try self.mutate(&value, name, arguments, callable, line)
             }
         }
         return try send(try eval(receiver), name, arguments, callable, line)
+    }
+
+    /// Makes `newScope` current and returns the previous one (for `def` methods).
+    func swapScope(_ newScope: Scope) -> Scope {
+        let old = scope
+        scope = newScope
+        return old
+    }
+
+    /// The value of a local variable visible from the current scope.
+    func lookupLocal(_ name: String) -> RValue? {
+        scope.lookup(name)
+    }
+
+    /// Assigns a local variable in the current scope.
+    func assignLocal(_ name: String, _ value: RValue) {
+        scope.assign(name, value)
     }
 
     // MARK: - Blocks
@@ -449,7 +531,7 @@ final class Interpreter {
         } catch {
             switch error {
             case .next(let value): result = value
-            case .failure, .breakLoop: throw error
+            case .failure, .breakLoop, .returnValue: throw error
             }
         }
         var back: RValue?
@@ -488,9 +570,13 @@ final class Interpreter {
         return [RubyFormat.toS(value)]
     }
 
-    private func callSelf(_ name: String, _ arguments: [RValue], _ block: Callable?, _ line: Int) throws(Signal)
+    func callSelf(_ name: String, _ arguments: [RValue], _ block: Callable?, _ line: Int) throws(Signal)
         -> RValue
     {
+        if let method = methods[name] { return try callMethod(method, arguments, block, line) }
+        if included.contains("ERB::Util"), ["url_encode", "u", "html_escape", "h"].contains(name) {
+            return try sendLibrary("ERB::Util", name, arguments, block, line)
+        }
         switch name {
         case "p":
             try arity("p", arguments, 1...2, line)
@@ -512,16 +598,29 @@ final class Interpreter {
         case "properties" where arguments.isEmpty: return context.properties.openStruct
         case "name" where arguments.isEmpty: return context.name
         case "index" where arguments.isEmpty: return context.index
-        case "require":
+        case "require", "require_relative":
             return .bool(true)
         case "raise", "fail":
-            let message = arguments.last.map(RubyFormat.toS) ?? "unhandled exception"
-            throw failure(.raised, message, line)
+            throw raise(arguments, line)
+        case "include":
+            for argument in arguments { if case .module(let module) = argument { included.insert(module) } }
+            return .null
+        case "block_given?":
+            return .bool((methodBlocks.last ?? nil) != nil)
+        case "binding":
+            throw failure(.unsupportedMethod, "unsupported method 'binding'", line)
         case "if_link":
-            return .elseBlock(active: true)
+            try arity(name, arguments, 1...1, line)
+            guard let link = context.links[RubyFormat.toS(arguments[0])] else { return .elseBlock(active: true) }
+            _ = try invoke(block, [link], line)
+            return .elseBlock(active: false)
         case "link":
-            let linkName = arguments.first.map(RubyFormat.toS) ?? ""
-            throw runtime("Can't find link '\(linkName)' (links are not supported by create-env)", line)
+            try arity(name, arguments, 1...1, line)
+            let linkName = RubyFormat.toS(arguments[0])
+            guard let link = context.links[linkName] else {
+                throw failure(.raised, "Can't find link '\(linkName)'", line)
+            }
+            return link
         case "Integer":
             try arity(name, arguments, 1...1, line)
             switch arguments[0] {
@@ -587,6 +686,11 @@ final class Interpreter {
         case .range(let low, let high, let exclusive):
             guard case .int(let number) = value else { return false }
             return number >= low && (exclusive ? number < high : number <= high)
+        case .instance(let object) where object.className == "Regexp":
+            guard case .string(let text) = value else { return false }
+            return ((try? matchOperator(text, pattern, 0)) ?? .null) != .null
+        case .instance(let object) where object.className == "IPAddr":
+            return ((try? sendIPAddr(object, "include?", [value], 0)) ?? nil) == .bool(true)
         default: return equals(pattern, value)
         }
     }
@@ -601,7 +705,11 @@ final class Interpreter {
         case "TrueClass": return value == .bool(true)
         case "FalseClass": return value == .bool(false)
         case "NilClass": return value == .null
-        default: return value.className == className
+        default:
+            if case .instance(let object) = value, object["exception"] == .bool(true) {
+                return Interpreter.isException(object.className, kindOf: className)
+            }
+            return value.className == className
         }
     }
 
@@ -641,7 +749,11 @@ final class Interpreter {
     }
 
     func binary(_ op: String, _ left: RValue, _ right: RValue, _ line: Int) throws(Signal) -> RValue {
+        if case .instance = left, op != "==" {
+            return try send(left, op, [right], nil, line)
+        }
         switch op {
+        case "=~": return try matchBinary(left, right, line)
         case "==": return .bool(equals(left, right))
         case "===": return .bool(caseEquals(left, right))
         case "<=>": return compare(left, right).map(RValue.int) ?? .null
@@ -748,6 +860,9 @@ final class Interpreter {
     /// The largest collection or string a template may build (guards against runaway `*`, ranges, `times`).
     static let sizeLimit = 50_000_000
 
+    /// The most iterations a `while`/`until` loop may run (Ruby would spin forever).
+    static let loopLimit = 1_000_000
+
     func checkSize(_ count: Int, _ line: Int) throws(Signal) {
         if count > Interpreter.sizeLimit { throw runtime("result too large (\(count) elements)", line) }
     }
@@ -787,6 +902,8 @@ final class Interpreter {
         case .int(let number):
             guard case .int(let shift) = value else { throw runtime("\(value.className) can't be coerced", line) }
             return .int(number << shift)
+        case .instance:
+            return try send(target, "<<", [value], nil, line)
         default:
             throw noMethod("<<", target, line)
         }

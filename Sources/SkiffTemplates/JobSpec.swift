@@ -92,7 +92,16 @@ public struct JobSpec: Sendable, Equatable {
         }
         let root: Node
         do {
-            guard let node = try Yams.compose(yaml: text) else { throw invalid("empty job spec") }
+            let parsed: Node?
+            do {
+                parsed = try Yams.compose(yaml: text)
+            } catch {
+                // Ruby's YAML reader accepts a tab after `key:` that libyaml refuses; real specs have them.
+                let spaced = text.replacingOccurrences(of: "\t", with: " ")
+                guard spaced != text, let retried = try? Yams.compose(yaml: spaced) else { throw error }
+                parsed = retried
+            }
+            guard let node = parsed else { throw invalid("empty job spec") }
             root = node
         } catch let error as TemplateError {
             throw error

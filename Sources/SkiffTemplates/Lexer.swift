@@ -26,6 +26,10 @@ enum TokenKind: Equatable, Sendable {
     case words([String])
     /// An operator or punctuation mark.
     case op(String)
+    /// A regular expression literal: its source (with `#{}` parts) and option letters.
+    case regex([StringPart], String)
+    /// A global variable: `$1`, `$~`, `$stdout`, ... (the name without `$`).
+    case global(String)
     /// Syntax recognised only to be refused (regex literals, instance and global variables, %i literals).
     case unsupported(String)
     case end
@@ -223,11 +227,36 @@ struct Lexer {
                 try lexDoubleQuoted()
             case "0"..."9":
                 try lexNumber()
-            case "@", "$":
+            case "$":
+                index += 1
+                if let next = peek(), "~&`'!0123456789".unicodeScalars.contains(next) {
+                    var name = String(Character(next))
+                    index += 1
+                    if Lexer.isDigit(next) {
+                        while let digit = peek(), Lexer.isDigit(digit) {
+                            name.unicodeScalars.append(digit)
+                            index += 1
+                        }
+                    }
+                    emit(.global(name))
+                } else {
+                    emit(.global(lexWord(allowSuffix: false)))
+                }
+            case "`":
+                // A shell command in Ruby: refused when evaluated, never run.
                 let start = line
                 index += 1
-                while let next = peek(), Lexer.isIdentChar(next) { index += 1 }
-                emit(.unsupported(scalar == "@" ? "instance variables" : "global variables"), line: start)
+                while let next = peek(), next != "`" {
+                    if next == "\n" { line += 1 }
+                    index += next == "\\" ? 2 : 1
+                }
+                index += 1
+                emit(.unsupported("shell commands (backticks)"), line: start)
+            case "@":
+                let start = line
+                index += 1
+                while let next = peek(), Lexer.isIdentChar(next) || next == "@" { index += 1 }
+                emit(.unsupported("instance variables"), line: start)
             case ":" where peek(1) == ":":
                 emit(.op("::"))
                 index += 2
@@ -253,16 +282,51 @@ struct Lexer {
                 emit(.symbol(name))
             case "%" where expectsOperand && (peek(1) == "w" || peek(1) == "i" || peek(1) == "W"):
                 try lexWords()
+            case "%" where expectsOperand && (peek(1) == "q" || peek(1) == "Q")
+                && peek(2).map({ "([{<|!/".unicodeScalars.contains($0) }) == true:
+                let raw = peek(1) == "q"
+                index += 2
+                let open = peek() ?? "("
+                let closers: [Unicode.Scalar: Unicode.Scalar] = ["(": ")", "[": "]", "{": "}", "<": ">"]
+                let close = closers[open] ?? open
+                index += 1
+                let startLine = line
+                if raw {
+                    var text = String.UnicodeScalarView()
+                    var depth = 0
+                    while true {
+                        guard let next = peek() else { throw syntaxError("unterminated string literal") }
+                        index += 1
+                        if next == "\\", let escaped = peek(), escaped == close || escaped == "\\" || escaped == open {
+                            text.append(escaped)
+                            index += 1
+                            continue
+                        }
+                        if next == open && close != open { depth += 1 }
+                        if next == close {
+                            if depth == 0 { break }
+                            depth -= 1
+                        }
+                        if next == "\n" { line += 1 }
+                        text.append(next)
+                    }
+                    emit(.string([.literal(String(text))]), line: startLine)
+                } else {
+                    emit(.string(try interpolatedParts(until: close, startLine: startLine)), line: startLine)
+                }
+            case "%"
+            where expectsOperand && peek(1) == "r" && peek(2).map({ !Lexer.isIdentChar($0) && $0 != " " }) == true:
+                index += 2
+                let open = peek() ?? "{"
+                let closers: [Unicode.Scalar: Unicode.Scalar] = ["(": ")", "[": "]", "{": "}", "<": ">"]
+                index += 1
+                try lexRegex(open: closers[open] == nil ? nil : open, close: closers[open] ?? open)
             case "/"
             where expectsOperand
                 && !(tokens.last.map { if case .identifier = $0.kind { true } else { false } }
                     == true && peek(1) == " "):
-                emit(.unsupported("regular expression literals"))
                 index += 1
-                while let next = peek(), next != "/", next != "\n" {
-                    index += next == "\\" ? 2 : 1
-                }
-                index += 1
+                try lexRegex(open: nil, close: "/")
             case "<" where peek(1) == "<" && expectsOperand && heredocStartLength() != nil:
                 try startHeredoc()
             default:
@@ -273,6 +337,56 @@ struct Lexer {
                 }
             }
         }
+    }
+
+    /// Reads a regular expression literal's body up to `close` (nesting `open`), then its option letters.
+    /// Escapes stay as written (they are regexp syntax), except that an escaped delimiter loses its backslash.
+    private mutating func lexRegex(open: Unicode.Scalar?, close: Unicode.Scalar) throws(TemplateError) {
+        let startLine = line
+        var parts: [StringPart] = []
+        var text = String.UnicodeScalarView()
+        var depth = 0
+        while true {
+            guard let next = peek() else {
+                throw TemplateError(code: .syntax, message: "unterminated regexp meets end of file", line: startLine)
+            }
+            index += 1
+            if next == "\\", let escaped = peek() {
+                index += 1
+                if escaped == close || escaped == open {
+                    text.append(escaped)
+                } else {
+                    text.append(next)
+                    text.append(escaped)
+                }
+                if escaped == "\n" { line += 1 }
+                continue
+            }
+            if next == "#", peek() == "{" {
+                index += 1
+                if !text.isEmpty { parts.append(.literal(String(text))) }
+                text = String.UnicodeScalarView()
+                let codeLine = line
+                let code = try scanInterpolation()
+                parts.append(.code(try Lexer.tokenize(code, line: codeLine)))
+                continue
+            }
+            if let open, next == open {
+                depth += 1
+            } else if next == close {
+                if depth == 0 { break }
+                depth -= 1
+            }
+            if next == "\n" { line += 1 }
+            text.append(next)
+        }
+        if !text.isEmpty || parts.isEmpty { parts.append(.literal(String(text))) }
+        var options = ""
+        while let flag = peek(), "imxounse".unicodeScalars.contains(flag) {
+            if "imx".unicodeScalars.contains(flag) { options.unicodeScalars.append(flag) }
+            index += 1
+        }
+        emit(.regex(parts, options), line: startLine)
     }
 
     /// The operator named by a symbol such as `:+` or `:<=>` starting at `position` (the colon), if any.

@@ -22,7 +22,9 @@ extension Interpreter {
         "delete_prefix", "delete_suffix", "clear", "pop", "shift", "replace", "+", "-", "*", "/", "%", "**", "<",
         ">", "<=", ">=", "<=>", "<<", "===", "-@", "ord", "hex", "sort_by", "uniq", "each_key", "each_value",
         "select!", "reject!", "filter_map", "tally", "sample", "shuffle", "minmax", "step", "fdiv", "with_index",
-        "shellescape",
+        "shellescape", "blank?", "present?", "presence", "each_cons", "match", "match?", "=~", "scan",
+        "url_encode", "html_escape", "hexdigest", "source", "captures", "named_captures", "pre_match",
+        "post_match", "message", "force_encoding", "encode", "bytes", "unpack1", "sum",
     ]
 
     // MARK: Dispatch
@@ -73,7 +75,7 @@ extension Interpreter {
         case .bool:
             throw noMethod(name, receiver, line)
         case .module(let module):
-            return try sendModule(module, name, arguments, line)
+            return try sendModule(module, name, arguments, block, line)
         case .enumerator(let items, let method):
             return try sendEnumerator(items, method, name, arguments, block, line)
         case .elseBlock(let active):
@@ -92,9 +94,17 @@ extension Interpreter {
                 }
                 _ = try invoke(block, values, line)
                 return .elseBlock(active: false)
+            case "else_if_link":
+                guard active else { return .elseBlock(active: false) }
+                try arity(name, arguments, 1...1, line)
+                guard let link = context.links[RubyFormat.toS(arguments[0])] else { return .elseBlock(active: true) }
+                _ = try invoke(block, [link], line)
+                return .elseBlock(active: false)
             default:
                 throw noMethod(name, receiver, line)
             }
+        case .instance(let object):
+            return try sendInstance(object, name, arguments, block, line)
         }
     }
 
@@ -124,11 +134,16 @@ extension Interpreter {
         case "to_json": return .string(try json(receiver, line))
         case "to_yaml": return .string(try yaml(receiver, line))
         case "freeze", "dup", "clone", "itself": return receiver
-        case "frozen?": return .bool(false)
+        case "frozen?": return .bool(isFrozen(SyntaxNode(kind: .nilLiteral, line: line), receiver))
+        case "blank?": return .bool(Interpreter.isBlank(receiver))
+        case "present?": return .bool(!Interpreter.isBlank(receiver))
+        case "presence": return Interpreter.isBlank(receiver) ? .null : receiver
         case "is_a?", "kind_of?", "instance_of?":
             try arity(name, arguments, 1...1, line)
             guard case .module(let className) = arguments[0] else { throw runtime("class or module required", line) }
             return .bool(isA(receiver, className))
+        case "instance_variable_get", "instance_variables", "send", "public_send", "method", "instance_eval":
+            throw failure(.unsupportedMethod, "unsupported method '\(name)'", line)
         case "class":
             switch receiver {
             case .null: return .module("NilClass")
@@ -159,9 +174,9 @@ extension Interpreter {
         }
     }
 
-    private func sendModule(_ module: String, _ name: String, _ arguments: [RValue], _ line: Int) throws(Signal)
-        -> RValue
-    {
+    private func sendModule(
+        _ module: String, _ name: String, _ arguments: [RValue], _ block: Callable?, _ line: Int
+    ) throws(Signal) -> RValue {
         switch (module, name) {
         case ("JSON", "dump"), ("JSON", "generate"):
             try arity(name, arguments, 1...2, line)
@@ -184,7 +199,8 @@ extension Interpreter {
             }
         case ("Base64", "strict_encode64"), ("Base64", "encode64"), ("Base64", "urlsafe_encode64"):
             try arity(name, arguments, 1...2, line)
-            var encoded = Data(RubyFormat.toS(arguments[0]).utf8).base64EncodedString()
+            var encoded = Data(try bytes(.string(RubyFormat.toS(arguments[0])), line)).base64EncodedString()
+            if case .instance = arguments[0] { encoded = Data(try bytes(arguments[0], line)).base64EncodedString() }
             if name == "urlsafe_encode64" {
                 encoded = encoded.replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
             }
@@ -205,11 +221,16 @@ extension Interpreter {
             if name == "urlsafe_decode64" {
                 text = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
             }
-            while text.count % 4 != 0 { text += "=" }
-            guard let data = Data(base64Encoded: text), let decoded = String(data: data, encoding: .utf8) else {
-                throw runtime("invalid base64", line)
+            if name != "strict_decode64" {
+                text = text.filter { $0.isLetter || $0.isNumber || $0 == "+" || $0 == "/" || $0 == "=" }
+                if let pad = text.firstIndex(of: "=") { text = String(text[..<pad]) }
+                if text.count % 4 == 1 { text.removeLast() }
             }
-            return .string(decoded)
+            while text.count % 4 != 0 { text += "=" }
+            guard let data = Data(base64Encoded: text) else {
+                throw raised("ArgumentError", "invalid base64", line)
+            }
+            return Interpreter.binary(Array(data))
         case ("Shellwords", "escape"), ("Shellwords", "shellescape"):
             try arity(name, arguments, 1...1, line)
             return .string(shellEscape(RubyFormat.toS(arguments[0])))
@@ -218,7 +239,7 @@ extension Interpreter {
             guard case .array(let items) = arguments[0] else { throw runtime("expected an Array", line) }
             return .string(items.map { shellEscape(RubyFormat.toS($0)) }.joined(separator: " "))
         default:
-            throw failure(.unsupportedMethod, "unsupported method '\(module).\(name)'", line)
+            return try sendLibrary(module, name, arguments, block, line)
         }
     }
 
@@ -234,6 +255,7 @@ extension Interpreter {
             }
             return value
         }
+        if let value = try sendStringPattern(text, name, arguments, block, line) { return value }
         switch name {
         case "length", "size": return .int(text.unicodeScalars.count)  // Ruby counts code points
         case "bytesize": return .int(text.utf8.count)
@@ -284,6 +306,7 @@ extension Interpreter {
             }
             if !current.isEmpty { lines.append(.string(current)) }
             if name == "each_line" {
+                if block == nil { return .enumerator(lines, method: "each") }
                 for item in lines { _ = try invoke(block, [item], line) }
                 return .string(text)
             }
@@ -441,6 +464,11 @@ extension Interpreter {
     private func split(_ text: String, _ arguments: [RValue], _ line: Int) throws(Signal) -> [String] {
         var separator: String? = nil
         var limit = 0
+        if text.isEmpty { return [] }
+        if arguments.count > 1, case .int(let value) = arguments[1] { limit = value }
+        if let first = arguments.first, Interpreter.regexpParts(first) != nil {
+            return try split(text, regexp: first, limit: limit, line)
+        }
         if let first = arguments.first {
             switch first {
             case .null: separator = nil

@@ -126,6 +126,8 @@ struct Parser {
         case .words: return "%w literal"
         case .op(let op): return "'\(op)'"
         case .unsupported(let what): return what
+        case .regex: return "regexp literal"
+        case .global(let name): return "'$\(name)'"
         case .end: return "end of template"
         }
     }
@@ -163,7 +165,7 @@ struct Parser {
             default:
                 break
             }
-            let statement = try parseStatement()
+            let statement = try parseRecoveringStatement()
             nodes.append(statement)
             switch statement.kind {
             case .text, .output: continue
@@ -182,6 +184,73 @@ struct Parser {
         }
     }
 
+    /// Parses a statement; one that uses syntax the renderer does not support becomes a node that fails when it
+    /// is evaluated (Ruby would run it), as long as its extent can be found. True syntax errors still fail here.
+    private mutating func parseRecoveringStatement() throws(TemplateError) -> SyntaxNode {
+        let (savedPosition, savedLocals, savedDepth, savedDoAllowed) = (position, locals, depth, doAllowed)
+        do {
+            return try parseStatement()
+        } catch {
+            guard error.code == .unsupportedSyntax else { throw error }
+            (position, locals, depth, doAllowed) = (savedPosition, savedLocals, savedDepth, savedDoAllowed)
+            let startLine = line
+            guard skipStatement() else { throw error }
+            return try parseModifiers(SyntaxNode(kind: .unsupported(error.message), line: error.line ?? startLine))
+        }
+    }
+
+    /// Skips one statement, balancing brackets and `... end` constructs; false when its end cannot be found.
+    private mutating func skipStatement() -> Bool {
+        var depth = 0
+        var moved = false
+        var previous: TokenKind = .newline
+        while true {
+            let kind = current.kind
+            switch kind {
+            case .end:
+                return depth == 0 && moved
+            case .newline, .outputClose, .text, .outputOpen:
+                if depth == 0 { return moved }
+            case .op("("), .op("["), .op("{"):
+                depth += 1
+            case .op(")"), .op("]"), .op("}"):
+                if depth == 0 { return moved }
+                depth -= 1
+            case .keyword(let word):
+                switch word {
+                case "class", "module", "def", "do", "begin", "case", "for":
+                    depth += 1
+                case "if", "unless", "while", "until":
+                    // Only a statement-initial `if` opens a block; a modifier ends the skipped statement.
+                    switch previous {
+                    case .newline, .outputOpen, .text, .op("("), .op("="), .op("||="), .keyword("then"),
+                        .keyword("else"), .keyword("do"), .keyword("begin"):
+                        depth += 1
+                    default:
+                        if !moved {
+                            depth += 1
+                        } else if depth == 0 {
+                            return true
+                        }
+                    }
+                case "end":
+                    if depth == 0 { return moved }
+                    depth -= 1
+                case "else", "elsif", "when", "rescue", "ensure", "in":
+                    if depth == 0 && moved && word != "in" { return true }
+                default:
+                    break
+                }
+            default:
+                break
+            }
+            previous = kind
+            moved = true
+            advance()
+            if position >= tokens.count - 1, current.kind == .end { return depth == 0 }
+        }
+    }
+
     private mutating func parseStatement() throws(TemplateError) -> SyntaxNode {
         let startLine = line
         switch current.kind {
@@ -197,7 +266,13 @@ struct Parser {
         default:
             break
         }
-        var node = try parseExpressionStatement()
+        return try parseModifiers(try parseExpressionStatement())
+    }
+
+    /// `statement if cond`, `unless`, `rescue` modifiers after a statement.
+    private mutating func parseModifiers(_ statement: SyntaxNode) throws(TemplateError) -> SyntaxNode {
+        let startLine = statement.line
+        var node = statement
         while true {
             if acceptKeyword("if") {
                 let condition = try parseExpressionStatement()
@@ -267,6 +342,9 @@ struct Parser {
             case .localVariable(let name):
                 let value = try parseAssignedValue()
                 return SyntaxNode(kind: .assign(name, value), line: startLine)
+            case .constant(let name):
+                let value = try parseAssignedValue()
+                return SyntaxNode(kind: .assignConstant(name, value), line: startLine)
             case .call(receiver: nil, let name, let arguments, block: nil) where arguments.isEmpty:
                 declareLocal(name)
                 let value = try parseAssignedValue()
@@ -274,6 +352,8 @@ struct Parser {
             case .index(let receiver, let index):
                 let value = try parseAssignedValue()
                 return SyntaxNode(kind: .indexAssign(receiver: receiver, index: index, value: value), line: startLine)
+            case .globalVariable(let name):
+                throw unsupported("assignment to global variable '$\(name)'", line: startLine)
             case .call(receiver: .some, let name, _, block: nil):
                 throw unsupported("attribute assignment '\(name)='", line: startLine)
             default:
@@ -290,7 +370,7 @@ struct Parser {
             case .call(receiver: nil, let name, let arguments, block: nil) where arguments.isEmpty:
                 declareLocal(name)
                 target = SyntaxNode(kind: .localVariable(name), line: left.line)
-            case .localVariable, .index:
+            case .localVariable, .index, .constant:
                 break
             default:
                 throw TemplateError(
@@ -323,7 +403,8 @@ struct Parser {
         let condition = try parseRange()
         guard acceptOp("?") else { return condition }
         skipNewlines()
-        let whenTrue = try parseTernary()
+        // A branch may assign: `c ? x = 1 : x = 2` (the assignment level, which includes the ternary).
+        let whenTrue = try parseExpression()
         skipNewlines()
         // `a ? b :c` lexes `:c` as a symbol; Ruby reads it as the else branch.
         if case .symbol(let name) = current.kind {
@@ -335,7 +416,7 @@ struct Parser {
         }
         try expectOp(":")
         skipNewlines()
-        let whenFalse = try parseTernary()
+        let whenFalse = try parseExpression()
         return SyntaxNode(
             kind: .conditional(condition: condition, then: whenTrue, otherwise: whenFalse), line: startLine)
     }
@@ -367,7 +448,6 @@ struct Parser {
         var left = try parseBinary(level: level + 1)
         while case .op(let op) = current.kind, Parser.binaryLevels[level].contains(op) {
             let startLine = line
-            if op == "=~" || op == "!~" { throw unsupported("regular expression match '\(op)'") }
             advance()
             skipNewlines()
             let right = try parseBinary(level: level + 1)
@@ -377,6 +457,9 @@ struct Parser {
             case "!=":
                 let equal = SyntaxNode(kind: .binary("==", left, right), line: startLine)
                 left = SyntaxNode(kind: .not(equal), line: startLine)
+            case "!~":
+                let match = SyntaxNode(kind: .binary("=~", left, right), line: startLine)
+                left = SyntaxNode(kind: .not(match), line: startLine)
             default: left = SyntaxNode(kind: .binary(op, left, right), line: startLine)
             }
         }
@@ -418,6 +501,11 @@ struct Parser {
         }
         if acceptOp("+") {
             return try parseUnary()
+        }
+        if isOp("::"), case .constant(let name) = peekToken().kind {
+            advance()
+            advance()
+            return try parsePostfix(SyntaxNode(kind: .constant(name), line: startLine))
         }
         if isOp("~") || isOp("->") || isOp("::") || isOp("*") || isOp("&") {
             throw unsupported("operator \(Parser.describe(current.kind))")
@@ -605,7 +693,21 @@ struct Parser {
                 try expectOp("]")
                 node = SyntaxNode(kind: .index(node, arguments), line: startLine)
             } else if isOp("::") {
-                throw unsupported("'::' scope lookup")
+                advance()
+                switch current.kind {
+                case .constant(let name):
+                    advance()
+                    if case .constant(let path) = node.kind, !(isOp("(") && !current.spaced) {
+                        node = SyntaxNode(kind: .constant(path + "::" + name), line: startLine)
+                    } else {
+                        node = try parseCallRest(receiver: node, name: name, line: startLine, allowCommand: false)
+                    }
+                case .identifier(let name):
+                    advance()
+                    node = try parseCallRest(receiver: node, name: name, line: startLine, allowCommand: true)
+                default:
+                    throw unexpected(expecting: "a constant or method name")
+                }
             } else {
                 return node
             }
@@ -674,6 +776,15 @@ struct Parser {
             doAllowed = saved
             try expectOp(")")
             return body
+        case .regex(let parts, let options):
+            advance()
+            guard case .string(let interpolated) = try stringNode(parts, line: startLine).kind else {
+                throw unexpected()
+            }
+            return SyntaxNode(kind: .regexp(interpolated, options: options), line: startLine)
+        case .global(let name):
+            advance()
+            return SyntaxNode(kind: .globalVariable(name), line: startLine)
         case .label(let name):
             throw TemplateError(code: .syntax, message: "syntax error, unexpected label '\(name):'", line: startLine)
         default:
@@ -776,11 +887,187 @@ struct Parser {
                 value = try parseExpression()
             }
             return SyntaxNode(kind: word == "next" ? .next(value) : .breakLoop(value), line: startLine)
-        case "else", "elsif", "end", "when", "then", "do", "in", "and", "or":
+        case "def":
+            advance()
+            return try parseDef(line: startLine)
+        case "begin":
+            advance()
+            let body = try parseRescueBody()
+            try expectKeyword("end")
+            if isKeyword("while") || isKeyword("until") {
+                throw unsupported("'begin ... end \(Parser.describe(current.kind).trimmingQuotes)'")
+            }
+            return body
+        case "return":
+            advance()
+            var value: SyntaxNode?
+            if !endsValue { value = try parseAssignedValue() }
+            return SyntaxNode(kind: .returnValue(value), line: startLine)
+        case "self":
+            advance()
+            return SyntaxNode(kind: .selfReference, line: startLine)
+        case "yield":
+            advance()
+            var arguments: [SyntaxNode] = []
+            if isOp("(") && !current.spaced {
+                advance()
+                arguments = try parseArguments(closing: ")")
+                try expectOp(")")
+            } else if !endsValue {
+                arguments = try parseArguments(closing: nil)
+            }
+            return SyntaxNode(kind: .yieldCall(arguments), line: startLine)
+        case "while", "until":
+            advance()
+            let saved = doAllowed
+            doAllowed = false
+            let condition = try parseExpressionStatement()
+            doAllowed = saved
+            _ = acceptKeyword("do")
+            let body = try parseStatements(terminators: ["end"])
+            try expectKeyword("end")
+            return SyntaxNode(
+                kind: .whileLoop(condition: condition, body: body, negated: word == "until"), line: startLine)
+        case "else", "elsif", "end", "when", "then", "do", "in", "and", "or", "rescue", "ensure":
             throw unexpected()
         default:
             throw unsupported("'\(word)'")
         }
+    }
+
+    /// Whether the current token is template text.
+    private var isText: Bool {
+        if case .text = current.kind { return true }
+        return false
+    }
+
+    /// Whether the current token ends a value (so `return`/`yield` here take no argument).
+    private var endsValue: Bool {
+        switch current.kind {
+        case .newline, .end, .outputClose, .text: return true
+        case .keyword(let word):
+            return ["if", "unless", "end", "while", "until", "rescue", "else", "ensure"].contains(word)
+        case .op(let op): return op == "}" || op == ")" || op == "]"
+        default: return false
+        }
+    }
+
+    /// Statements with optional `rescue`/`else`/`ensure` clauses, up to (not including) `end`.
+    private mutating func parseRescueBody() throws(TemplateError) -> SyntaxNode {
+        let startLine = line
+        let body = try parseStatements(terminators: ["rescue", "else", "ensure", "end"])
+        var clauses: [RescueClause] = []
+        while acceptKeyword("rescue") {
+            var classes: [SyntaxNode] = []
+            var variable: String?
+            while current.kind != .newline && !isOp("=>") && !isKeyword("then") && current.kind != .end
+                && !isText && current.kind != .outputOpen
+            {
+                classes.append(try parseTernary())
+                if !acceptOp(",") { break }
+                skipNewlines()
+            }
+            if acceptOp("=>") {
+                guard case .identifier(let name) = current.kind else { throw unexpected(expecting: "a variable name") }
+                advance()
+                declareLocal(name)
+                variable = name
+            }
+            _ = acceptKeyword("then")
+            let clauseBody = try parseStatements(terminators: ["rescue", "else", "ensure", "end"])
+            clauses.append(RescueClause(classes: classes, variable: variable, body: clauseBody))
+        }
+        var otherwise: SyntaxNode?
+        if acceptKeyword("else") { otherwise = try parseStatements(terminators: ["ensure", "end"]) }
+        var ensure: SyntaxNode?
+        if acceptKeyword("ensure") { ensure = try parseStatements(terminators: ["end"]) }
+        if clauses.isEmpty && otherwise == nil && ensure == nil { return body }
+        return SyntaxNode(
+            kind: .beginRescue(body: body, rescues: clauses, otherwise: otherwise, ensure: ensure), line: startLine)
+    }
+
+    /// `def name(params) body end` (after `def`); `def self.name` defines the same helper.
+    private mutating func parseDef(line startLine: Int) throws(TemplateError) -> SyntaxNode {
+        if isKeyword("self"), peekToken().kind == .op(".") {
+            advance()
+            advance()
+        }
+        let name: String
+        switch current.kind {
+        case .identifier(let word), .constant(let word): name = word
+        case .keyword(let word) where peekToken().kind == .op("(") || peekToken().kind == .newline: name = word
+        case .label(let word):
+            throw unsupported("'def \(word):'")
+        default:
+            throw unsupported("operator method definitions")
+        }
+        advance()
+        if isOp("=") { throw unsupported("endless method definitions") }
+        let savedLocals = locals
+        locals = [[]]
+        defer { locals = savedLocals }
+        var parameters: [MethodParameter] = []
+        if isOp("(") {
+            advance()
+            parameters = try parseMethodParameters(closing: ")")
+            try expectOp(")")
+        } else if current.kind != .newline {
+            parameters = try parseMethodParameters(closing: nil)
+        }
+        if isOp("=") { throw unsupported("endless method definitions") }
+        let saved = doAllowed
+        doAllowed = true
+        let body = try parseRescueBody()
+        doAllowed = saved
+        try expectKeyword("end")
+        let definition = MethodDefinition(name: name, parameters: parameters, body: body)
+        return SyntaxNode(kind: .defineMethod(definition), line: startLine)
+    }
+
+    private mutating func parseMethodParameters(closing: String?) throws(TemplateError) -> [MethodParameter] {
+        var parameters: [MethodParameter] = []
+        skipNewlines()
+        while true {
+            if let closing, isOp(closing) { break }
+            if current.kind == .newline { break }
+            var kind = MethodParameter.Kind.required
+            if acceptOp("*") {
+                kind = .splat
+            } else if acceptOp("**") {
+                kind = .keywordSplat
+            } else if acceptOp("&") {
+                kind = .block
+            }
+            switch current.kind {
+            case .identifier(let name):
+                advance()
+                declareLocal(name)
+                var defaultValue: SyntaxNode?
+                if kind == .required, acceptOp("=") {
+                    kind = .optional
+                    defaultValue = try parseTernary()
+                }
+                parameters.append(MethodParameter(name: name, kind: kind, defaultValue: defaultValue))
+            case .label(let name):
+                advance()
+                declareLocal(name)
+                var defaultValue: SyntaxNode?
+                if !isOp(",") && !(closing.map { isOp($0) } ?? false) && current.kind != .newline {
+                    defaultValue = try parseTernary()
+                }
+                parameters.append(MethodParameter(name: name, kind: .keyword, defaultValue: defaultValue))
+            default:
+                if kind == .splat || kind == .keywordSplat {
+                    parameters.append(MethodParameter(name: "", kind: kind, defaultValue: nil))
+                } else {
+                    throw unexpected(expecting: "a parameter name")
+                }
+            }
+            if closing != nil { skipNewlines() }
+            guard acceptOp(",") else { break }
+            skipNewlines()
+        }
+        return parameters
     }
 
     private mutating func parseIf(negated: Bool, line startLine: Int) throws(TemplateError) -> SyntaxNode {

@@ -20,6 +20,8 @@ enum RValue: Hashable, Sendable {
     case enumerator([RValue], method: String)
     /// The value returned by `if_p`: `active` when the block did not run, so `.else` runs its block.
     case elseBlock(active: Bool)
+    /// An object of another class (a link, a link instance, a match, an address, ...): its class and fields.
+    case instance(RObject)
 
     init(_ value: TemplateValue) {
         switch value {
@@ -109,6 +111,7 @@ enum RValue: Hashable, Sendable {
         case .module(let name): return name
         case .elseBlock: return "ElseBlock"
         case .enumerator: return "Enumerator"
+        case .instance(let object): return object.className
         }
     }
 
@@ -116,6 +119,7 @@ enum RValue: Hashable, Sendable {
     var templateValue: TemplateValue {
         switch self {
         case .null, .elseBlock: return .null
+        case .instance(let object): return .string(RubyFormat.toS(.instance(object)))
         case .enumerator(let items, _): return .array(items.map(\.templateValue))
         case .bool(let value): return .bool(value)
         case .int(let value): return .int(value)
@@ -235,6 +239,7 @@ enum RubyFormat {
         case .float(let value): return float(value)
         case .string(let value), .symbol(let value), .module(let value): return value
         case .array, .hash, .object, .range, .elseBlock, .enumerator: return inspect(value)
+        case .instance(let object): return object.toS
         }
     }
 
@@ -252,6 +257,7 @@ enum RubyFormat {
             return "#<OpenStruct\(fields)>"
         case .range(let low, let high, let exclusive): return "\(low)\(exclusive ? "..." : "..")\(high)"
         case .elseBlock: return "#<ElseBlock>"
+        case .instance(let object): return object.inspect
         case .enumerator(let items, let method): return "#<Enumerator: \(inspect(.array(items))):\(method)>"
         default: return toS(value)
         }
@@ -285,6 +291,7 @@ enum RubyFormat {
     static func json(_ value: RValue, pretty: Bool = false, indent: String = "") -> String {
         switch value {
         case .null, .elseBlock: return "null"
+        case .instance(let object): return jsonString(object.toS)
         case .enumerator(let items, _): return json(.array(items), pretty: pretty, indent: indent)
         case .bool(let value): return value ? "true" : "false"
         case .int(let value): return String(value)
@@ -380,6 +387,7 @@ enum RubyFormat {
     static func yamlNode(_ value: RValue) -> Node {
         switch value {
         case .null, .elseBlock: return Node("", Tag(.null), .plain)
+        case .instance(let object): return Node(object.toS, Tag(.str))
         case .enumerator(let items, _): return yamlNode(.array(items))
         case .bool(let value): return Node(value ? "true" : "false", Tag(.bool))
         case .int(let value): return Node(String(value), Tag(.int))
@@ -392,5 +400,73 @@ enum RubyFormat {
         case .hash(let hash), .object(let hash):
             return Node(hash.pairs.map { (yamlNode($0.0), yamlNode($0.1)) }, Tag(.map))
         }
+    }
+}
+
+/// An object of a class other than the core values: its class name and fields.
+struct RObject: Hashable, Sendable {
+    /// The Ruby class name, e.g. `IPAddr` or `MatchData`.
+    var className: String
+    /// The object's state by field name.
+    var fields: RHash
+
+    subscript(field: String) -> RValue {
+        fields[.string(field)] ?? .null
+    }
+
+    /// `to_s`.
+    var toS: String {
+        switch className {
+        case "IPAddr": return RubyFormat.toS(self["address"])
+        case "MatchData": return RubyFormat.toS(self["match"])
+        case "Regexp": return Interpreter.regexpToS(RubyFormat.toS(self["source"]), RubyFormat.toS(self["options"]))
+        case "String":
+            guard case .string(let latin1) = self["binary"] else { return "" }
+            return String(decoding: latin1.unicodeScalars.map { UInt8(truncatingIfNeeded: $0.value) }, as: UTF8.self)
+        default:
+            if self["exception"] == .bool(true) { return RubyFormat.toS(self["message"]) }
+            return "#<\(className)>"
+        }
+    }
+
+    /// `inspect`.
+    var inspect: String {
+        switch className {
+        case "MatchData": return "#<MatchData \(RubyFormat.inspect(self["match"]))>"
+        case "IPAddr": return "#<IPAddr: \(toS)>"
+        case "Regexp": return "/\(RubyFormat.toS(self["source"]))/\(RubyFormat.toS(self["options"]))"
+        case "String": return RubyFormat.inspectString(toS)
+        default:
+            if self["exception"] == .bool(true) { return "#<\(className): \(RubyFormat.toS(self["message"]))>" }
+            return "#<\(className)>"
+        }
+    }
+}
+
+extension RValue {
+    /// A consumed link as templates see it (BOSH's `EvaluationLink`).
+    init(link: LinkContext) {
+        let instances: [RValue] = link.instances.map { instance in
+            .instance(
+                RObject(
+                    className: "EvaluationLinkInstance",
+                    fields: RHash([
+                        (.string("name"), instance.name.map(RValue.string) ?? .null),
+                        (.string("index"), instance.index.map(RValue.int) ?? .null),
+                        (.string("id"), instance.id.map(RValue.string) ?? .null),
+                        (.string("az"), instance.az.map(RValue.string) ?? .null),
+                        (.string("address"), instance.address.map(RValue.string) ?? .null),
+                        (.string("bootstrap"), instance.bootstrap.map(RValue.bool) ?? .null),
+                        (.string("properties"), RValue(instance.properties)),
+                    ])))
+        }
+        self = .instance(
+            RObject(
+                className: "EvaluationLink",
+                fields: RHash([
+                    (.string("instances"), .array(instances)),
+                    (.string("properties"), RValue(link.properties)),
+                    (.string("address"), link.address.map(RValue.string) ?? .null),
+                ])))
     }
 }

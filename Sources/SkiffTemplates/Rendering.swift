@@ -185,17 +185,27 @@ public struct ERBTemplate: Sendable {
         }
     }
 
-    /// Renders with already-resolved properties and the spec hash.
-    public func render(properties: TemplateValue, spec: TemplateValue, jobName: String, index: Int)
-        throws(TemplateError) -> String
-    {
+    /// Renders with already-resolved properties and the spec hash; `links` are what `link`/`if_link` find.
+    public func render(
+        properties: TemplateValue, spec: TemplateValue, jobName: String, index: Int,
+        links: [String: LinkContext] = [:]
+    ) throws(TemplateError) -> String {
         let context = TemplateContext(
             properties: RValue(properties),
             spec: RValue(spec).openStruct,
             name: .string(jobName),
-            index: .int(index))
+            index: .int(index),
+            links: links.mapValues(RValue.init(link:)))
+        let root = self.root
+        let result = LargeStack.run { () -> Result<String, TemplateError> in
+            do throws(TemplateError) {
+                return .success(try Interpreter(context: context).run(root))
+            } catch {
+                return .failure(error)
+            }
+        }
         do {
-            return try Interpreter(context: context).run(root)
+            return try result.get()
         } catch {
             throw error.located(job: nil, file: file)
         }
@@ -219,10 +229,14 @@ public struct JobTemplates: Sendable, Equatable {
     }
 
     /// Reads a job directory: `spec` (or `job.MF`), `monit`, and each declared file under `templates/`.
-    public init(directory: URL) throws(TemplateError) {
+    ///
+    /// With `requireTemplates` false a missing or unreadable template is left out (rendering it then fails alone).
+    public init(directory: URL, requireTemplates: Bool = true) throws(TemplateError) {
         let jobName = directory.lastPathComponent
         func read(_ relative: String) -> String? {
-            try? String(contentsOf: directory.appendingPathComponent(relative), encoding: .utf8)
+            // Decoded by hand so that a UTF-8 byte-order mark is kept, as Ruby keeps it.
+            guard let data = try? Data(contentsOf: directory.appendingPathComponent(relative)) else { return nil }
+            return String(validating: data, as: UTF8.self)
         }
         let specFile =
             FileManager.default.fileExists(atPath: directory.appendingPathComponent("spec").path)
@@ -242,6 +256,7 @@ public struct JobTemplates: Sendable, Equatable {
         for mapping in spec.templates {
             try JobTemplates.checkSafe(mapping.source, job: spec.name, field: "source")
             guard let text = read("templates/" + mapping.source) else {
+                if !requireTemplates { continue }
                 let exists = FileManager.default.fileExists(
                     atPath: directory.appendingPathComponent("templates/" + mapping.source).path)
                 throw TemplateError(
@@ -297,8 +312,86 @@ public struct RenderedJob: Sendable, Equatable {
     }
 }
 
+/// One template of a job rendered on its own: its text, or why it failed.
+public struct TemplateOutcome: Sendable, Equatable {
+    /// The template key (`monit` for the monit file).
+    public var source: String
+    /// The file inside the job directory, e.g. `templates/config.json.erb` or `monit`.
+    public var file: String
+    /// The destination path relative to the job directory.
+    public var destination: String
+    /// The rendered text, or the located error.
+    public var result: Result<String, TemplateError>
+
+    /// Creates an outcome.
+    public init(source: String, file: String, destination: String, result: Result<String, TemplateError>) {
+        self.source = source
+        self.file = file
+        self.destination = destination
+        self.result = result
+    }
+}
+
 /// Renders whole jobs the way bosh create-env does, without Ruby.
 public enum JobRenderer {
+    /// Renders every template of `job` and its monit file independently: a failing template does not stop the
+    /// others. Properties come from `context.properties` (only those the spec declares, with its defaults).
+    public static func renderEach(job: JobTemplates, context: RenderContext) -> [TemplateOutcome] {
+        let name = job.spec.name
+        let resolved = PropertyResolver.resolve(job.spec.properties, from: context.properties)
+        let specValue = context.spec.templateValue(job: name, properties: resolved)
+        let helperName = context.spec.name ?? name
+        var entries = job.spec.templates.map {
+            (key: $0.source, file: "templates/" + $0.source, destination: $0.destination)
+        }
+        if job.monit != nil { entries.append((key: "monit", file: "monit", destination: "monit")) }
+        return entries.map { entry in
+            let result: Result<String, TemplateError>
+            do throws(TemplateError) {
+                try JobTemplates.checkSafe(entry.destination, job: name, field: "destination")
+                let text: String
+                if entry.file == "monit" {
+                    text = job.monit ?? ""
+                } else {
+                    try JobTemplates.checkSafe(entry.key, job: name, field: "source")
+                    guard let source = job.templates[entry.key] else {
+                        throw TemplateError(code: .io, message: "template file not found or not UTF-8 text")
+                    }
+                    text = source
+                }
+                let template = try ERBTemplate(source: text, file: entry.file)
+                result = .success(
+                    try template.render(
+                        properties: resolved, spec: specValue, jobName: helperName, index: context.spec.index,
+                        links: context.links))
+            } catch {
+                result = .failure(error.located(job: name, file: entry.file))
+            }
+            return TemplateOutcome(source: entry.key, file: entry.file, destination: entry.destination, result: result)
+        }
+    }
+
+    /// Renders a job directory with `context` and writes each rendered template under `output` (at its
+    /// destination; the monit file at `monit`). A template that fails writes nothing; the outcomes say which.
+    public static func renderDirectory(_ directory: URL, context: RenderContext, output: URL)
+        throws(TemplateError) -> [TemplateOutcome]
+    {
+        let job = try JobTemplates(directory: directory, requireTemplates: false)
+        let outcomes = renderEach(job: job, context: context)
+        for outcome in outcomes {
+            guard case .success(let content) = outcome.result else { continue }
+            let target = output.appendingPathComponent(outcome.destination)
+            do {
+                try FileManager.default.createDirectory(
+                    at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
+                try Data(content.utf8).write(to: target, options: .atomic)
+            } catch {
+                throw TemplateError(code: .io, message: "cannot write \(target.path): \(error.localizedDescription)")
+            }
+        }
+        return outcomes
+    }
+
     /// Renders every template of `job` and its monit file.
     ///
     /// - Parameters:
@@ -365,5 +458,28 @@ public enum JobRenderer {
         throws(TemplateError) -> RenderedJob
     {
         try render(job: JobTemplates(directory: jobDirectory), properties: properties, spec: spec)
+    }
+}
+
+/// Runs the interpreter on a thread with a large stack: templates may recurse (`def` methods, nested blocks), and a
+/// tree-walking interpreter needs far more stack per Ruby call than the main thread's 8 MB allow in debug builds.
+enum LargeStack {
+    static let size = 512 << 20
+
+    private final class Outcome: @unchecked Sendable {
+        var value: Result<String, TemplateError>?
+    }
+
+    static func run(_ body: @escaping @Sendable () -> Result<String, TemplateError>) -> Result<String, TemplateError> {
+        let outcome = Outcome()
+        let done = DispatchSemaphore(value: 0)
+        let thread = Thread {
+            outcome.value = body()
+            done.signal()
+        }
+        thread.stackSize = size
+        thread.start()
+        done.wait()
+        return outcome.value ?? .failure(TemplateError(code: .runtime, message: "the renderer thread did not finish"))
     }
 }

@@ -34,6 +34,37 @@ struct WhenClause: Sendable {
     var body: SyntaxNode
 }
 
+/// A parameter of a `def` method.
+struct MethodParameter: Sendable {
+    enum Kind: Sendable {
+        case required, optional, splat, keyword, keywordSplat, block
+    }
+    var name: String
+    var kind: Kind
+    /// The default value (optional and keyword parameters).
+    var defaultValue: SyntaxNode?
+}
+
+/// A `rescue` clause of `begin` or `def`: the classes it catches (StandardError when empty) and the variable.
+struct RescueClause: Sendable {
+    var classes: [SyntaxNode]
+    var variable: String?
+    var body: SyntaxNode
+}
+
+/// A method defined by `def` in a template.
+final class MethodDefinition: Sendable {
+    let name: String
+    let parameters: [MethodParameter]
+    let body: SyntaxNode
+
+    init(name: String, parameters: [MethodParameter], body: SyntaxNode) {
+        self.name = name
+        self.parameters = parameters
+        self.body = body
+    }
+}
+
 /// The kinds of node.
 indirect enum NodeKind: Sendable {
     case text(String)
@@ -71,4 +102,24 @@ indirect enum NodeKind: Sendable {
     case rescueModifier(SyntaxNode, SyntaxNode)
     /// `&:name` passed as the last argument.
     case blockPass(String)
+    /// A regular expression literal (`/.../imx`, `%r{...}`), possibly interpolated.
+    case regexp([InterpolationPart], options: String)
+    /// `$1`, `$~`, `$!`, ...
+    case globalVariable(String)
+    /// `def name(params) ... end`.
+    case defineMethod(MethodDefinition)
+    /// `return value`.
+    case returnValue(SyntaxNode?)
+    /// `begin ... rescue ... else ... ensure ... end` (also the body of a `def` with rescue clauses).
+    case beginRescue(body: SyntaxNode, rescues: [RescueClause], otherwise: SyntaxNode?, ensure: SyntaxNode?)
+    /// `NAME = value`.
+    case assignConstant(String, SyntaxNode)
+    /// `self`.
+    case selfReference
+    /// `yield args`.
+    case yieldCall([SyntaxNode])
+    /// `while cond ... end` (`until` when `negated`).
+    case whileLoop(condition: SyntaxNode, body: SyntaxNode, negated: Bool)
+    /// Syntax Ruby accepts that the renderer does not support: fails with `message` when evaluated.
+    case unsupported(String)
 }

@@ -34,6 +34,8 @@ public struct TemplateError: Error, Sendable, Equatable, CustomStringConvertible
     public var file: String?
     /// The 1-based line in `file`, when known.
     public var line: Int?
+    /// The Ruby exception class this failure is, when it came from `raise` or a library (for `rescue`).
+    var rubyClass: String?
 
     /// Creates an error; location fields are usually filled in later by the renderer.
     public init(code: Code, message: String, job: String? = nil, file: String? = nil, line: Int? = nil) {

@@ -27,8 +27,9 @@ struct AgentCommand: AsyncParsableCommand {
             let agent = Agent(settings: loaded, root: root) { line in
                 printError("\(Date.now.ISO8601Format()) skiff agent: \(line)")
             }
-            try await agent.restore()
+            // Binding first refuses an mbus URL without credentials before any job process is touched.
             let server = try await AgentServer.bind(agent: agent)
+            try await agent.restore()
             let mbus = loaded.mbus
             printError("skiff agent \(loaded.agentID) listening on \(mbus.scheme)://\(mbus.host.hostPort(server.port))")
             let serving = Task { try await server.run() }

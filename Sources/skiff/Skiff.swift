@@ -16,7 +16,7 @@ struct Skiff: AsyncParsableCommand {
         version: version,
         subcommands: [
             IP.self, Interpolate.self, CreateEnv.self, DeleteEnv.self, StopEnv.self, StartEnv.self, CPI.self, Local.self,
-            AgentCommand.self, AWS.self,
+            AgentCommand.self, AWS.self, Render.self,
         ]
     )
 

@@ -87,16 +87,19 @@ struct CPITests {
             #expect(addresses.first?.instanceID == cid)
 
             let log = try await f.moto.log()
+            // The interface first, with the addresses and groups; then RunInstances on it.
+            let nicCall = try #require(log.first { $0.action == "CreateNetworkInterface" })
+            #expect(nicCall.params["Ipv6Addresses.1.Ipv6Address"] == wanted)
+            #expect(nicCall.params["PrivateIpAddress"] == f.vars.internalIP.description)
+            #expect(nicCall.params["SecurityGroupId.1"] == f.vars.securityGroupID)
             let run = try #require(log.first { $0.action == "RunInstances" })
-            #expect(run.params["Ipv6Address.1.Ipv6Address"] == wanted)
-            #expect(run.params["PrivateIpAddress"] == f.vars.internalIP.description)
-            #expect(run.params["SecurityGroupId.1"] == f.vars.securityGroupID)
+            let nicIndex = try #require(log.firstIndex { $0.action == "CreateNetworkInterface" })
+            let runIndex = try #require(log.firstIndex { $0.action == "RunInstances" })
+            #expect(nicIndex < runIndex)
+            #expect(run.params["NetworkInterface.1.NetworkInterfaceId"] == instance.primaryInterfaceID)
             #expect(run.params["KeyName"] == "bosh")
             #expect(run.params["BlockDeviceMapping.1.Ebs.VolumeSize"] == "20")
-            #expect(run.params["Ipv6AddressCount"] == nil)
-            // moto ignores explicit IPv6 on RunInstances, so the CPI must have assigned it afterwards.
-            let assign = try #require(log.first { $0.action == "AssignIpv6Addresses" })
-            #expect(assign.params["Ipv6Addresses.1"] == wanted)
+            #expect(run.params["MetadataOptions.HttpTokens"] == "required")
             // Agent settings in user data, as bosh-aws-cpi writes them.
             let userData = try #require(run.params["UserData"].flatMap { Data(base64Encoded: $0) })
             let settings = try JSONValue(parsingText: String(decoding: userData, as: UTF8.self))
@@ -104,12 +107,21 @@ struct CPITests {
             #expect(settings["mbus"]?.stringValue == "https://mbus:mbus-secret@0.0.0.0:6868")
             #expect(settings["networks"]?["ipv6"]?["use_dhcp"]?.boolValue == true)
             #expect(settings["networks"]?["ipv6"]?["ip"]?.stringValue == wanted)
+            // The interface's MAC, for every network on it.
+            let interfaceID = try #require(instance.primaryInterfaceID)
+            let mac = try #require(
+                try await f.client.call("DescribeNetworkInterfaces", ["NetworkInterfaceId.1": interfaceID])
+                    .items("networkInterfaceSet").first?.string("macAddress"))
+            #expect(!mac.isEmpty)
+            #expect(settings["networks"]?["ipv6"]?["mac"]?.stringValue == mac)
+            #expect(settings["networks"]?["default"]?["mac"]?.stringValue == mac)
+            #expect(settings["networks"]?["public"]?["mac"] == nil)
             #expect(settings["disks"]?["ephemeral"]?.stringValue == "/dev/sdb")
             #expect(settings["blobstore"]?["provider"]?.stringValue == "local")
             #expect(settings["vm"]?["name"]?.stringValue == settings["server"]?["name"]?.stringValue)
             // The order: every check before the first mutating call.
             let firstMutation = try #require(log.firstIndex { !$0.action.hasPrefix("Describe") })
-            #expect(log[firstMutation].action == "RunInstances")
+            #expect(log[firstMutation].action == "CreateNetworkInterface")
 
             #expect(try await f.cpi.hasVM(cid))
             try await f.cpi.setVMMetadata(cid, .object(["job": .string("nginx"), "index": .string("0")]))
@@ -131,6 +143,10 @@ struct CPITests {
             try await f.cpi.rebootVM(cid)
             try await f.cpi.deleteVM(cid)
             #expect(try await f.cpi.hasVM(cid) == false)
+            // The interface went with the VM.
+            await #expect(throws: EC2Error.self) {
+                try await f.client.call("DescribeNetworkInterfaces", ["NetworkInterfaceId.1": interfaceID])
+            }
             #expect(try await f.cpi.hasVM("i-0123456789abcdef0") == false)
             await #expect(throws: AWSCPIError(.vmNotFound, "VM 'i-0123456789abcdef0' not found")) {
                 try await f.cpi.deleteVM("i-0123456789abcdef0")
@@ -138,7 +154,7 @@ struct CPITests {
         }
     }
 
-    @Test("create_vm with ipv6_address_count gets an address at launch, with no AssignIpv6Addresses")
+    @Test("create_vm with ipv6_address_count gets an address on its interface, with no AssignIpv6Addresses")
     func createVMWithCount() async throws {
         try await withFixture { f in
             let (cid, _) = try await f.cpi.createVM(
@@ -149,7 +165,7 @@ struct CPITests {
             #expect(instance.ipv6Addresses.count == 1)
             #expect(instance.ipv6Addresses.allSatisfy { f.vars.ipv6CIDR.contains($0) })
             let log = try await f.moto.log()
-            #expect(log.first { $0.action == "RunInstances" }?.params["Ipv6AddressCount"] == "1")
+            #expect(log.first { $0.action == "CreateNetworkInterface" }?.params["Ipv6AddressCount"] == "1")
             #expect(!log.contains { $0.action == "AssignIpv6Addresses" })
             try await f.cpi.deleteVM(cid)
         }
@@ -169,6 +185,7 @@ struct CPITests {
         }
         let log = try await f.moto.log()
         #expect(!log.contains { $0.action == "RunInstances" }, "RunInstances was sent")
+        #expect(!log.contains { $0.action == "CreateNetworkInterface" }, "CreateNetworkInterface was sent")
         #expect(log.allSatisfy { $0.action.hasPrefix("Describe") }, "\(log.map(\.action))")
     }
 
@@ -243,7 +260,8 @@ struct CPITests {
             #expect(results.count == log.count)
             let actions = Set(log.map(\.action))
             for required in [
-                "RunInstances", "AssignIpv6Addresses", "AssociateAddress", "CreateVpc", "CreateSubnet",
+                "RunInstances", "CreateNetworkInterface", "AssociateAddress", "CreateVpc", "CreateSubnet",
+                "ModifyNetworkInterfaceAttribute", "DeleteNetworkInterface",
                 "AuthorizeSecurityGroupIngress", "CreateRoute", "CreateVolume", "AttachVolume", "CreateTags",
             ] {
                 #expect(actions.contains(required), "\(required) was not exercised")
@@ -273,27 +291,48 @@ struct WireNameTests {
         Dictionary(parameters.pairs, uniquingKeysWith: { $1 })
     }
 
-    @Test("RunInstances with an explicit IPv6 address uses Ipv6Address.N.Ipv6Address")
+    @Test("RunInstances on a made interface, with every cloud property, matches botocore's serializer")
     func runInstances() throws {
+        let config = AWSCPIConfig(
+            settings: AWSSettings(credentials: AWSCredentials(accessKeyID: "A", secretAccessKey: "s"), region: "r"))
+        let properties = try VMCloudProperties(
+            JSONValue(
+                parsingText: """
+                    {"instance_type": "t3.small", "iam_instance_profile": "director", "placement_group": "pg",
+                     "tenancy": "dedicated", "key_name": "bosh",
+                     "root_disk": {"size": 30720, "type": "gp3", "iops": 4000, "throughput": 250},
+                     "ephemeral_disk": {"size": 20480, "type": "io2", "iops": 3000, "encrypted": true,
+                                        "kms_key_arn": "arn:aws:kms:r:1:key/k"},
+                     "metadata_options": {"http_put_response_hop_limit": 2, "http_protocol_ipv6": "enabled"},
+                     "spot_bid_price": 0.05}
+                    """), config: config)
         let request = RunInstancesRequest(
-            imageID: "ami-1", instanceType: "t3.small", subnetID: "subnet-1", securityGroupIDs: ["sg-1", "sg-2"],
-            keyName: "bosh", userData: "{}", clientToken: "tok", privateIPv4: "10.0.0.4",
-            ipv6Addresses: ["2600:1f16:a62:5c00::4"], ipv6AddressCount: nil, zone: "us-east-1a",
-            ephemeralDisk: (sizeGiB: 20, type: "gp3"), tags: [EC2Tag("agent_id", "a")])
+            imageID: "ami-1", instanceType: "t3.small", networkInterfaceID: "eni-1", keyName: properties.keyName,
+            userData: "{}", clientToken: "tok", zone: "us-east-1a", rootDeviceName: "/dev/xvda", properties: properties,
+            tags: [EC2Tag("agent_id", "a")])
         let expected = try botocore(
             "RunInstances",
             """
-            {"ImageId": "ami-1", "InstanceType": "t3.small", "MinCount": 1, "MaxCount": 1, "SubnetId": "subnet-1",
-             "SecurityGroupIds": ["sg-1", "sg-2"], "KeyName": "bosh", "UserData": "e30=", "ClientToken": "tok",
-             "PrivateIpAddress": "10.0.0.4", "Ipv6Addresses": [{"Ipv6Address": "2600:1f16:a62:5c00::4"}],
-             "Placement": {"AvailabilityZone": "us-east-1a"},
-             "BlockDeviceMappings": [{"DeviceName": "/dev/sdb", "Ebs": {"VolumeSize": 20, "VolumeType": "gp3",
-                                      "DeleteOnTermination": true}}],
+            {"ImageId": "ami-1", "InstanceType": "t3.small", "MinCount": 1, "MaxCount": 1,
+             "NetworkInterfaces": [{"NetworkInterfaceId": "eni-1", "DeviceIndex": 0}],
+             "KeyName": "bosh", "UserData": "e30=", "ClientToken": "tok",
+             "Placement": {"AvailabilityZone": "us-east-1a", "GroupName": "pg", "Tenancy": "dedicated"},
+             "IamInstanceProfile": {"Name": "director"},
+             "MetadataOptions": {"HttpTokens": "required", "HttpPutResponseHopLimit": 2, "HttpProtocolIpv6": "enabled"},
+             "BlockDeviceMappings": [
+               {"DeviceName": "/dev/xvda", "Ebs": {"VolumeSize": 30, "VolumeType": "gp3", "Iops": 4000,
+                                                 "Throughput": 250, "DeleteOnTermination": true}},
+               {"DeviceName": "/dev/sdb", "Ebs": {"VolumeSize": 20, "VolumeType": "io2", "Iops": 3000,
+                                                "Encrypted": true, "KmsKeyId": "arn:aws:kms:r:1:key/k",
+                                                "DeleteOnTermination": true}}],
+             "InstanceMarketOptions": {"MarketType": "spot",
+                                       "SpotOptions": {"MaxPrice": "0.05", "SpotInstanceType": "one-time"}},
              "TagSpecifications": [{"ResourceType": "instance", "Tags": [{"Key": "agent_id", "Value": "a"}]},
                                    {"ResourceType": "volume", "Tags": [{"Key": "agent_id", "Value": "a"}]}]}
             """)
         #expect(ours(request.parameters) == expected)
-        #expect(expected["Ipv6Address.1.Ipv6Address"] == "2600:1f16:a62:5c00::4")
+        #expect(expected["MetadataOptions.HttpTokens"] == "required")
+        #expect(expected["NetworkInterface.1.NetworkInterfaceId"] == "eni-1")
     }
 
     @Test("AuthorizeSecurityGroupIngress with both families")

@@ -33,7 +33,10 @@ struct AgentFixture {
         return path
     }
 
-    static func start(host: IPAddress) async throws -> AgentFixture {
+    static func start(
+        host: IPAddress, limits: AgentServerLimits = AgentServerLimits(),
+        scriptTimeouts: ScriptTimeouts = ScriptTimeouts()
+    ) async throws -> AgentFixture {
         let root = try makeRoot()
         let (ca, leaf) = try MbusCertificates.issue(ipAddresses: [host])
         let settings = AgentSettings(
@@ -41,9 +44,9 @@ struct AgentFixture {
             networks: ["default": .init(type: "manual", ip: host)],
             mbus: MbusURL(user: "mbus", password: password, host: host, port: 6868), blobstore: .local,
             env: ["bosh": ["mbus": ["cert": try JSONValue(encoding: leaf)]]])
-        let agent = Agent(settings: settings, root: root, timing: timing)
+        let agent = Agent(settings: settings, root: root, timing: timing, scriptTimeouts: scriptTimeouts)
         let listen = MbusURL(user: "mbus", password: password, host: host, port: 0)
-        let server = try await AgentServer.bind(agent: agent, mbus: listen, certificate: leaf)
+        let server = try await AgentServer.bind(agent: agent, mbus: listen, certificate: leaf, limits: limits)
         let serving = Task { try await server.run() }
         let mbus = MbusURL(user: "mbus", password: password, host: host, port: server.port)
         let client = try AgentClient(
@@ -70,9 +73,10 @@ struct AgentFixture {
 
     /// Runs `body` against a fresh agent and always tears it down, killing recorded PIDs.
     static func with(
-        host: IPAddress, _ body: (AgentFixture, PidRecorder) async throws -> Void
+        host: IPAddress, limits: AgentServerLimits = AgentServerLimits(),
+        scriptTimeouts: ScriptTimeouts = ScriptTimeouts(), _ body: (AgentFixture, PidRecorder) async throws -> Void
     ) async throws {
-        let fixture = try await start(host: host)
+        let fixture = try await start(host: host, limits: limits, scriptTimeouts: scriptTimeouts)
         let recorder = PidRecorder()
         do {
             try await body(fixture, recorder)
@@ -81,6 +85,24 @@ struct AgentFixture {
             throw error
         }
         await fixture.stop(killing: recorder.pids)
+    }
+}
+
+extension AgentFixture {
+    /// Uploads a rendered job called `job` made of `files` (paths inside the job, text, executable) and applies it.
+    func applyJob(_ job: String, _ files: [String: (String, Bool)]) async throws {
+        var entries: [String: (String, Bool)] = ["\(job)/monit": ("", false)]
+        for (path, file) in files { entries["\(job)/\(path)"] = file }
+        let archive = try await makeTarball(entries)
+        let directory = try AgentFixture.makeRoot()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try archive.write(to: URL(fileURLWithPath: directory + "/blob"))
+        let rendered = try await client.uploadBlob(file: directory + "/blob")
+        try await client.apply(
+            ApplySpec(
+                deployment: "d", name: job,
+                job: .init(name: job, templates: [.init(name: job, version: "1", sha1: "", blobstoreID: "")]),
+                renderedTemplatesArchive: .init(blobstoreID: rendered.id, sha1: rendered.digest)))
     }
 }
 

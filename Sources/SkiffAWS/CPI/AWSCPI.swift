@@ -13,6 +13,8 @@ public struct AWSCPI: Sendable {
     public let config: AWSCPIConfig
     /// How long to wait for an instance to run or terminate, or a volume to change state.
     public var stateWait: Duration = .seconds(600)
+    /// The pauses of the retries bosh-aws-cpi makes while AWS releases an address or a volume.
+    public var retryTiming = CPIRetryTiming.boshAWSCPI
 
     /// Creates the CPI.
     public init(client: EC2Client, config: AWSCPIConfig) {
@@ -22,7 +24,8 @@ public struct AWSCPI: Sendable {
 
     /// Creates the CPI with a client for the config's keys, region and endpoint.
     public init(config: AWSCPIConfig, observer: (@Sendable (EC2CallRecord) -> Void)? = nil) {
-        self.init(client: EC2Client(settings: config.settings, observer: observer), config: config)
+        self.init(
+            client: EC2Client(settings: config.settings, retry: config.retryPolicy, observer: observer), config: config)
     }
 
     // MARK: info and stemcells
@@ -62,15 +65,19 @@ public struct AWSCPI: Sendable {
     // MARK: VMs
 
     /// `create_vm`: returns the instance id and the networks as given.
+    ///
+    /// Order: every cloud property and network is checked (no call); then read-only calls (subnet, instance type,
+    /// AMI, Elastic IP, security groups); then the network interface is created first, so its MAC address goes into
+    /// the agent settings; then `RunInstances` on that interface. A failure after the interface exists removes what
+    /// was made.
     public func createVM(
         agentID: String, stemcellCID: String, cloudProperties: JSONValue, networks: JSONValue, diskCIDs: [String] = [],
         env: JSONValue = .object([:])
     ) async throws -> (String, JSONValue) {
         let sorted = try VMNetworks(networks)
-        guard let instanceType = cloudProperties["instance_type"]?.stringValue else {
-            throw AWSCPIError(.cloudError, "cloud_properties.instance_type is required")
-        }
-        let countProperty = cloudProperties["ipv6_address_count"]?.intValue
+        let properties = try VMCloudProperties(cloudProperties, config: config)
+        let instanceType = properties.instanceType
+        let countProperty = properties.ipv6AddressCount
         let wantsIPv6 = sorted.ipv6 != nil || (countProperty ?? 0) > 0
         if sorted.ipv6 != nil, let countProperty, countProperty > 0 {
             throw AWSCPIError(
@@ -85,6 +92,7 @@ public struct AWSCPI: Sendable {
         async let typeInfo = wantsIPv6 ? client.describeInstanceTypes([instanceType]).first : nil
         async let subnetCall = client.describeSubnets(ids: [subnetID])
         async let addressCall = lookUpElasticIP(sorted.vip)
+        async let imageCall = properties.rootDisk == nil ? nil : lookUpImage(stemcellCID)
         let subnet: EC2Subnet
         do {
             guard let found = try await subnetCall.first else {
@@ -109,56 +117,172 @@ public struct AWSCPI: Sendable {
             throw AWSCPIError(.cloudError, "subnet \(subnetID) has no IPv6 block, so ipv6_address_count cannot be met")
         }
         if let ipv4 = sorted.ipv4 { try VMPreflight.checkIPv4(ipv4, subnetCIDR: subnet.cidr, subnetID: subnetID) }
-        let zone = cloudProperties["availability_zone"]?.stringValue ?? subnet.availabilityZone
+        let zone = properties.availabilityZone ?? subnet.availabilityZone
         if zone != subnet.availabilityZone {
             throw AWSCPIError(
                 .cloudError,
                 "availability_zone \(zone) differs from subnet \(subnetID)'s zone \(subnet.availabilityZone)")
         }
         let allocation = try await addressCall
-        let groupNames = cloudProperties["security_groups"]?.stringList ?? []
+        let image = try await imageCall
         let groups =
-            !groupNames.isEmpty
-            ? groupNames
+            !properties.securityGroups.isEmpty
+            ? properties.securityGroups
             : !sorted.securityGroups.isEmpty
                 ? sorted.securityGroups : config.defaultSecurityGroups
         let groupIDs = try await resolveSecurityGroups(groups, vpcID: subnet.vpcID)
-        let keyName = cloudProperties["key_name"]?.stringValue ?? config.defaultKeyName
-        var ephemeral: (sizeGiB: Int, type: String)?
-        if let disk = cloudProperties["ephemeral_disk"] {
-            let sizeMiB = disk["size"]?.intValue ?? 10 * 1024
-            ephemeral = (sizeGiB: max(1, (sizeMiB + 1023) / 1024), type: disk["type"]?.stringValue ?? "gp3")
-        }
         let vmName = "vm-\(UUID().uuidString.lowercased())"
-        let userData = try agentSettings(
-            agentID: agentID, vmName: vmName, networks: networks, env: env, ephemeral: ephemeral != nil)
         var tags = [EC2Tag("Name", vmName), EC2Tag("agent_id", agentID), EC2Tag("created_by", "skiff")]
+        let baseTags = tags
+        tags += properties.tags.filter { tag in !baseTags.contains { $0.key == tag.key } }
         if let boshTags = env["bosh"]?["tags"]?.objectValue {
-            for key in boshTags.keys.sorted() {
+            for key in boshTags.keys.sorted() where !tags.contains(where: { $0.key == key }) {
                 if let value = boshTags[key]?.stringValue { tags.append(EC2Tag(key, value)) }
             }
         }
-        let request = RunInstancesRequest(
-            imageID: stemcellCID, instanceType: instanceType, subnetID: subnetID, securityGroupIDs: groupIDs,
-            keyName: keyName, userData: userData.json.description,
-            clientToken: "skiff-\(agentID.prefix(24))-\(UUID().uuidString.prefix(8).lowercased())",
-            privateIPv4: sorted.ipv4?.ip, ipv6Addresses: sorted.ipv6.map { [$0.ip] } ?? [],
-            ipv6AddressCount: countProperty, zone: zone, ephemeralDisk: ephemeral, tags: tags)
 
-        // The first mutating call.
-        let run = try await client.call("RunInstances", request.parameters)
+        // The first mutating call: the network interface, with the addresses and security groups.
+        let nic = try await createInterface(
+            subnetID: subnetID, ipv4: sorted.ipv4?.ip, ipv6: sorted.ipv6?.ip, ipv6Count: countProperty,
+            groupIDs: groupIDs, tags: tags)
+        var instanceID: String?
+        do {
+            try await ensureIPv6(nic, wanted: sorted.ipv6?.ip, count: countProperty ?? 0)
+            if !properties.sourceDestCheck {
+                try await client.call(
+                    "ModifyNetworkInterfaceAttribute",
+                    ["NetworkInterfaceId": nic.id, "SourceDestCheck.Value": "false"])
+            }
+            let userData = try agentSettings(
+                agentID: agentID, vmName: vmName, networks: networks, env: env,
+                ephemeral: properties.ephemeralDisk != nil, mac: nic.macAddress)
+            var request = RunInstancesRequest(
+                imageID: stemcellCID, instanceType: instanceType, networkInterfaceID: nic.id,
+                keyName: properties.keyName, userData: userData.json.description,
+                clientToken: "skiff-\(agentID.prefix(24))-\(UUID().uuidString.prefix(8).lowercased())", zone: zone,
+                rootDeviceName: image?.rootDeviceName, properties: properties, tags: tags)
+            let id = try await launch(&request)
+            instanceID = id
+            let instance = try await waitForState(id, until: ["running"])
+            try await keepInterfaceWithInstance(instance, interfaceID: nic.id)
+            if let allocation { try await associate(allocation, instanceID: id) }
+            return (id, networks)
+        } catch {
+            if let instanceID {
+                _ = try? await client.call("TerminateInstances", ["InstanceId.1": instanceID])
+                _ = try? await waitForState(instanceID, until: ["terminated"])
+            }
+            _ = try? await client.idempotentDelete("DeleteNetworkInterface", ["NetworkInterfaceId": nic.id])
+            throw error
+        }
+    }
+
+    /// `CreateNetworkInterface` with the VM's addresses; `InvalidIPAddress.InUse` (an address AWS has not yet
+    /// released after a VM was deleted) is retried as bosh-aws-cpi retries it at launch: 20 tries, 30 s apart.
+    func createInterface(
+        subnetID: String, ipv4: String?, ipv6: String?, ipv6Count: Int?, groupIDs: [String], tags: [EC2Tag]
+    ) async throws -> EC2NetworkInterface {
+        var p = EC2Parameters()
+        p.set("SubnetId", subnetID)
+        p.set("PrivateIpAddress", ipv4)
+        p.list("SecurityGroupId", groupIDs)
+        if let ipv6 {
+            p.list("Ipv6Addresses", [ipv6], suffix: "Ipv6Address")
+        } else if let ipv6Count, ipv6Count > 0 {
+            p.set("Ipv6AddressCount", ipv6Count)
+        }
+        p.set("Description", "skiff VM \(tags.first { $0.key == "agent_id" }?.value ?? "")")
+        p.tagSpecification("network-interface", tags)
+        let parameters = p
+        let tree = try await retrying(
+            "the IP address \(ipv4 ?? ipv6 ?? "") to be released", codes: ["InvalidIPAddress.InUse"],
+            tries: retryTiming.addressInUseTries, pause: { _ in retryTiming.unit * retryTiming.addressInUsePause }
+        ) {
+            try await client.call("CreateNetworkInterface", parameters)
+        }
+        let nic = EC2NetworkInterface(decoding: tree.child("networkInterface") ?? XMLTree(name: "networkInterface"))
+        guard !nic.id.isEmpty else {
+            throw AWSCPIError(.vmCreationFailed, "CreateNetworkInterface answered without an interface id")
+        }
+        return nic
+    }
+
+    /// `RunInstances` (spot first when `spot_bid_price` is set, on demand after a failed spot request when
+    /// `spot_ondemand_fallback` is); returns the instance id.
+    func launch(_ request: inout RunInstancesRequest) async throws -> String {
+        let run: XMLTree
+        do {
+            run = try await client.call("RunInstances", request.parameters)
+        } catch let error as EC2Error where request.spot && Self.spotFailureCodes.contains(error.code) {
+            guard request.properties.spotOnDemandFallback else {
+                throw AWSCPIError(
+                    .vmCreationFailed, "the spot request failed (\(error)); set spot_ondemand_fallback to fall back")
+            }
+            request.spot = false
+            request.clientToken += "-od"
+            run = try await client.call("RunInstances", request.parameters)
+        }
         guard let instanceID = run.items("instancesSet").first?.string("instanceId") else {
             throw AWSCPIError(.vmCreationFailed, "RunInstances answered without an instance id", okToRetry: true)
         }
+        return instanceID
+    }
+
+    /// Codes with which EC2 refuses a spot launch that an on-demand launch could meet.
+    static let spotFailureCodes: Set<String> = [
+        "InsufficientInstanceCapacity", "SpotMaxPriceTooLow", "MaxSpotInstanceCountExceeded", "InsufficientCapacity",
+        "UnfulfillableCapacity",
+    ]
+
+    /// Marks the interface to go with the instance (`DeleteOnTermination`), so a VM terminated outside skiff leaves
+    /// no interface behind; `delete_vm` deletes it too.
+    func keepInterfaceWithInstance(_ instance: EC2Instance, interfaceID: String) async throws {
+        let attachment = try await client.call(
+            "DescribeNetworkInterfaces", ["NetworkInterfaceId.1": interfaceID]
+        ).items("networkInterfaceSet").first?.string("attachment/attachmentId")
+        guard let attachment else { return }
+        var p = EC2Parameters()
+        p.set("NetworkInterfaceId", interfaceID)
+        p.set("Attachment.AttachmentId", attachment)
+        p.set("Attachment.DeleteOnTermination", true)
+        try await client.call("ModifyNetworkInterfaceAttribute", p)
+    }
+
+    /// The AMI, checked to exist (for its root device name).
+    func lookUpImage(_ ami: String) async throws -> EC2Image {
         do {
-            let instance = try await waitForState(instanceID, until: ["running"])
-            try await ensureIPv6(instance, wanted: sorted.ipv6?.ip, count: countProperty ?? 0)
-            if let allocation { try await associate(allocation, instanceID: instanceID) }
-        } catch {
-            _ = try? await client.call("TerminateInstances", ["InstanceId.1": instanceID])
-            throw error
+            guard let image = try await client.describeImages(ids: [ami]).first(where: { $0.id == ami }) else {
+                throw AWSCPIError(.cloudError, "AMI \(ami) does not exist in \(config.region)")
+            }
+            return image
+        } catch let error as EC2Error where error.code.hasPrefix("InvalidAMIID") {
+            throw AWSCPIError(.cloudError, "AMI \(ami) does not exist in \(config.region)")
         }
-        return (instanceID, networks)
+    }
+
+    /// Runs `body` again while it fails with one of `codes`, at most `tries` times, pausing `pause(n)` after the
+    /// n-th failure; `stillRetry` may stop early. The last failure becomes one line saying what was waited for.
+    @discardableResult
+    func retrying<T: Sendable>(
+        _ what: String, codes: Set<String>, tries: Int, pause: (Int) -> Duration,
+        stillRetry: (EC2Error, Int) -> Bool = { _, _ in true }, _ body: () async throws -> T
+    ) async throws -> T {
+        let clock = ContinuousClock()
+        let start = clock.now
+        var attempt = 1
+        while true {
+            do {
+                return try await body()
+            } catch let error as EC2Error where codes.contains(error.code) {
+                guard attempt < tries, stillRetry(error, attempt) else {
+                    let waited = clock.now - start
+                    throw AWSCPIError(
+                        .cloudError, "gave up waiting for \(what) after \(attempt) tries in \(waited): \(error)")
+                }
+                try await Task.sleep(for: pause(attempt))
+                attempt += 1
+            }
+        }
     }
 
     /// The allocation id of the Elastic IP `ip`, or an error if this account does not own it.
@@ -215,10 +339,10 @@ public struct AWSCPI: Sendable {
         }
     }
 
-    /// Makes sure the instance has the wanted IPv6 address (or `count` addresses): `AssignIpv6Addresses` on the
-    /// primary interface if EC2 did not give them at launch.
-    func ensureIPv6(_ instance: EC2Instance, wanted: String?, count: Int) async throws {
-        let present = instance.ipv6Addresses.map(\.description)
+    /// Makes sure the interface has the wanted IPv6 address (or `count` addresses): `AssignIpv6Addresses` if EC2
+    /// did not give them at creation.
+    func ensureIPv6(_ nic: EC2NetworkInterface, wanted: String?, count: Int) async throws {
+        let present = nic.ipv6Addresses
         var p = EC2Parameters()
         if let wanted {
             guard !present.contains(wanted) else { return }
@@ -228,18 +352,17 @@ public struct AWSCPI: Sendable {
         } else {
             return
         }
-        guard let interface = instance.primaryInterfaceID else {
-            throw AWSCPIError(.vmCreationFailed, "instance \(instance.id) has no network interface to assign IPv6 to")
-        }
-        p.set("NetworkInterfaceId", interface)
+        p.set("NetworkInterfaceId", nic.id)
+        let parameters = p
         try await client.awaitingConsistency(codes: ["InvalidNetworkInterfaceID.NotFound"]) {
-            try await client.call("AssignIpv6Addresses", p)
+            try await client.call("AssignIpv6Addresses", parameters)
         }
         if let wanted {
-            let after = try await client.describeInstances(ids: [instance.id]).first?.ipv6Addresses.map(\.description)
-            guard after?.contains(wanted) == true else {
+            let after = try await client.call("DescribeNetworkInterfaces", ["NetworkInterfaceId.1": nic.id])
+                .items("networkInterfaceSet").first.map(EC2NetworkInterface.init(decoding:))
+            guard after?.ipv6Addresses.contains(wanted) == true else {
                 throw AWSCPIError(
-                    .vmCreationFailed, "IPv6 address \(wanted) is not on instance \(instance.id) after assigning it")
+                    .vmCreationFailed, "IPv6 address \(wanted) is not on interface \(nic.id) after assigning it")
             }
         }
     }
@@ -257,14 +380,18 @@ public struct AWSCPI: Sendable {
     /// The agent settings bosh-aws-cpi puts in user data (CPI API v2, no registry): server name, DNS, networks
     /// (manual ones with `use_dhcp: true`, as EC2 hands addresses out by DHCP and DHCPv6), and the agent's own
     /// settings (agent id, vm name, mbus, ntp, blobstore, disks, env).
-    public func agentSettings(agentID: String, vmName: String, networks: JSONValue, env: JSONValue, ephemeral: Bool)
-        throws(CloudError) -> AgentSettings
-    {
+    /// Every manual and dynamic network is on the one interface, so each gets its `mac`.
+    public func agentSettings(
+        agentID: String, vmName: String, networks: JSONValue, env: JSONValue, ephemeral: Bool, mac: String? = nil
+    ) throws(CloudError) -> AgentSettings {
         var agentNetworks = try CPINetwork.networks(json: networks)
         var nameservers: [IPAddress] = []
         for name in agentNetworks.keys.sorted() {
             guard var network = agentNetworks[name] else { continue }
-            if (network.type ?? "manual") != "vip" { network.other["use_dhcp"] = true }
+            if (network.type ?? "manual") != "vip" {
+                network.other["use_dhcp"] = true
+                if let mac, !mac.isEmpty { network.mac = mac }
+            }
             if let dns = network.dns, nameservers.isEmpty { nameservers = dns }
             agentNetworks[name] = network
         }
@@ -282,13 +409,21 @@ public struct AWSCPI: Sendable {
     }
 
     /// `delete_vm`: terminates the instance and waits until it is gone; an unknown instance is `VMNotFound`.
+    /// The instance's network interfaces (made by `create_vm`) are deleted after it is gone.
     public func deleteVM(_ cid: String) async throws {
+        let interfaces: [String]
         do {
+            interfaces = try await client.describeInstances(ids: [cid]).first?.interfaceIDs ?? []
             try await client.call("TerminateInstances", ["InstanceId.1": cid])
         } catch let error as EC2Error where error.isNotFound || error.code == "InvalidInstanceID.Malformed" {
             throw AWSCPIError(.vmNotFound, "VM '\(cid)' not found")
         }
         _ = try await waitForState(cid, until: ["terminated"])
+        for interface in interfaces {
+            try await client.retryingDependency(limit: stateWait, codes: ["InvalidNetworkInterface.InUse"]) {
+                try await client.idempotentDelete("DeleteNetworkInterface", ["NetworkInterfaceId": interface])
+            }
+        }
     }
 
     /// `has_vm`: true unless the instance is unknown, terminated or terminating.
@@ -335,19 +470,21 @@ public struct AWSCPI: Sendable {
 
     // MARK: disks
 
-    /// `create_disk`: an EBS volume in the VM's zone (or the config's first subnet zone), `cloud_properties.type`
-    /// (default gp3), size rounded up to whole GiB; waits until it is available.
+    /// `create_disk`: an EBS volume in the VM's zone (or `availability_zone`), with the disk type's `type` (default
+    /// gp3), `iops`, `throughput`, `encrypted` and `kms_key_arn` (other keys are refused); size rounded up to whole
+    /// GiB; waits until it is available.
     public func createDisk(sizeMiB: Int, cloudProperties: JSONValue, vmCID: String?) async throws -> String {
-        var zone = cloudProperties["availability_zone"]?.stringValue
+        let properties = try DiskCloudProperties(cloudProperties, config: config)
+        var zone = properties.availabilityZone
         if zone == nil, let vmCID {
             zone = try await client.describeInstances(ids: [vmCID]).first?.availabilityZone
         }
         guard let zone else { throw AWSCPIError(.cloudError, "create_disk needs a VM or an availability_zone") }
+        var volume = properties.volume
+        volume.sizeGiB = max(1, (sizeMiB + 1023) / 1024)
         var p = EC2Parameters()
-        p.set("Size", max(1, (sizeMiB + 1023) / 1024))
         p.set("AvailabilityZone", zone)
-        p.set("VolumeType", cloudProperties["type"]?.stringValue ?? "gp3")
-        if let encrypted = cloudProperties["encrypted"]?.boolValue { p.set("Encrypted", encrypted) }
+        volume.apply(to: &p, prefix: "", sizeKey: "Size")
         p.tagSpecification("volume", [EC2Tag("created_by", "skiff")])
         let tree = try await client.call("CreateVolume", p)
         guard let volumeID = tree.string("volumeId") else {
@@ -358,6 +495,8 @@ public struct AWSCPI: Sendable {
     }
 
     /// `attach_disk`: attaches at the first free `/dev/sdf`…`/dev/sdp`; returns that device as the disk hint.
+    /// As bosh-aws-cpi: `IncorrectState` is retried for 15 tries 1 s apart, `VolumeInUse` (a volume still held by a
+    /// VM that was just deleted) for 40 tries, 1 s apart and then 15 s apart (about 10 minutes).
     public func attachDisk(vmCID: String, diskCID: String) async throws -> JSONValue {
         guard let instance = try await client.describeInstances(ids: [vmCID]).first else {
             throw AWSCPIError(.vmNotFound, "VM \(vmCID) not found")
@@ -375,8 +514,17 @@ public struct AWSCPI: Sendable {
         p.set("VolumeId", diskCID)
         p.set("InstanceId", vmCID)
         p.set("Device", device)
+        let parameters = p
+        let timing = retryTiming
         do {
-            try await client.call("AttachVolume", p)
+            try await retrying(
+                "disk \(diskCID) to be attachable to \(vmCID)", codes: ["IncorrectState", "VolumeInUse"],
+                tries: timing.attachTries,
+                pause: { $0 < timing.fastTries ? timing.unit : timing.unit * timing.slowPause },
+                stillRetry: { error, attempt in error.code == "VolumeInUse" || attempt < timing.fastTries }
+            ) {
+                try await client.call("AttachVolume", parameters)
+            }
         } catch let error as EC2Error where error.code == "InvalidVolume.NotFound" {
             throw AWSCPIError(.diskNotFound, "disk \(diskCID) not found")
         }
@@ -384,15 +532,33 @@ public struct AWSCPI: Sendable {
         return .string(device)
     }
 
-    /// `detach_disk`: detaches and waits until the volume is available again.
+    /// `detach_disk`: a disk not attached to the VM is `DiskNotAttached` (no call made); `IncorrectState` and
+    /// `VolumeInUse` (an attachment still in progress) are retried for 15 tries 1 s apart; then waits until the
+    /// volume is available again.
     public func detachDisk(vmCID: String, diskCID: String) async throws {
+        let volumes: [EC2Volume]
+        do {
+            volumes = try await client.describeVolumes(ids: [diskCID])
+        } catch let error as EC2Error where error.isNotFound || error.code == "InvalidVolume.Malformed" {
+            throw AWSCPIError(.diskNotFound, "disk \(diskCID) not found")
+        }
+        guard let volume = volumes.first else { throw AWSCPIError(.diskNotFound, "disk \(diskCID) not found") }
+        guard volume.attachments.contains(where: { $0.instanceID == vmCID }) else {
+            throw AWSCPIError(.diskNotAttached, "disk \(diskCID) is not attached to VM \(vmCID)")
+        }
         var p = EC2Parameters()
         p.set("VolumeId", diskCID)
         p.set("InstanceId", vmCID)
+        let parameters = p
+        let timing = retryTiming
         do {
-            try await client.call("DetachVolume", p)
-        } catch let error as EC2Error where error.code == "IncorrectState" || error.code == "InvalidAttachment.NotFound"
-        {
+            try await retrying(
+                "disk \(diskCID) to be detachable from \(vmCID)", codes: ["IncorrectState", "VolumeInUse"],
+                tries: timing.fastTries, pause: { _ in timing.unit }
+            ) {
+                try await client.call("DetachVolume", parameters)
+            }
+        } catch let error as EC2Error where error.code == "InvalidAttachment.NotFound" {
             throw AWSCPIError(.diskNotAttached, "disk \(diskCID) is not attached to VM \(vmCID)")
         } catch let error as EC2Error where error.isNotFound {
             throw AWSCPIError(.diskNotFound, "disk \(diskCID) not found")
@@ -400,10 +566,17 @@ public struct AWSCPI: Sendable {
         try await waitForVolume(diskCID, until: "available")
     }
 
-    /// `delete_disk`; an unknown volume is `DiskNotFound`.
+    /// `delete_disk`; an unknown volume is `DiskNotFound`. As bosh-aws-cpi: `VolumeInUse` (the volume of a VM
+    /// that was just deleted) is retried for 40 tries, 1, 6, 11 and then 15 s apart (about 10 minutes).
     public func deleteDisk(_ cid: String) async throws {
+        let timing = retryTiming
         do {
-            try await client.call("DeleteVolume", ["VolumeId": cid])
+            try await retrying(
+                "disk \(cid) to be released", codes: ["VolumeInUse"], tries: timing.deleteTries,
+                pause: { timing.unit * min(1 + 5 * ($0 - 1), timing.slowPause) }
+            ) {
+                try await client.call("DeleteVolume", ["VolumeId": cid])
+            }
         } catch let error as EC2Error where error.isNotFound || error.code == "InvalidVolume.Malformed" {
             throw AWSCPIError(.diskNotFound, "Disk '\(cid)' not found")
         }
@@ -448,4 +621,29 @@ public struct AWSCPI: Sendable {
             pause = min(pause * 2, .seconds(5))
         }
     }
+}
+
+/// The retries bosh-aws-cpi makes while AWS releases an IP address or a volume, in units of ``unit`` (one second;
+/// tests shrink it).
+public struct CPIRetryTiming: Sendable, Hashable {
+    /// The length of one pause unit.
+    public var unit: Duration
+    /// `InvalidIPAddress.InUse` at launch: tries, and the pause between them in units (20 tries, 30 s apart).
+    public var addressInUseTries = 20
+    /// See ``addressInUseTries``.
+    public var addressInUsePause = 30
+    /// `VolumeInUse` on attach and delete: tries (600 s / 15 s = 40).
+    public var attachTries = 40
+    /// See ``deleteTries``.
+    public var deleteTries = 40
+    /// Tries 1 unit apart: `IncorrectState` on attach and detach, and the first `VolumeInUse` retries of an attach.
+    public var fastTries = 15
+    /// The longest pause, in units (15).
+    public var slowPause = 15
+
+    /// bosh-aws-cpi's timing.
+    public static let boshAWSCPI = CPIRetryTiming(unit: .seconds(1))
+
+    /// Creates a timing with the given unit.
+    public init(unit: Duration) { self.unit = unit }
 }

@@ -202,87 +202,88 @@ public enum VMPreflight {
     }
 }
 
-/// The parameters of one `RunInstances` call.
+/// The parameters of one `RunInstances` call: the AMI on a network interface made beforehand, with the VM's
+/// cloud properties (instance profile, placement, tenancy, metadata options, root and ephemeral disks, spot).
 public struct RunInstancesRequest: Sendable, Hashable {
     /// The AMI (the light stemcell's cid).
     public var imageID: String
     /// e.g. `t3.small`.
     public var instanceType: String
-    /// The subnet every network names.
-    public var subnetID: String
-    /// Security group ids (`SecurityGroupId.N`).
-    public var securityGroupIDs: [String]
+    /// The interface at device index 0, made by `CreateNetworkInterface` with the addresses and security groups.
+    public var networkInterfaceID: String
     /// The EC2 key pair, if any.
     public var keyName: String?
     /// The agent settings JSON; base64-encoded on the wire.
     public var userData: String
     /// The idempotency token of this launch attempt.
     public var clientToken: String
-    /// The static IPv4 address.
-    public var privateIPv4: String?
-    /// Static IPv6 addresses (`Ipv6Address.N.Ipv6Address`).
-    public var ipv6Addresses: [String]
-    /// How many IPv6 addresses EC2 should pick, when none is static.
-    public var ipv6AddressCount: Int?
     /// The availability zone.
     public var zone: String?
-    /// The ephemeral EBS disk at `/dev/sdb`.
-    public var ephemeralDisk: (sizeGiB: Int, type: String)?
+    /// The AMI's root device (where `root_disk` goes).
+    public var rootDeviceName: String?
+    /// The checked cloud properties.
+    public var properties: VMCloudProperties
     /// Tags for the instance and its volumes.
     public var tags: [EC2Tag]
+    /// Whether this attempt asks for a spot instance (`spot_bid_price`; cleared for an on-demand fallback).
+    public var spot: Bool
 
     /// Creates a request.
     public init(
-        imageID: String, instanceType: String, subnetID: String, securityGroupIDs: [String], keyName: String?,
-        userData: String, clientToken: String, privateIPv4: String?, ipv6Addresses: [String], ipv6AddressCount: Int?,
-        zone: String?, ephemeralDisk: (sizeGiB: Int, type: String)?, tags: [EC2Tag]
+        imageID: String, instanceType: String, networkInterfaceID: String, keyName: String?, userData: String,
+        clientToken: String, zone: String?, rootDeviceName: String?, properties: VMCloudProperties, tags: [EC2Tag]
     ) {
         self.imageID = imageID
         self.instanceType = instanceType
-        self.subnetID = subnetID
-        self.securityGroupIDs = securityGroupIDs
+        self.networkInterfaceID = networkInterfaceID
         self.keyName = keyName
         self.userData = userData
         self.clientToken = clientToken
-        self.privateIPv4 = privateIPv4
-        self.ipv6Addresses = ipv6Addresses
-        self.ipv6AddressCount = ipv6AddressCount
         self.zone = zone
-        self.ephemeralDisk = ephemeralDisk
+        self.rootDeviceName = rootDeviceName
+        self.properties = properties
         self.tags = tags
+        self.spot = properties.spotBidPrice != nil
     }
 
-    public static func == (lhs: RunInstancesRequest, rhs: RunInstancesRequest) -> Bool {
-        lhs.parameters == rhs.parameters
-    }
-
-    public func hash(into hasher: inout Hasher) { hasher.combine(parameters) }
-
-    /// The wire parameters: top-level `SubnetId`, `SecurityGroupId.N`, `PrivateIpAddress`, and
-    /// `Ipv6Address.N.Ipv6Address` (the top-level spelling) or `Ipv6AddressCount`.
+    /// The wire parameters.
     public var parameters: EC2Parameters {
         var p = EC2Parameters()
         p.set("ImageId", imageID)
         p.set("InstanceType", instanceType)
         p.set("MinCount", 1)
         p.set("MaxCount", 1)
-        p.set("SubnetId", subnetID)
-        p.list("SecurityGroupId", securityGroupIDs)
+        p.set("NetworkInterface.1.NetworkInterfaceId", networkInterfaceID)
+        p.set("NetworkInterface.1.DeviceIndex", 0)
         p.set("KeyName", keyName)
         p.set("UserData", Data(userData.utf8).base64EncodedString())
         p.set("ClientToken", clientToken)
-        p.set("PrivateIpAddress", privateIPv4)
-        if !ipv6Addresses.isEmpty {
-            p.list("Ipv6Address", ipv6Addresses, suffix: "Ipv6Address")
-        } else {
-            p.set("Ipv6AddressCount", ipv6AddressCount)
-        }
         p.set("Placement.AvailabilityZone", zone)
-        if let ephemeralDisk {
-            p.set("BlockDeviceMapping.1.DeviceName", "/dev/sdb")
-            p.set("BlockDeviceMapping.1.Ebs.VolumeSize", ephemeralDisk.sizeGiB)
-            p.set("BlockDeviceMapping.1.Ebs.VolumeType", ephemeralDisk.type)
-            p.set("BlockDeviceMapping.1.Ebs.DeleteOnTermination", true)
+        p.set("Placement.GroupName", properties.placementGroup)
+        p.set("Placement.Tenancy", properties.tenancy)
+        if let profile = properties.iamInstanceProfile {
+            p.set(profile.hasPrefix("arn:") ? "IamInstanceProfile.Arn" : "IamInstanceProfile.Name", profile)
+        }
+        properties.metadataOptions.apply(to: &p)
+        var device = 0
+        if let root = properties.rootDisk, let rootDeviceName {
+            device += 1
+            p.set("BlockDeviceMapping.\(device).DeviceName", rootDeviceName)
+            root.apply(to: &p, prefix: "BlockDeviceMapping.\(device).Ebs.")
+            p.set("BlockDeviceMapping.\(device).Ebs.DeleteOnTermination", true)
+        }
+        if let ephemeral = properties.ephemeralDisk {
+            device += 1
+            var disk = ephemeral
+            disk.sizeGiB = disk.sizeGiB ?? 10
+            p.set("BlockDeviceMapping.\(device).DeviceName", "/dev/sdb")
+            disk.apply(to: &p, prefix: "BlockDeviceMapping.\(device).Ebs.")
+            p.set("BlockDeviceMapping.\(device).Ebs.DeleteOnTermination", true)
+        }
+        if spot, let price = properties.spotBidPrice {
+            p.set("InstanceMarketOptions.MarketType", "spot")
+            p.set("InstanceMarketOptions.SpotOptions.MaxPrice", price)
+            p.set("InstanceMarketOptions.SpotOptions.SpotInstanceType", "one-time")
         }
         p.tagSpecification("instance", tags)
         p.tagSpecification("volume", tags)

@@ -5,6 +5,7 @@
  "amz_date"}  -> {"canonical_request", "string_to_sign", "signature"}   (botocore SigV4Auth)
 {"mode": "serialize", "action", "input": {...}}  -> {"params": {...}}   (botocore's EC2 serializer)
 {"mode": "iam-user", "endpoint"} -> {"access_key", "secret_key"}  (an IAM user allowed ec2:*, via boto3)
+{"mode": "instance-profile", "endpoint", "name"} -> {"arn"}  (an IAM instance profile, via boto3)
 {"mode": "roundtrip", "requests": [{"action", "params": {...}}]}
     -> {"results": [{"action", "dropped": [...], "changed": [...], "added": [...]}]}
     Parses each flat parameter map with the botocore model (moto's EC2QueryParser), serializes the result
@@ -74,6 +75,12 @@ def main():
             "Statement": [{"Effect": "Allow", "Action": "ec2:*", "Resource": "*"}]}))
         key = iam.create_access_key(UserName="skiff-test")["AccessKey"]
         print(json.dumps({"access_key": key["AccessKeyId"], "secret_key": key["SecretAccessKey"]}))
+    elif mode == "instance-profile":
+        import boto3
+        iam = boto3.client("iam", endpoint_url=req["endpoint"], region_name="us-east-1",
+                           aws_access_key_id="AKIDBOOTSTRAP", aws_secret_access_key="bootstrap")
+        profile = iam.create_instance_profile(InstanceProfileName=req["name"])["InstanceProfile"]
+        print(json.dumps({"arn": profile["Arn"]}))
     else:
         raise SystemExit("unknown mode " + mode)
 
