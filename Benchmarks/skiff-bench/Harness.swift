@@ -27,7 +27,6 @@ struct Benchmark: Sendable {
 /// Every benchmark skiff-bench knows; later issues append theirs.
 let allBenchmarks: [Benchmark] = netBenchmarks + manifestBenchmarks
 
-
 /// A benchmark that could not measure what it meant to.
 struct BenchmarkError: Error, CustomStringConvertible {
     let description: String

@@ -1,5 +1,5 @@
-import SkiffCore
 import Foundation
+import SkiffCore
 
 /// How long job lifecycle scripts may run before the agent stops them (SIGTERM, then SIGKILL, to the script's
 /// process group) and fails the step. bosh-agent waits for these scripts without a limit; skiff bounds them so a

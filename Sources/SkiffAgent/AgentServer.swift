@@ -1,9 +1,9 @@
 import Foundation
-import SkiffCore
 import NIOCore
 import NIOHTTP1
 import NIOPosix
 import NIOSSL
+import SkiffCore
 import SkiffNet
 
 /// The agent's HTTPS mbus listener: `POST /agent` and the `/blobs` blobstore, behind basic auth.

@@ -1,7 +1,6 @@
 import Foundation
 import SkiffCore
 
-
 /// Installs packages and jobs under the agent root and compiles packages, as bosh-agent does.
 struct Installer: Sendable {
     let paths: AgentPaths

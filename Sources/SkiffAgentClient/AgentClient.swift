@@ -1,4 +1,3 @@
-import SkiffCore
 import AsyncHTTPClient
 import Crypto
 import Foundation
@@ -6,6 +5,7 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import NIOSSL
+import SkiffCore
 import SkiffNet
 
 /// A failure talking to an agent, as a value: what was tried and why it did not work. Never holds the password.

@@ -14,7 +14,8 @@ public enum AtomicFile {
         _ data: Data, to path: String, mode: UInt32 = 0o644, createDirectories: Bool = false
     ) throws(CloudError) {
         let target = (path as NSString).expandingTildeInPath
-        let directory = (target as NSString).deletingLastPathComponent.isEmpty
+        let directory =
+            (target as NSString).deletingLastPathComponent.isEmpty
             ? "." : (target as NSString).deletingLastPathComponent
         func failure(_ step: String, _ code: Int32 = errno) -> CloudError {
             CloudError.cloud("cannot write '\(path)': \(step): \(String(cString: strerror(code)))")

@@ -39,7 +39,8 @@ extension ValueTreeBuildable {
         case .double(let number): self.init(valueNode: .double(number))
         case .string(let text): self.init(valueNode: .string(text))
         case .list(let items): self.init(valueNode: .list(items.map { Self(converting: $0) }))
-        case .map(let entries): self.init(valueNode: .map(entries.map { (key: $0.key, value: Self(converting: $0.value)) }))
+        case .map(let entries):
+            self.init(valueNode: .map(entries.map { (key: $0.key, value: Self(converting: $0.value)) }))
         }
     }
 }

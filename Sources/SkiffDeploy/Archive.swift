@@ -13,14 +13,17 @@ enum Archive {
     /// Entries are stored `./`-prefixed, in the order given, with owner and timestamps normalised so the
     /// same inputs make the same bytes.
     static func create(_ archive: URL, from directory: URL, entries: [String]) throws {
-        let arguments = [
-            "--sort=name", "--owner=0", "--group=0", "--numeric-owner", "--mtime=@0", "-czf", archive.path,
-            "-C", directory.path,
-        ] + (entries.isEmpty ? ["--files-from=/dev/null"] : entries.map { "./" + $0 })
+        let arguments =
+            [
+                "--sort=name", "--owner=0", "--group=0", "--numeric-owner", "--mtime=@0", "-czf", archive.path,
+                "-C", directory.path,
+            ] + (entries.isEmpty ? ["--files-from=/dev/null"] : entries.map { "./" + $0 })
         try runTar(arguments, describing: archive.path, environment: ["GZIP": "-n"])
     }
 
-    private static func runTar(_ arguments: [String], describing path: String, environment: [String: String] = [:]) throws {
+    private static func runTar(_ arguments: [String], describing path: String, environment: [String: String] = [:])
+        throws
+    {
         guard let tar = ProcessRunner.find("tar") else { throw DeployError(.io, "cannot run tar: not found", at: path) }
         let command = ProcessCommand(
             tar, arguments, environment: ProcessInfo.processInfo.environment.merging(environment) { $1 },

@@ -63,7 +63,8 @@ enum CPIInstaller {
                     at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
                 try Data(file.content.utf8).write(to: target)
                 let executable = file.destination.hasPrefix("bin/")
-                try FileManager.default.setAttributes([.posixPermissions: executable ? 0o755 : 0o644], ofItemAtPath: target.path)
+                try FileManager.default.setAttributes(
+                    [.posixPermissions: executable ? 0o755 : 0o644], ofItemAtPath: target.path)
             }
         }
         return ExternalCPI(
@@ -91,7 +92,8 @@ enum CPIInstaller {
             "/bin/bash", ["-e", "packaging"], environment: environment, directory: source.path)
         guard output.status == 0 else {
             let tail = (output.stderrText + output.stdoutText).split(separator: "\n").suffix(3).joined(separator: " | ")
-            throw DeployError(.release, "package '\(package.name)': packaging failed with status \(output.status): \(tail)")
+            throw DeployError(
+                .release, "package '\(package.name)': packaging failed with status \(output.status): \(tail)")
         }
     }
 }

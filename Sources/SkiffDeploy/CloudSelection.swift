@@ -30,7 +30,8 @@ enum CloudSelection {
         guard let builtIn = BuiltInCPI(templateName: spec.templateName, release: spec.templateRelease) else {
             guard let release = releases.first(where: { $0.name == spec.templateRelease }) else {
                 throw DeployError(
-                    .manifest, "cloud_provider.template.release '\(spec.templateRelease)' must refer to a release in releases")
+                    .manifest,
+                    "cloud_provider.template.release '\(spec.templateRelease)' must refer to a release in releases")
             }
             let cpi = try await stages.group("installing CPI") { stages in
                 try await CPIInstaller.install(

@@ -159,7 +159,9 @@ public struct DeploymentManifestParser {
         for (index, pool) in pools.enumerated() {
             let path = poolPath + [.index(index)]
             poolNames.append(requiredString(pool, path + [.key("name")]) ?? "")
-            if let network = requiredString(pool, path + [.key("network")]), !networks.contains(where: { $0.name == network }) {
+            if let network = requiredString(pool, path + [.key("network")]),
+                !networks.contains(where: { $0.name == network })
+            {
                 problem(path + [.key("network")], "'\(network)' must be the name of a network")
             }
             let stemcell = pool["stemcell"] ?? .null
@@ -235,7 +237,8 @@ public struct DeploymentManifestParser {
         return DeploymentManifest(
             name: name, releases: releases, cloudProvider: cloudProvider, networks: networks, instanceGroup: groupName,
             jobs: jobs, instanceNetworks: instanceNetworks,
-            stemcellURL: pool["stemcell"]?["url"]?.stringValue ?? "", stemcellSHA1: pool["stemcell"]?["sha1"]?.stringValue,
+            stemcellURL: pool["stemcell"]?["url"]?.stringValue ?? "",
+            stemcellSHA1: pool["stemcell"]?["sha1"]?.stringValue,
             vmCloudProperties: object(pool["cloud_properties"], []), vmEnv: object(pool["env"], []),
             diskSize: diskSize, diskCloudProperties: diskProperties,
             globalProperties: root["properties"] ?? .null, groupProperties: group["properties"] ?? .null,
@@ -316,13 +319,16 @@ public struct DeploymentManifestParser {
                 }
             }
             let dns = addresses(network["dns"], at + [.key("dns")])
-            result.append(.init(
-                name: name, type: type, subnet: subnet, dns: dns, cloudProperties: object(network["cloud_properties"], [])))
+            result.append(
+                .init(
+                    name: name, type: type, subnet: subnet, dns: dns,
+                    cloudProperties: object(network["cloud_properties"], [])))
         }
         return result
     }
 
-    private mutating func readSubnet(_ value: ManifestValue, _ path: [FieldPathComponent]) -> DeploymentManifest.Subnet? {
+    private mutating func readSubnet(_ value: ManifestValue, _ path: [FieldPathComponent]) -> DeploymentManifest.Subnet?
+    {
         guard let rangeText = requiredString(value, path + [.key("range")]) else { return nil }
         let range: IPPrefix
         do {
@@ -356,7 +362,8 @@ public struct DeploymentManifestParser {
     ) -> [DeploymentManifest.JobRef] {
         let key = group["jobs"] != nil ? "jobs" : "templates"
         if group["jobs"] != nil && group["templates"] != nil {
-            problem(groupPath + [.key("templates")], "the instance group has both templates and jobs; only one is allowed")
+            problem(
+                groupPath + [.key("templates")], "the instance group has both templates and jobs; only one is allowed")
         }
         let path = groupPath + [.key(key)]
         var result: [DeploymentManifest.JobRef] = []
@@ -497,7 +504,8 @@ public struct DeploymentManifestParser {
         }
     }
 
-    private mutating func list(_ value: ManifestValue?, _ path: [FieldPathComponent], required: Bool) -> [ManifestValue] {
+    private mutating func list(_ value: ManifestValue?, _ path: [FieldPathComponent], required: Bool) -> [ManifestValue]
+    {
         switch value {
         case nil, .null?:
             if required { problem(path, "must be provided") }
@@ -541,7 +549,9 @@ public struct DeploymentManifestParser {
         let lower = url.lowercased()
         if lower.hasPrefix("http://") || lower.hasPrefix("https://") {
             if sha1 == nil { problem(path, "a sha1 must be provided for an http URL") }
-        } else if !(lower.hasPrefix("file://") || lower.hasPrefix("skiff://") || lower.hasPrefix("/") || lower.hasPrefix("~")) {
+        } else if !(lower.hasPrefix("file://") || lower.hasPrefix("skiff://") || lower.hasPrefix("/")
+            || lower.hasPrefix("~"))
+        {
             problem(path, "must be a valid URL (file://, http(s):// or skiff://), not '\(url)'")
         }
     }

@@ -183,7 +183,8 @@ extension DeploymentState {
             switch object[key] {
             case nil, .null?: return ""
             case .string(let value)?: return value
-            case let other?: throw DeployError(.state, "\(`where`)\(key) must be a string, not \(other.typeName)", at: path)
+            case let other?:
+                throw DeployError(.state, "\(`where`)\(key) must be a string, not \(other.typeName)", at: path)
             }
         }
         func records(_ key: String) throws -> [[String: JSONValue]] {
@@ -212,7 +213,8 @@ extension DeploymentState {
         disks = try records("disks").enumerated().map { index, object in
             let at = "disks[\(index)]."
             return Disk(
-                id: try string("id", object, at), cid: try string("cid", object, at), size: object["size"]?.intValue ?? 0,
+                id: try string("id", object, at), cid: try string("cid", object, at),
+                size: object["size"]?.intValue ?? 0,
                 cloudProperties: object["cloud_properties"]?.objectValue ?? [:])
         }
         stemcells = try records("stemcells").enumerated().map { index, object in
@@ -245,7 +247,8 @@ extension DeploymentState {
                     cloudProperties: disk["cloud_properties"]?.objectValue ?? [:])
             }
             skiff = SkiffRecord(
-                pendingAgentID: extra["pending_agent_id"]?.stringValue, currentAgentID: extra["current_agent_id"]?.stringValue,
+                pendingAgentID: extra["pending_agent_id"]?.stringValue,
+                currentAgentID: extra["current_agent_id"]?.stringValue,
                 cpi: extra["cpi"]?.stringValue, urls: (extra["urls"]?.arrayValue ?? []).compactMap(\.stringValue),
                 pendingStemcell: pending, pendingDisk: pendingDisk, deployedManifest: extra["deployed_manifest"],
                 renderedJobs: (extra["rendered_jobs"]?.objectValue ?? [:]).compactMapValues(\.stringValue))
@@ -259,13 +262,15 @@ extension DeploymentState {
             throw DeployError(.state, "disks[\(index)] has an empty \(disk.cid.isEmpty ? "cid" : "id")", at: path)
         }
         for (index, stemcell) in stemcells.enumerated() where stemcell.cid.isEmpty || stemcell.id.isEmpty {
-            throw DeployError(.state, "stemcells[\(index)] has an empty \(stemcell.cid.isEmpty ? "cid" : "id")", at: path)
+            throw DeployError(
+                .state, "stemcells[\(index)] has an empty \(stemcell.cid.isEmpty ? "cid" : "id")", at: path)
         }
         if !currentDiskID.isEmpty && currentDisk == nil {
             throw DeployError(.state, "current_disk_id '\(currentDiskID)' names no record in disks", at: path)
         }
         if !currentStemcellID.isEmpty && currentStemcell == nil {
-            throw DeployError(.state, "current_stemcell_id '\(currentStemcellID)' names no record in stemcells", at: path)
+            throw DeployError(
+                .state, "current_stemcell_id '\(currentStemcellID)' names no record in stemcells", at: path)
         }
     }
 

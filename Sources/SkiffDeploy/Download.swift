@@ -27,7 +27,8 @@ public enum Download {
     public static func fetch(_ url: String, digest: String) async throws -> URL {
         if let file = cached(url, digest: digest) { return file }
         let target = cacheFile(url, digest: digest)
-        try FileManager.default.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
         var lastError: any Error = DeployError(.io, "no attempt made", at: url)
         for attempt in 1...3 {
             try Task.checkCancellation()
@@ -37,7 +38,8 @@ public enum Download {
                 let actual = try Self.digest(of: partial, like: digest)
                 guard actual == digest.lowercased() else {
                     try? FileManager.default.removeItem(at: partial)
-                    throw DeployError(.io, "downloaded file has digest \(actual), but the manifest says \(digest)", at: url)
+                    throw DeployError(
+                        .io, "downloaded file has digest \(actual), but the manifest says \(digest)", at: url)
                 }
                 try FileManager.default.moveItem(at: partial, to: target)
                 return target

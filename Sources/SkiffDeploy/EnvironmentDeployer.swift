@@ -295,7 +295,9 @@ enum PackageOrder {
         return try order(wanted)
     }
 
-    private static func collect(_ names: [String], in release: Release, into wanted: inout [String: ReleasePackage]) throws {
+    private static func collect(_ names: [String], in release: Release, into wanted: inout [String: ReleasePackage])
+        throws
+    {
         var queue = names
         while let name = queue.popLast() {
             guard wanted[name] == nil else { continue }
@@ -332,7 +334,8 @@ struct WorkDirectory: Sendable {
 
     init(installationID: String, removingStale: Bool = true) throws {
         if removingStale { Self.removeStale(installationID: installationID) }
-        url = FileManager.default.temporaryDirectory.appendingPathComponent("skiff-\(installationID)-\(UUID().uuidString.prefix(8))")
+        url = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "skiff-\(installationID)-\(UUID().uuidString.prefix(8))")
         do {
             try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
         } catch {
@@ -347,7 +350,8 @@ struct WorkDirectory: Sendable {
     static func removeStale(installationID: String) {
         let temporary = FileManager.default.temporaryDirectory
         let prefix = "skiff-\(installationID)-"
-        for entry in (try? FileManager.default.contentsOfDirectory(atPath: temporary.path)) ?? [] where entry.hasPrefix(prefix) {
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: temporary.path)) ?? []
+        where entry.hasPrefix(prefix) {
             try? FileManager.default.removeItem(at: temporary.appendingPathComponent(entry))
         }
     }

@@ -26,7 +26,8 @@ public struct EnvironmentOptions: Sendable {
 
     /// Options for a manifest; everything else defaults as in the BOSH CLI.
     public init(
-        manifestPath: String, statePath: String? = nil, opsFiles: [String] = [], variables: VariableFlags = VariableFlags(),
+        manifestPath: String, statePath: String? = nil, opsFiles: [String] = [],
+        variables: VariableFlags = VariableFlags(),
         recreate: Bool = false, recreatePersistentDisks: Bool = false, skipDrain: Bool = false, force: Bool = false,
         skiffExecutable: String
     ) {
@@ -48,7 +49,9 @@ public struct EnvironmentOptions: Sendable {
 
     /// The state file.
     public var stateURL: URL {
-        if let statePath { return URL(fileURLWithPath: (statePath as NSString).expandingTildeInPath).standardizedFileURL }
+        if let statePath {
+            return URL(fileURLWithPath: (statePath as NSString).expandingTildeInPath).standardizedFileURL
+        }
         return StateStore.defaultURL(forManifest: manifestURL)
     }
 

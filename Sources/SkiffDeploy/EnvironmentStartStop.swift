@@ -20,7 +20,9 @@ public struct EnvironmentStartStop: Sendable {
     @discardableResult
     public func stopEnv() async throws -> Bool {
         try await withInstance("stopping deployment") { agent, instance, _, stages in
-            try await stages.step("Running the pre-stop scripts '\(instance)'") { try await agent.runScript("pre-stop") }
+            try await stages.step("Running the pre-stop scripts '\(instance)'") {
+                try await agent.runScript("pre-stop")
+            }
             if !options.skipDrain {
                 try await stages.step("Draining jobs on instance '\(instance)'") { try await agent.drain() }
             }

@@ -33,7 +33,8 @@ enum JobArchive {
             let rendered = try render(job, releaseJob: releaseJob, manifest: manifest)
             for file in rendered.files {
                 let target = root.appendingPathComponent("\(job.name)/\(file.destination)")
-                try FileManager.default.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
+                try FileManager.default.createDirectory(
+                    at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
                 try Data(file.content.utf8).write(to: target)
                 entries.append("\(job.name)/\(file.destination)")
             }
@@ -55,7 +56,8 @@ enum JobArchive {
             cluster: TemplateValue(converting: manifest.groupProperties),
             job: job.properties.map { TemplateValue(converting: $0) })
         do {
-            return try JobRenderer.render(jobDirectory: releaseJob.directory, properties: source, spec: specContext(manifest, job: job.name))
+            return try JobRenderer.render(
+                jobDirectory: releaseJob.directory, properties: source, spec: specContext(manifest, job: job.name))
         } catch {
             throw DeployError(.template, "\(error)", at: "release '\(job.release)'")
         }
@@ -66,11 +68,13 @@ enum JobArchive {
         var contexts: [NetworkContext] = []
         for instanceNetwork in manifest.instanceNetworks {
             guard let network = networks[instanceNetwork.name] else { continue }
-            contexts.append(NetworkContext(
-                name: instanceNetwork.name, ip: network.ip, netmask: network.netmask, gateway: network.gateway,
-                defaults: network.defaults ?? []))
+            contexts.append(
+                NetworkContext(
+                    name: instanceNetwork.name, ip: network.ip, netmask: network.netmask, gateway: network.gateway,
+                    defaults: network.defaults ?? []))
         }
-        let address = networks.values.first { $0.defaults?.contains("gateway") == true }?.ip ?? manifest.staticAddresses.first
+        let address =
+            networks.values.first { $0.defaults?.contains("gateway") == true }?.ip ?? manifest.staticAddresses.first
         return SpecContext(
             deployment: manifest.name, name: manifest.instanceGroup, jobName: job, address: address, ip: address,
             networks: contexts)

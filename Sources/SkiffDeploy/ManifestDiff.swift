@@ -114,7 +114,8 @@ enum ManifestDiff {
             case (.object(let before)?, .object(let after)?):
                 if !prefix.isEmpty { push(depth, prefix) }
                 for key in keys(after, before, path: path) {
-                    diff(before[key], after[key], depth: prefix.isEmpty ? depth : depth + 1, prefix: key + ":",
+                    diff(
+                        before[key], after[key], depth: prefix.isEmpty ? depth : depth + 1, prefix: key + ":",
                         path: path + "/" + key)
                 }
                 if !prefix.isEmpty { pop() }
@@ -131,7 +132,9 @@ enum ManifestDiff {
                     if let name, case .object(let a) = item, case .object(let b)? = match {
                         push(itemDepth, "- name: " + name)
                         for key in keys(a, b, path: path + "/\(index)") where key != "name" {
-                            diff(b[key], a[key], depth: itemDepth + 1, prefix: key + ":", path: path + "/\(index)/\(key)")
+                            diff(
+                                b[key], a[key], depth: itemDepth + 1, prefix: key + ":", path: path + "/\(index)/\(key)"
+                            )
                         }
                         pop()
                     } else {
@@ -204,7 +207,8 @@ enum ManifestDiff {
         case .array: return "[]"
         case .string(let text):
             if text.hasPrefix(RedactedManifest.marker) { return "\"<redacted>\"" }
-            let plain = !text.isEmpty && text.allSatisfy { $0.isLetter || $0.isNumber || "-_./@".contains($0) }
+            let plain =
+                !text.isEmpty && text.allSatisfy { $0.isLetter || $0.isNumber || "-_./@".contains($0) }
                 && Double(text) == nil && !["true", "false", "null", "yes", "no", "on", "off", "~"].contains(text)
             return plain ? text : JSONValue.string(text).description
         default: return value.description

@@ -152,14 +152,18 @@ public final class JSONProgress: ProgressSink, @unchecked Sendable {
     public func beginStep(_ name: String, depth: Int) { emit(["event": "step_started", "name": name]) }
 
     public func endStep(_ name: String, depth: Int, outcome: StepOutcome, seconds: Double) {
-        var event: [String: Any] = ["event": "step_ended", "name": name, "outcome": Self.word(outcome), "seconds": seconds]
+        var event: [String: Any] = [
+            "event": "step_ended", "name": name, "outcome": Self.word(outcome), "seconds": seconds,
+        ]
         if case .skipped(let why) = outcome { event["reason"] = why }
         emit(event)
     }
 
     /// Emits any event object, e.g. the final result.
     public func emit(_ object: [String: Any]) {
-        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
+        guard
+            let data = try? JSONSerialization.data(
+                withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
         else { return }
         write(String(decoding: data, as: UTF8.self) + "\n")
     }

@@ -69,7 +69,9 @@ public enum ReleaseReader {
             let specFile = directory.appendingPathComponent("spec")
             guard fm.fileExists(atPath: specFile.path) else { continue }
             let spec = try yamlMap(specFile)
-            let files = ["spec", "monit"] + (try listFiles(directory.appendingPathComponent("templates"))).map { "templates/" + $0 }
+            let files =
+                ["spec", "monit"]
+                + (try listFiles(directory.appendingPathComponent("templates"))).map { "templates/" + $0 }
             let fingerprint = try fingerprintOf(files: files, in: directory)
             jobs[jobName] = ReleaseJob(
                 name: (spec["name"] as? String) ?? jobName, fingerprint: fingerprint, directory: directory,
@@ -87,7 +89,8 @@ public enum ReleaseReader {
         }
         let digest = SHA256.hash(
             data: Data(
-                (jobs.values.map { "job \($0.name) \($0.fingerprint)" } + packages.values.map { "package \($0.name) \($0.fingerprint)" })
+                (jobs.values.map { "job \($0.name) \($0.fingerprint)" }
+                    + packages.values.map { "package \($0.name) \($0.fingerprint)" })
                     .sorted().joined(separator: "\n").utf8))
         let version = "0+dev." + String(hex(digest).prefix(12))
         return Release(name: name, version: version, jobs: jobs, packages: packages, source: root.path)
@@ -98,7 +101,9 @@ public enum ReleaseReader {
             let url = root.appendingPathComponent(file)
             guard FileManager.default.fileExists(atPath: url.path) else { continue }
             let config = try yamlMap(url)
-            if let name = (config["final_name"] as? String) ?? (config["dev_name"] as? String) ?? (config["name"] as? String) {
+            if let name = (config["final_name"] as? String) ?? (config["dev_name"] as? String)
+                ?? (config["name"] as? String)
+            {
                 return name
             }
         }
@@ -114,13 +119,15 @@ public enum ReleaseReader {
         let staging = workDirectory.appendingPathComponent("package-src/\(name)")
         try? fm.removeItem(at: staging)
         try fm.createDirectory(at: staging, withIntermediateDirectories: true)
-        try fm.copyItem(at: directory.appendingPathComponent("packaging"), to: staging.appendingPathComponent("packaging"))
+        try fm.copyItem(
+            at: directory.appendingPathComponent("packaging"), to: staging.appendingPathComponent("packaging"))
         var entries = ["packaging"]
         var fingerprintInput = ["packaging " + (try fileDigest(directory.appendingPathComponent("packaging")))]
         for base in ["src", "blobs"] {
             let baseURL = releaseRoot.appendingPathComponent(base)
             for file in try listFiles(baseURL) where !entries.contains(file) {
-                guard patterns.contains(where: { Glob.matches($0, file) }), !excluded.contains(where: { Glob.matches($0, file) })
+                guard patterns.contains(where: { Glob.matches($0, file) }),
+                    !excluded.contains(where: { Glob.matches($0, file) })
                 else { continue }
                 let target = staging.appendingPathComponent(file)
                 try fm.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
@@ -130,7 +137,8 @@ public enum ReleaseReader {
             }
         }
         for pattern in patterns where !entries.dropFirst().contains(where: { Glob.matches(pattern, $0) }) {
-            throw DeployError(.release, "package '\(name)': no file matches '\(pattern)' in src/ or blobs/", at: directory.path)
+            throw DeployError(
+                .release, "package '\(name)': no file matches '\(pattern)' in src/ or blobs/", at: directory.path)
         }
         let dependencies = spec["dependencies"] as? [String] ?? []
         fingerprintInput.append("dependencies " + dependencies.sorted().joined(separator: ","))
@@ -153,7 +161,8 @@ public enum ReleaseReader {
         guard FileManager.default.fileExists(atPath: manifestURL.path) else {
             throw DeployError(.release, "not a release tarball: it has no release.MF", at: tarball.path)
         }
-        let text = try String(contentsOf: manifestURL, encoding: .utf8).replacingOccurrences(of: "!binary", with: "!!binary")
+        let text = try String(contentsOf: manifestURL, encoding: .utf8).replacingOccurrences(
+            of: "!binary", with: "!!binary")
         guard let manifest = try Yams.load(yaml: text) as? [String: Any], let name = manifest["name"] as? String else {
             throw DeployError(.release, "release.MF has no name", at: tarball.path)
         }
@@ -204,7 +213,8 @@ public enum ReleaseReader {
         var files: [String] = []
         while let path = enumerator.nextObject() as? String {
             var isDirectory: ObjCBool = false
-            if FileManager.default.fileExists(atPath: directory.appendingPathComponent(path).path, isDirectory: &isDirectory),
+            if FileManager.default.fileExists(
+                atPath: directory.appendingPathComponent(path).path, isDirectory: &isDirectory),
                 !isDirectory.boolValue
             {
                 files.append(path)

@@ -43,7 +43,8 @@ public final class StateStore: @unchecked Sendable {
         guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
             close(descriptor)
             throw DeployError(
-                .state, "another skiff is working on this environment (the state file is locked); try again when it ends",
+                .state,
+                "another skiff is working on this environment (the state file is locked); try again when it ends",
                 at: url.path)
         }
         // The lock file is removed on unlock; a lock taken on a file that was removed meanwhile protects nothing.
@@ -52,7 +53,8 @@ public final class StateStore: @unchecked Sendable {
         guard fstat(descriptor, &held) == 0, stat(lockURL.path, &current) == 0, held.st_ino == current.st_ino else {
             close(descriptor)
             throw DeployError(
-                .state, "another skiff is working on this environment (the state file is locked); try again when it ends",
+                .state,
+                "another skiff is working on this environment (the state file is locked); try again when it ends",
                 at: url.path)
         }
         lockDescriptor = descriptor

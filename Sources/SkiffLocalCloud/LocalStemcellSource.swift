@@ -68,11 +68,13 @@ public enum LocalStemcellSource {
             try Data(manifest.utf8).write(to: root.appendingPathComponent("stemcell.MF"))
             for file in imageFiles {
                 let url = root.appendingPathComponent("image/" + file.path)
-                try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+                try FileManager.default.createDirectory(
+                    at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
                 try Data(file.content.utf8).write(to: url)
             }
         } catch {
-            throw CloudError.cloud("cannot write the built-in stemcell to '\(directory)': \(error.localizedDescription)")
+            throw CloudError.cloud(
+                "cannot write the built-in stemcell to '\(directory)': \(error.localizedDescription)")
         }
     }
 }

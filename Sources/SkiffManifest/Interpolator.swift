@@ -304,7 +304,8 @@ struct Evaluation {
             path = [.key("variables"), .index(definition.index)]
             if case .found = try located({ (evaluation: inout Evaluation) throws(ManifestError) in
                 try evaluation.get(name)
-            }) {}
+            }) {
+            }
         }
         origin = .unknown
         path = []

@@ -14,7 +14,8 @@ public struct IPNetwork<Address: IPAddressProtocol>: Hashable, Sendable, CustomS
         let mask = Self.mask(length)
         guard address.bits & ~mask == 0 else {
             let network = Address(bits: address.bits & mask)
-            throw AddressError(.hostBitsSet, input: input, reason: "host bits are set (the network is \(network)/\(length))")
+            throw AddressError(
+                .hostBitsSet, input: input, reason: "host bits are set (the network is \(network)/\(length))")
         }
         self.address = address
         self.length = length
@@ -23,7 +24,8 @@ public struct IPNetwork<Address: IPAddressProtocol>: Hashable, Sendable, CustomS
     /// The prefix of the given length that contains `address`, with its host bits cleared.
     public init(containing address: Address, length: Int) throws(AddressError) {
         guard (0...Address.bitWidth).contains(length) else {
-            throw AddressError(.invalidLength, input: "\(address)/\(length)", reason: "length must be 0 to \(Address.bitWidth)")
+            throw AddressError(
+                .invalidLength, input: "\(address)/\(length)", reason: "length must be 0 to \(Address.bitWidth)")
         }
         try self.init(address: Address(bits: address.bits & Self.mask(length)), length: length)
     }
@@ -52,7 +54,8 @@ public struct IPNetwork<Address: IPAddressProtocol>: Hashable, Sendable, CustomS
             throw AddressError(.invalidLength, input: input, reason: "length '\(lengthText)' is not a number")
         }
         guard length <= Address.bitWidth else {
-            throw AddressError(.invalidLength, input: input, reason: "length \(length) is longer than \(Address.bitWidth)")
+            throw AddressError(
+                .invalidLength, input: input, reason: "length \(length) is longer than \(Address.bitWidth)")
         }
         let address: Address
         do {
@@ -63,7 +66,8 @@ public struct IPNetwork<Address: IPAddressProtocol>: Hashable, Sendable, CustomS
         let mask = Self.mask(length)
         guard address.bits & ~mask == 0 else {
             let network = Address(bits: address.bits & mask)
-            throw AddressError(.hostBitsSet, input: input, reason: "host bits are set (the network is \(network)/\(length))")
+            throw AddressError(
+                .hostBitsSet, input: input, reason: "host bits are set (the network is \(network)/\(length))")
         }
         self.address = address
         self.length = length
@@ -116,7 +120,8 @@ public struct IPNetwork<Address: IPAddressProtocol>: Hashable, Sendable, CustomS
     public func subnet(length newLength: Int, index: UInt128) throws(AddressError) -> IPNetwork<Address> {
         if let count = try subnetCount(length: newLength), index >= count {
             throw AddressError(
-                .outOfRange, input: "\(self)", reason: "has \(count) subnets of length /\(newLength); index \(index) is past the end")
+                .outOfRange, input: "\(self)",
+                reason: "has \(count) subnets of length /\(newLength); index \(index) is past the end")
         }
         let shift = Address.bitWidth - newLength
         let start = address.bits | (shift >= 128 ? 0 : index << shift)

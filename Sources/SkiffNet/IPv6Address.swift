@@ -40,7 +40,8 @@ public struct IPv6Address: IPAddressProtocol {
     public init(parsing text: some StringProtocol) throws(AddressError) {
         let input = String(text)
         if input.contains("%") {
-            throw AddressError(.invalidIPv6, input: input, reason: "has a zone ('%…'); a zone is not part of the address")
+            throw AddressError(
+                .invalidIPv6, input: input, reason: "has a zone ('%…'); a zone is not part of the address")
         }
         bits = try Self.parseBits(input, reportingAs: input)
     }
@@ -85,7 +86,9 @@ public struct IPv6Address: IPAddressProtocol {
                 head = []
             }
             if rest.last == "" {
-                guard rest.count == 1, tail.isEmpty else { throw fail("a trailing ':' is only allowed as part of '::'") }
+                guard rest.count == 1, tail.isEmpty else {
+                    throw fail("a trailing ':' is only allowed as part of '::'")
+                }
                 rest = []
             }
             skipped = available - head.count - rest.count

@@ -35,7 +35,8 @@ public enum ReservationPolicy: String, Sendable, Hashable, CaseIterable {
         switch Address.family {
         case .ipv6 where subnet.length != 64:
             throw AddressError(
-                .unsupportedSubnet, input: "\(subnet)", reason: "an AWS IPv6 subnet must be a /64, not a /\(subnet.length)")
+                .unsupportedSubnet, input: "\(subnet)",
+                reason: "an AWS IPv6 subnet must be a /64, not a /\(subnet.length)")
         case .ipv4 where !(16...28).contains(subnet.length):
             throw AddressError(
                 .unsupportedSubnet, input: "\(subnet)",

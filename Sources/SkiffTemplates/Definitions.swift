@@ -194,9 +194,11 @@ extension Interpreter {
         var positional = arguments
         var keywords = RHash()
         let takesKeywords = method.parameters.contains { $0.kind == .keyword || $0.kind == .keywordSplat }
-        if takesKeywords, case .hash(let hash)? = positional.last, hash.keys.allSatisfy({
-            if case .symbol = $0 { true } else { false }
-        }) {
+        if takesKeywords, case .hash(let hash)? = positional.last,
+            hash.keys.allSatisfy({
+                if case .symbol = $0 { true } else { false }
+            })
+        {
             keywords = hash
             positional.removeLast()
         }

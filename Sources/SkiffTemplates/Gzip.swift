@@ -38,7 +38,8 @@ enum Gzip {
         try inflate(&reader, into: &output)
         var end = reader.bytePosition
         guard end + 8 <= data.count else { throw Failure(message: "footer is not found") }
-        let expectedCRC = UInt32(data[end]) | UInt32(data[end + 1]) << 8 | UInt32(data[end + 2]) << 16
+        let expectedCRC =
+            UInt32(data[end]) | UInt32(data[end + 1]) << 8 | UInt32(data[end + 2]) << 16
             | UInt32(data[end + 3]) << 24
         guard crc32(output[begin...]) == expectedCRC else {
             throw Failure(message: "invalid compressed data -- crc error")
@@ -70,7 +71,9 @@ enum Gzip {
         let crc = crc32(data[...])
         let size = UInt32(truncatingIfNeeded: data.count)
         for value in [crc, size] {
-            output += [UInt8(value & 0xFF), UInt8((value >> 8) & 0xFF), UInt8((value >> 16) & 0xFF), UInt8(value >> 24)]
+            output += [
+                UInt8(value & 0xFF), UInt8((value >> 8) & 0xFF), UInt8((value >> 16) & 0xFF), UInt8(value >> 24),
+            ]
         }
         return output
     }

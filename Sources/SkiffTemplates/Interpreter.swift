@@ -205,7 +205,9 @@ final class Interpreter {
             let value = try eval(valueNode)
             scope.assign(name, value)
             noteAlias(name, valueNode)
-            if Interpreter.isFreezeCall(valueNode) { frozenNames.insert(name) } else if !frozenNames.isEmpty {
+            if Interpreter.isFreezeCall(valueNode) {
+                frozenNames.insert(name)
+            } else if !frozenNames.isEmpty {
                 frozenNames.remove(name)
             }
             return value

@@ -282,7 +282,8 @@ struct Lexer {
                 emit(.symbol(name))
             case "%" where expectsOperand && (peek(1) == "w" || peek(1) == "i" || peek(1) == "W"):
                 try lexWords()
-            case "%" where expectsOperand && (peek(1) == "q" || peek(1) == "Q")
+            case "%"
+            where expectsOperand && (peek(1) == "q" || peek(1) == "Q")
                 && peek(2).map({ "([{<|!/".unicodeScalars.contains($0) }) == true:
                 let raw = peek(1) == "q"
                 index += 2

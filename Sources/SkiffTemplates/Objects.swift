@@ -21,7 +21,9 @@ extension Interpreter {
         case ("EvaluationLink", "p"), ("EvaluationLinkInstance", "p"):
             try arity(name, arguments, 1...2, line)
             let names: [String]
-            if case .array(let items) = arguments[0] { names = items.map(RubyFormat.toS) } else {
+            if case .array(let items) = arguments[0] {
+                names = items.map(RubyFormat.toS)
+            } else {
                 names = [RubyFormat.toS(arguments[0])]
             }
             for candidate in names {

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
-import SkiffCore
 import SkiffAWS
+import SkiffCore
 
 /// `skiff aws up`: create (or converge) the IPv6 network and write the manifest vars.
 struct AWSUp: AsyncParsableCommand {

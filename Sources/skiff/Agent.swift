@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
-import SkiffCore
 import SkiffAgent
+import SkiffCore
 
 /// `skiff agent`: the bosh-agent HTTPS mbus protocol, for VMs the local cloud starts.
 struct AgentCommand: AsyncParsableCommand {

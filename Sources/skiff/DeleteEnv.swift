@@ -24,7 +24,9 @@ struct DeleteEnv: AsyncParsableCommand {
             skipDrain: environment.skipDrain, force: force, skiffExecutable: skiffExecutablePath)
         let sink = environment.sink
         try await reportingErrors {
-            _ = try await cancellableOnSignals { try await EnvironmentDeleter(options: options, sink: sink).deleteEnv() }
+            _ = try await cancellableOnSignals {
+                try await EnvironmentDeleter(options: options, sink: sink).deleteEnv()
+            }
         }
         if let json = sink as? JSONProgress {
             json.emit(["event": "succeeded"])

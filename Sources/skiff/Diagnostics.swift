@@ -1,5 +1,4 @@
 import ArgumentParser
-
 import Foundation
 
 /// Writes one line to standard error.
@@ -16,7 +15,8 @@ func reportingErrors<T>(_ body: () async throws -> T) async throws -> T {
     } catch let exit as ExitCode {
         throw exit
     } catch is CancellationError {
-        printError("skiff: interrupted; the state file records what was made: run create-env again to finish, or delete-env")
+        printError(
+            "skiff: interrupted; the state file records what was made: run create-env again to finish, or delete-env")
         throw ExitCode.failure
     } catch {
         printError("skiff: \(error)")

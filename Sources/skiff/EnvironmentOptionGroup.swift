@@ -54,7 +54,7 @@ func cancellableOnSignals<T: Sendable>(_ body: @escaping @Sendable () async thro
         source.resume()
         return source
     }
-    defer { sources.forEach { $0.cancel() } }
+    defer { for source in sources { source.cancel() } }
     return try await task.value
 }
 

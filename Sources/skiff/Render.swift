@@ -17,8 +17,10 @@ struct Render: AsyncParsableCommand {
     @Argument(help: "The job directory (spec, monit, templates/).")
     var job: String
 
-    @Option(help: ArgumentHelp("The instance context (JSON): deployment, name, id, index, az, bootstrap, address, "
-        + "networks, manifest_properties, links.", valueName: "CONTEXT.json"))
+    @Option(
+        help: ArgumentHelp(
+            "The instance context (JSON): deployment, name, id, index, az, bootstrap, address, "
+                + "networks, manifest_properties, links.", valueName: "CONTEXT.json"))
     var context: String
 
     @Option(help: ArgumentHelp("Where to write the rendered files.", valueName: "DIR"))

@@ -15,7 +15,8 @@ struct Skiff: AsyncParsableCommand {
             """,
         version: version,
         subcommands: [
-            IP.self, Interpolate.self, CreateEnv.self, DeleteEnv.self, StopEnv.self, StartEnv.self, CPI.self, Local.self,
+            IP.self, Interpolate.self, CreateEnv.self, DeleteEnv.self, StopEnv.self, StartEnv.self, CPI.self,
+            Local.self,
             AgentCommand.self, AWS.self, Render.self,
         ]
     )

@@ -33,43 +33,73 @@ struct CloudPropertiesTests {
             (#"{"instance_type": "t3.small", "advertised_routes": []}"#, "cloud_properties.advertised_routes"),
             (#"{"instance_type": "t3.small", "nic_group": 1}"#, "cloud_properties.nic_group"),
             (#"{"instance_type": "t3.small", "ipv6_prefix": 1}"#, "cloud_properties.ipv6_prefix"),
-            (#"{"instance_type": "t3.small", "auto_assign_public_ip": true}"#,
-                "cloud_properties.auto_assign_public_ip"),
+            (
+                #"{"instance_type": "t3.small", "auto_assign_public_ip": true}"#,
+                "cloud_properties.auto_assign_public_ip"
+            ),
             (#"{"instance_type": "t3.small", "raw_instance_storage": true}"#, "cloud_properties.raw_instance_storage"),
             (#"{"instance_type": "t3.small", "instance_typo": "x"}"#, "cloud_properties.instance_typo"),
-            (#"{"instance_type": "t3.small", "ephemeral_disk": {"size": 1024, "use_instance_storage": true}}"#,
-                "cloud_properties.ephemeral_disk.use_instance_storage"),
-            (#"{"instance_type": "t3.small", "ephemeral_disk": {"size": 1024, "use_root_disk": true}}"#,
-                "cloud_properties.ephemeral_disk.use_root_disk"),
-            (#"{"instance_type": "t3.small", "ephemeral_disk": {"size": 1024, "colour": "red"}}"#,
-                "cloud_properties.ephemeral_disk.colour"),
-            (#"{"instance_type": "t3.small", "ephemeral_disk": {"size": 1024, "type": "gp2", "iops": 3000}}"#,
-                "cloud_properties.ephemeral_disk.iops"),
-            (#"{"instance_type": "t3.small", "ephemeral_disk": {"size": 1024, "type": "gp2", "throughput": 200}}"#,
-                "cloud_properties.ephemeral_disk.throughput"),
-            (#"{"instance_type": "t3.small", "ephemeral_disk": {"size": 1024, "type": "io1"}}"#,
-                "cloud_properties.ephemeral_disk.iops"),
-            (#"{"instance_type": "t3.small", "ephemeral_disk": {"size": 1024, "type": "ssd"}}"#,
-                "cloud_properties.ephemeral_disk.type"),
-            (#"{"instance_type": "t3.small", "ephemeral_disk": {"size": 1, "encrypted": false, "kms_key_arn": "k"}}"#,
-                "cloud_properties.ephemeral_disk.kms_key_arn"),
-            (#"{"instance_type": "t3.small", "ephemeral_disk": {"size": "big"}}"#,
-                "cloud_properties.ephemeral_disk.size"),
+            (
+                #"{"instance_type": "t3.small", "ephemeral_disk": {"size": 1024, "use_instance_storage": true}}"#,
+                "cloud_properties.ephemeral_disk.use_instance_storage"
+            ),
+            (
+                #"{"instance_type": "t3.small", "ephemeral_disk": {"size": 1024, "use_root_disk": true}}"#,
+                "cloud_properties.ephemeral_disk.use_root_disk"
+            ),
+            (
+                #"{"instance_type": "t3.small", "ephemeral_disk": {"size": 1024, "colour": "red"}}"#,
+                "cloud_properties.ephemeral_disk.colour"
+            ),
+            (
+                #"{"instance_type": "t3.small", "ephemeral_disk": {"size": 1024, "type": "gp2", "iops": 3000}}"#,
+                "cloud_properties.ephemeral_disk.iops"
+            ),
+            (
+                #"{"instance_type": "t3.small", "ephemeral_disk": {"size": 1024, "type": "gp2", "throughput": 200}}"#,
+                "cloud_properties.ephemeral_disk.throughput"
+            ),
+            (
+                #"{"instance_type": "t3.small", "ephemeral_disk": {"size": 1024, "type": "io1"}}"#,
+                "cloud_properties.ephemeral_disk.iops"
+            ),
+            (
+                #"{"instance_type": "t3.small", "ephemeral_disk": {"size": 1024, "type": "ssd"}}"#,
+                "cloud_properties.ephemeral_disk.type"
+            ),
+            (
+                #"{"instance_type": "t3.small", "ephemeral_disk": {"size": 1, "encrypted": false, "kms_key_arn": "k"}}"#,
+                "cloud_properties.ephemeral_disk.kms_key_arn"
+            ),
+            (
+                #"{"instance_type": "t3.small", "ephemeral_disk": {"size": "big"}}"#,
+                "cloud_properties.ephemeral_disk.size"
+            ),
             (#"{"instance_type": "t3.small", "root_disk": {"type": "gp3"}}"#, "cloud_properties.root_disk.size"),
-            (#"{"instance_type": "t3.small", "root_disk": {"size": 1024, "encrypted": true}}"#,
-                "cloud_properties.root_disk.encrypted"),
-            (#"{"instance_type": "t3.small", "metadata_options": {"http_tokens": "maybe"}}"#,
-                "cloud_properties.metadata_options.http_tokens"),
-            (#"{"instance_type": "t3.small", "metadata_options": {"http_put_response_hop_limit": 65}}"#,
-                "cloud_properties.metadata_options.http_put_response_hop_limit"),
-            (#"{"instance_type": "t3.small", "metadata_options": {"tokens": "required"}}"#,
-                "cloud_properties.metadata_options.tokens"),
+            (
+                #"{"instance_type": "t3.small", "root_disk": {"size": 1024, "encrypted": true}}"#,
+                "cloud_properties.root_disk.encrypted"
+            ),
+            (
+                #"{"instance_type": "t3.small", "metadata_options": {"http_tokens": "maybe"}}"#,
+                "cloud_properties.metadata_options.http_tokens"
+            ),
+            (
+                #"{"instance_type": "t3.small", "metadata_options": {"http_put_response_hop_limit": 65}}"#,
+                "cloud_properties.metadata_options.http_put_response_hop_limit"
+            ),
+            (
+                #"{"instance_type": "t3.small", "metadata_options": {"tokens": "required"}}"#,
+                "cloud_properties.metadata_options.tokens"
+            ),
             (#"{"instance_type": "t3.small", "tags": ["a"]}"#, "cloud_properties.tags"),
             (#"{"instance_type": "t3.small", "tags": {"team": {"a": 1}}}"#, "cloud_properties.tags.team"),
             (#"{"instance_type": "t3.small", "tenancy": "host"}"#, "cloud_properties.tenancy"),
             (#"{"instance_type": "t3.small", "spot_bid_price": "cheap"}"#, "cloud_properties.spot_bid_price"),
-            (#"{"instance_type": "t3.small", "spot_ondemand_fallback": true}"#,
-                "cloud_properties.spot_ondemand_fallback"),
+            (
+                #"{"instance_type": "t3.small", "spot_ondemand_fallback": true}"#,
+                "cloud_properties.spot_ondemand_fallback"
+            ),
             (#"{"instance_type": "t3.small", "source_dest_check": "no"}"#, "cloud_properties.source_dest_check"),
             (#"{"instance_type": "t3.small", "security_groups": [1]}"#, "cloud_properties.security_groups"),
             (#"{"availability_zone": "us-east-1a"}"#, "cloud_properties.instance_type"),

@@ -118,7 +118,8 @@ struct NetworkEnvironmentTests {
             var spec = try NetworkEnvironmentSpec(name: "ports", ingress: try IngressRules(parsing: "8080,9000-9010"))
             _ = try await NetworkEnvironment(client: client, spec: spec).up()
             var group = try #require(try await client.describeSecurityGroups(ids: [first.securityGroupID]).first)
-            let tcp = group.ingress.filter { $0.ipProtocol == "tcp" }.map { "\($0.fromPort ?? 0)-\($0.toPort ?? 0)" }.sorted()
+            let tcp = group.ingress.filter { $0.ipProtocol == "tcp" }.map { "\($0.fromPort ?? 0)-\($0.toPort ?? 0)" }
+                .sorted()
             #expect(tcp == ["8080-8080", "9000-9010"])
             #expect(group.ingress.contains { $0.ipProtocol == "icmpv6" })
             spec.ingress = .all
@@ -293,8 +294,10 @@ struct ConsistencyTests {
                 Fault(action: "CreateSubnet", status: 400, code: "InvalidVpcID.NotFound", times: 2),
                 Fault(action: "AuthorizeSecurityGroupIngress", status: 400, code: "InvalidGroup.NotFound", times: 1),
             ])
-            let result = try await NetworkEnvironment(client: moto.client(), spec: try NetworkEnvironmentSpec(name: "ec"))
-                .up()
+            let result = try await NetworkEnvironment(
+                client: moto.client(), spec: try NetworkEnvironmentSpec(name: "ec")
+            )
+            .up()
             #expect(result.vars != nil)
             let log = try await moto.log()
             #expect(log.filter { $0.action == "CreateSubnet" }.count == 3)
@@ -305,7 +308,9 @@ struct ConsistencyTests {
     @Test("the wait is bounded: a resource that never appears fails with its NotFound code")
     func boundedWait() async throws {
         try await withMoto { moto in
-            try await moto.inject([Fault(action: "CreateSubnet", status: 400, code: "InvalidVpcID.NotFound", times: 1000)])
+            try await moto.inject([
+                Fault(action: "CreateSubnet", status: 400, code: "InvalidVpcID.NotFound", times: 1000)
+            ])
             let clock = ContinuousClock()
             let start = clock.now
             await #expect {

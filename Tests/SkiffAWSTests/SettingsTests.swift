@@ -160,7 +160,9 @@ struct SettingsTests {
                     ])
                 ])
             ]),
-            environment: ["AWS_ACCESS_KEY_ID": "AKIDENV", "AWS_SECRET_ACCESS_KEY": "env-secret", "HOME": "/nonexistent"])
+            environment: [
+                "AWS_ACCESS_KEY_ID": "AKIDENV", "AWS_SECRET_ACCESS_KEY": "env-secret", "HOME": "/nonexistent",
+            ])
         #expect(fromEnv.credentials?.accessKeyID == "AKIDENV")
         #expect(fromEnv.region == "us-west-2")
         do {

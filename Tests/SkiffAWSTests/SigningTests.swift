@@ -55,7 +55,8 @@ struct SigningTests {
         #expect(signature.signature == "5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7")
         #expect(
             signature.stringToSign.hasSuffix(
-                "20150830/us-east-1/iam/aws4_request\nf536975d06c0309214f805bb90ccff089219ecd68b2577efef23edd43b7e1a59"))
+                "20150830/us-east-1/iam/aws4_request\nf536975d06c0309214f805bb90ccff089219ecd68b2577efef23edd43b7e1a59")
+        )
     }
 
     @Test("matches botocore's SigV4Auth for a plain EC2 POST")

@@ -75,7 +75,9 @@ import Testing
         let limits = AgentServerLimits(maximumConnections: 4, handshakeTimeout: .seconds(30))
         try await AgentFixture.with(host: loopbacks[0], limits: limits) { fixture, _ in
             var held: [RawClient.Channel] = []
-            for _ in 0..<4 { held.append(try await RawClient.connect(host: loopbacks[0], port: fixture.mbus.port, tls: false)) }
+            for _ in 0..<4 {
+                held.append(try await RawClient.connect(host: loopbacks[0], port: fixture.mbus.port, tls: false))
+            }
             #expect(await eventually(timeout: .seconds(5)) { fixture.server.openConnections == 4 })
             let extra = try await RawClient.connect(host: loopbacks[0], port: fixture.mbus.port, tls: false)
             try await extra.executeThenClose { inbound, _ in
@@ -165,7 +167,9 @@ import Testing
         for channel in idle { try? await channel.channel.close() }
         #expect(try await client.ping() == "pong")
         let grownKiB = after.peakKiB - before.residentKiB
-        print("skiff agent memory: \(before.residentKiB) KiB before, peak \(after.peakKiB) KiB under load (+\(grownKiB) KiB)")
+        print(
+            "skiff agent memory: \(before.residentKiB) KiB before, peak \(after.peakKiB) KiB under load (+\(grownKiB) KiB)"
+        )
         #expect(grownKiB < 8 * 1024)
     }
 }

@@ -1,6 +1,6 @@
-import SkiffCore
 import Foundation
 import SkiffAgentClient
+import SkiffCore
 import SkiffNet
 import Testing
 

@@ -1,6 +1,6 @@
 import Foundation
-import SkiffCore
 import SkiffAgentClient
+import SkiffCore
 import SkiffNet
 import Testing
 
@@ -64,7 +64,9 @@ import Testing
     @Test(arguments: loopbacks)
     func unreachableAgentErrorNamesAddressPortAndFamily(host: IPAddress) async throws {
         // Find a port nothing listens on: bind, note the port, close.
-        let agent = Agent(settings: AgentSettings(agentID: "a", mbus: try MbusURL(parsing: "https://m:p@[::1]:1")), root: "/nonexistent")
+        let agent = Agent(
+            settings: AgentSettings(agentID: "a", mbus: try MbusURL(parsing: "https://m:p@[::1]:1")),
+            root: "/nonexistent")
         let server = try await AgentServer.bind(
             agent: agent, mbus: MbusURL(user: "m", password: "p", host: host, port: 0), certificate: nil)
         let port = server.port
@@ -305,7 +307,8 @@ enum BlobDigestHelper {
         let (ca, leaf) = try MbusCertificates.issue(ipAddresses: [.v4(IPv4Address(bits: 0x0a00_0009))])
         let root = try AgentFixture.makeRoot()
         defer { try? FileManager.default.removeItem(atPath: root) }
-        let agent = Agent(settings: AgentSettings(agentID: "a", mbus: try MbusURL(parsing: "https://m:p@[::1]:1")), root: root)
+        let agent = Agent(
+            settings: AgentSettings(agentID: "a", mbus: try MbusURL(parsing: "https://m:p@[::1]:1")), root: root)
         let server = try await AgentServer.bind(
             agent: agent, mbus: MbusURL(user: "m", password: "p", host: loopbacks[0], port: 0), certificate: leaf)
         let serving = Task { try await server.run() }

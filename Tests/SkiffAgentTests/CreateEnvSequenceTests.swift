@@ -1,6 +1,6 @@
 import Foundation
-import SkiffCore
 import SkiffAgentClient
+import SkiffCore
 import SkiffNet
 import Testing
 

@@ -11,16 +11,18 @@ struct RawClient {
 
     /// Connects to `host:port`, with TLS (any server certificate) when `tls` is true.
     static func connect(host: IPAddress, port: Int, tls: Bool) async throws -> Channel {
-        let context = try NIOSSLContext(configuration: {
-            var configuration = TLSConfiguration.makeClientConfiguration()
-            configuration.certificateVerification = .none
-            return configuration
-        }())
+        let context = try NIOSSLContext(
+            configuration: {
+                var configuration = TLSConfiguration.makeClientConfiguration()
+                configuration.certificateVerification = .none
+                return configuration
+            }())
         return try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connect(host: host.description, port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     if tls {
-                        try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: context, serverHostname: nil))
+                        try channel.pipeline.syncOperations.addHandler(
+                            NIOSSLClientHandler(context: context, serverHostname: nil))
                     }
                     return try Channel(wrappingChannelSynchronously: channel)
                 }

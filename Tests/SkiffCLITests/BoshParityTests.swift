@@ -9,10 +9,12 @@ import Testing
 
 @Suite("BOSH CLI parity")
 struct BoshParityTests {
-    @Test("a usage error exits 1, as bosh does, with the message on stderr", arguments: [
-        ["create-env"], ["--no-such-flag"], ["create-env", "m.yml", "--no-such-flag"], ["stop-env"],
-        ["no-such-command"],
-    ])
+    @Test(
+        "a usage error exits 1, as bosh does, with the message on stderr",
+        arguments: [
+            ["create-env"], ["--no-such-flag"], ["create-env", "m.yml", "--no-such-flag"], ["stop-env"],
+            ["no-such-command"],
+        ])
     func usageErrorExitsOne(arguments: [String]) throws {
         let result = try SkiffProcess.run(arguments)
         #expect(result.status == 1)
@@ -28,10 +30,13 @@ struct BoshParityTests {
         #expect(result.stdout.contains("--skip-drain"))
     }
 
-    @Test("the global -n, --no-color and --tty are accepted before or after the command", arguments: [
-        ["-n", "ip", "canonical", "::1"], ["ip", "canonical", "::1", "-n"], ["--no-color", "ip", "canonical", "::1"],
-        ["ip", "canonical", "--tty", "::1", "--non-interactive"],
-    ])
+    @Test(
+        "the global -n, --no-color and --tty are accepted before or after the command",
+        arguments: [
+            ["-n", "ip", "canonical", "::1"], ["ip", "canonical", "::1", "-n"],
+            ["--no-color", "ip", "canonical", "::1"],
+            ["ip", "canonical", "--tty", "::1", "--non-interactive"],
+        ])
     func globalFlags(arguments: [String]) throws {
         let result = try SkiffProcess.run(arguments)
         #expect(result.status == 0)
@@ -40,7 +45,9 @@ struct BoshParityTests {
 
     @Test("--recreate-persistent-disks is a create-env flag: the run gets as far as reading the manifest")
     func recreatePersistentDisks() throws {
-        let result = try SkiffProcess.run(["create-env", "/nonexistent/skiff-m.yml", "--recreate-persistent-disks", "-n"])
+        let result = try SkiffProcess.run([
+            "create-env", "/nonexistent/skiff-m.yml", "--recreate-persistent-disks", "-n",
+        ])
         #expect(result.status == 1)
         #expect(result.stdout.contains("Deployment manifest: '/nonexistent/skiff-m.yml'"))
         #expect(result.stderr.hasPrefix("skiff: /nonexistent/"))
@@ -133,7 +140,8 @@ struct BoshParityTests {
         // --tty forces colours into a pipe (NO_COLOR, which the test runner may set, would turn them off).
         var environment = ProcessInfo.processInfo.environment
         environment["NO_COLOR"] = nil
-        let started = try SkiffProcess.run(["start-env", manifest, "--state", state, "--tty"], environment: environment)
+        let started = try SkiffProcess.run(
+            ["start-env", manifest, "--state", state, "--tty"], environment: environment)
         #expect(started.status == 0, "\(started.stderr)")
         #expect(started.stdout.contains("Waiting for instance 'web/0' to be running"))
         #expect(started.stdout.contains("\u{1B}[32m"))

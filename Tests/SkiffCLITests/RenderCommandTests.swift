@@ -66,16 +66,16 @@ struct RenderCommandTests {
 
     static let goodTemplates = [
         "config.erb": """
-            listen [<%= spec.address %>]:<%= p('port') %>;
-            <% p('hosts').each do |host| -%>
-            upstream <%= host %>;
-            <% end -%>
-            <% if_link('backend') do |db| -%>
-            db <%= db.instances.first.address %>:<%= db.p('port') %>
-            <% end -%>
-            index=<%= spec.index %> id=<%= spec.id %> bootstrap=<%= spec.bootstrap %>
+        listen [<%= spec.address %>]:<%= p('port') %>;
+        <% p('hosts').each do |host| -%>
+        upstream <%= host %>;
+        <% end -%>
+        <% if_link('backend') do |db| -%>
+        db <%= db.instances.first.address %>:<%= db.p('port') %>
+        <% end -%>
+        index=<%= spec.index %> id=<%= spec.id %> bootstrap=<%= spec.bootstrap %>
 
-            """,
+        """,
         "ctl.erb": "#!/bin/sh\necho <%= name %> <%= spec.networks.private.gateway %>\n",
     ]
 

@@ -119,8 +119,10 @@ struct DeployPlanTests {
         shape.diskSize = 2048
         try fixture.write(shape)
         let plan = try await fixture.deployer().plan()
-        #expect(plan.disk == .refuseMigration(
-            cid: fixture.cloud.disks[0].cid, reasons: ["disk_size changes from 1024 to 2048 MiB"]))
+        #expect(
+            plan.disk
+                == .refuseMigration(
+                    cid: fixture.cloud.disks[0].cid, reasons: ["disk_size changes from 1024 to 2048 MiB"]))
         #expect(plan.text.contains("Disk: refuse to migrate"))
         let before = fixture.cloud.snapshot
         let files = try fixture.files()
@@ -201,7 +203,10 @@ struct DeployPlanTests {
         let fixture = try await deployed()
         defer { fixture.remove() }
         var store = try String(contentsOf: fixture.varsStore, encoding: .utf8)
-        store = store.split(separator: "\n").map { $0.hasPrefix("pre_start_secret:") ? "pre_start_secret: rotated" : String($0) }
+        store =
+            store.split(separator: "\n").map {
+                $0.hasPrefix("pre_start_secret:") ? "pre_start_secret: rotated" : String($0)
+            }
             .joined(separator: "\n") + "\n"
         try store.write(to: fixture.varsStore, atomically: true, encoding: .utf8)
         let plan = try await fixture.deployer().plan()
@@ -259,7 +264,8 @@ struct DeployPlanTests {
         try text.write(to: noPort.manifest, atomically: true, encoding: .utf8)
         let options = noPort.options()
         let deployer = EnvironmentDeployer(
-            options: options, sink: SilentProgress(), connector: DeployConnector(
+            options: options, sink: SilentProgress(),
+            connector: DeployConnector(
                 capabilities: { _ in .standard },
                 cloud: { _ in (provider: noPort.cloud as any CloudProvider, name: "memory") },
                 agent: { manifest, id in try manifest.agentClient(directorID: id) }))

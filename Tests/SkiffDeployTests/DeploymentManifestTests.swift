@@ -16,11 +16,13 @@ struct DeploymentManifestTests {
     }
 
     @Test func theLocalExampleValidates() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("skiff-manifest-\(UUID().uuidString)")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "skiff-manifest-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let options = EnvironmentOptions(
-            manifestPath: Self.example.path, variables: VariableFlags(varsStore: directory.appendingPathComponent("creds.yml").path),
+            manifestPath: Self.example.path,
+            variables: VariableFlags(varsStore: directory.appendingPathComponent("creds.yml").path),
             skiffExecutable: "/usr/bin/skiff")
         let loaded = try LoadedEnvironment.load(options)
         let manifest = loaded.manifest
@@ -36,42 +38,53 @@ struct DeploymentManifestTests {
         #expect(networks["private-ipv6"]?.defaults == nil)
         #expect(loaded.sha512.count == 128)
         #expect(manifest.cloudProvider.caPEM?.contains("BEGIN CERTIFICATE") == true)
-        #expect(BuiltInCPI(templateName: manifest.cloudProvider.templateName, release: manifest.cloudProvider.templateRelease) == .local)
+        #expect(
+            BuiltInCPI(
+                templateName: manifest.cloudProvider.templateName, release: manifest.cloudProvider.templateRelease)
+                == .local)
         // The generated secrets are kept for create-env to write before its first change, then 0600.
         let store = directory.appendingPathComponent("creds.yml").path
         #expect(!FileManager.default.fileExists(atPath: store))
         try #require(loaded.document.unsavedStore).save()
-        let mode = try FileManager.default.attributesOfItem(atPath: directory.appendingPathComponent("creds.yml").path)[.posixPermissions]
+        let mode = try FileManager.default.attributesOfItem(atPath: directory.appendingPathComponent("creds.yml").path)[
+            .posixPermissions]
         #expect((mode as? Int) == 0o600)
     }
 
     @Test func theAWSExampleValidatesWithTheVarsAWSUpWrites() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("skiff-manifest-\(UUID().uuidString)")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "skiff-manifest-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let vars = directory.appendingPathComponent("aws-vars.yml")
         try """
-            region: us-east-2
-            az: us-east-2a
-            subnet_id: subnet-0a1b2c3d
-            security_group: sg-0a1b2c3d
-            internal_cidr: 10.0.0.0/24
-            internal_gw: 10.0.0.1
-            internal_ip: 10.0.0.4
-            ipv6_cidr: 2600:1f16:a62:5c00::/64
-            ipv6_gw: 2600:1f16:a62:5c00::1
-            ipv6_address: 2600:1f16:a62:5c00::4
+        region: us-east-2
+        az: us-east-2a
+        subnet_id: subnet-0a1b2c3d
+        security_group: sg-0a1b2c3d
+        internal_cidr: 10.0.0.0/24
+        internal_gw: 10.0.0.1
+        internal_ip: 10.0.0.4
+        ipv6_cidr: 2600:1f16:a62:5c00::/64
+        ipv6_gw: 2600:1f16:a62:5c00::1
+        ipv6_address: 2600:1f16:a62:5c00::4
 
-            """.write(to: vars, atomically: true, encoding: .utf8)
+        """.write(to: vars, atomically: true, encoding: .utf8)
         let example = Self.example.deletingLastPathComponent().appendingPathComponent("aws.yml")
         let options = EnvironmentOptions(
             manifestPath: example.path,
             variables: VariableFlags(
-                vars: ["stemcell_url=https://bosh.io/d/stemcells/bosh-aws-xen-hvm-ubuntu-jammy-go_agent?v=1.484", "stemcell_sha1=0123456789abcdef0123456789abcdef01234567"],
+                vars: [
+                    "stemcell_url=https://bosh.io/d/stemcells/bosh-aws-xen-hvm-ubuntu-jammy-go_agent?v=1.484",
+                    "stemcell_sha1=0123456789abcdef0123456789abcdef01234567",
+                ],
                 varsFiles: [vars.path], varsStore: directory.appendingPathComponent("creds.yml").path),
             skiffExecutable: "/usr/bin/skiff")
         let manifest = try LoadedEnvironment.load(options).manifest
-        #expect(BuiltInCPI(templateName: manifest.cloudProvider.templateName, release: manifest.cloudProvider.templateRelease) == .aws)
+        #expect(
+            BuiltInCPI(
+                templateName: manifest.cloudProvider.templateName, release: manifest.cloudProvider.templateRelease)
+                == .aws)
         #expect(manifest.stemcellURL.hasPrefix("https://bosh.io/d/stemcells/"))
         #expect(manifest.stemcellSHA1 == "0123456789abcdef0123456789abcdef01234567")
         #expect(manifest.staticAddresses.contains(try #require(IPAddress("2600:1f16:a62:5c00::4"))))
@@ -115,27 +128,57 @@ struct DeploymentManifestTests {
         #expect(manifest.staticAddresses.map(\.description) == ["10.0.0.7", "fd00::4"])
     }
 
-    @Test("bad manifests: one line per problem, naming file, line and field", arguments: [
-        ("  - {name: n4, static_ips: [10.0.0.7], default: [dns, gateway]}", "  - {name: n4, static_ips: [10.0.1.7], default: [dns, gateway]}",
-            "m.yml:22: instance_groups[0].networks[0].static_ips[0]: static ip '10.0.1.7' must be within the subnet range '10.0.0.0/24'"),
-        ("  - {name: n6, static_ips: [\"fd00:0:0:0::4\"]}", "  - {name: n6, static_ips: [\"fd00::1::4\"]}",
-            "instance_groups[0].networks[1].static_ips[0]: must be a valid IP: invalid IPv6 address 'fd00::1::4': more than one '::'"),
-        ("  - {name: n6, static_ips: [\"fd00:0:0:0::4\"]}", "  - {name: n6, static_ips: [\"fd00::1\"]}",
-            "static ip 'fd00::1' is the subnet's gateway"),
-        ("  - {name: n6, static_ips: [\"fd00:0:0:0::4\"]}", "  - {name: n6, static_ips: [\"10.0.0.7\"]}",
-            "address '10.0.0.7' is already used at instance_groups[0].networks[0].static_ips[0]"),
-        ("  - {range: 10.0.0.0/24, gateway: 10.0.0.1}", "  - {range: 10.0.0.0/24, gateway: 10.0.1.1}",
-            "m.yml:12: networks[0].subnets[0].gateway: gateway '10.0.1.1' must be within the range '10.0.0.0/24'"),
-        ("  - {range: 10.0.0.0/24, gateway: 10.0.0.1}", "  - {range: 10.0.0.1/24, gateway: 10.0.0.1}",
-            "networks[0].subnets[0].range: must be an IP range: invalid prefix '10.0.0.1/24': host bits are set"),
-        ("  type: manual\n  subnets:\n  - {range: \"fd00::/64\"", "  type: bogus\n  subnets:\n  - {range: \"fd00::/64\"",
-            "networks[1].type: must be 'manual', 'dynamic', or 'vip'"),
-        ("  instances: 1", "  instances: 2", "m.yml:19: instance_groups[0].instances: must be 1 (create-env deploys one instance), not 2"),
-        ("  - {name: j, release: r}", "  - {name: j, release: nope}", "instance_groups[0].jobs[0].release: 'nope' must refer to a release in releases"),
-        ("  mbus: https://mbus:p@10.0.0.7:6868", "  mbus: 10.0.0.7:6868", "cloud_provider.mbus: must be an https:// URL"),
-        ("name: t\n", "", "m.yml: name: must be provided"),
-        ("  resource_pool: vms", "  resource_pool: other", "instance_groups[0].resource_pool: 'other' must be the name of a resource pool"),
-    ])
+    @Test(
+        "bad manifests: one line per problem, naming file, line and field",
+        arguments: [
+            (
+                "  - {name: n4, static_ips: [10.0.0.7], default: [dns, gateway]}",
+                "  - {name: n4, static_ips: [10.0.1.7], default: [dns, gateway]}",
+                "m.yml:22: instance_groups[0].networks[0].static_ips[0]: static ip '10.0.1.7' must be within the subnet range '10.0.0.0/24'"
+            ),
+            (
+                "  - {name: n6, static_ips: [\"fd00:0:0:0::4\"]}", "  - {name: n6, static_ips: [\"fd00::1::4\"]}",
+                "instance_groups[0].networks[1].static_ips[0]: must be a valid IP: invalid IPv6 address 'fd00::1::4': more than one '::'"
+            ),
+            (
+                "  - {name: n6, static_ips: [\"fd00:0:0:0::4\"]}", "  - {name: n6, static_ips: [\"fd00::1\"]}",
+                "static ip 'fd00::1' is the subnet's gateway"
+            ),
+            (
+                "  - {name: n6, static_ips: [\"fd00:0:0:0::4\"]}", "  - {name: n6, static_ips: [\"10.0.0.7\"]}",
+                "address '10.0.0.7' is already used at instance_groups[0].networks[0].static_ips[0]"
+            ),
+            (
+                "  - {range: 10.0.0.0/24, gateway: 10.0.0.1}", "  - {range: 10.0.0.0/24, gateway: 10.0.1.1}",
+                "m.yml:12: networks[0].subnets[0].gateway: gateway '10.0.1.1' must be within the range '10.0.0.0/24'"
+            ),
+            (
+                "  - {range: 10.0.0.0/24, gateway: 10.0.0.1}", "  - {range: 10.0.0.1/24, gateway: 10.0.0.1}",
+                "networks[0].subnets[0].range: must be an IP range: invalid prefix '10.0.0.1/24': host bits are set"
+            ),
+            (
+                "  type: manual\n  subnets:\n  - {range: \"fd00::/64\"",
+                "  type: bogus\n  subnets:\n  - {range: \"fd00::/64\"",
+                "networks[1].type: must be 'manual', 'dynamic', or 'vip'"
+            ),
+            (
+                "  instances: 1", "  instances: 2",
+                "m.yml:19: instance_groups[0].instances: must be 1 (create-env deploys one instance), not 2"
+            ),
+            (
+                "  - {name: j, release: r}", "  - {name: j, release: nope}",
+                "instance_groups[0].jobs[0].release: 'nope' must refer to a release in releases"
+            ),
+            (
+                "  mbus: https://mbus:p@10.0.0.7:6868", "  mbus: 10.0.0.7:6868",
+                "cloud_provider.mbus: must be an https:// URL"
+            ),
+            ("name: t\n", "", "m.yml: name: must be provided"),
+            (
+                "  resource_pool: vms", "  resource_pool: other",
+                "instance_groups[0].resource_pool: 'other' must be the name of a resource pool"
+            ),
+        ])
     func badManifest(original: String, replacement: String, message: String) throws {
         let text = Self.valid.replacingOccurrences(of: original, with: replacement)
         try #require(text != Self.valid)

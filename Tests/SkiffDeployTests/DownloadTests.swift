@@ -10,13 +10,16 @@ struct DownloadTests {
     static func withServer<T>(_ directory: URL, _ body: (Int) async throws -> T) async throws -> T {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", """
+        process.arguments = [
+            "python3", "-c",
+            """
             import http.server, functools, sys
             handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=sys.argv[1])
             server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
             print(server.server_address[1], flush=True)
             server.serve_forever()
-            """, directory.path]
+            """, directory.path,
+        ]
         let output = Pipe()
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice
@@ -35,7 +38,8 @@ struct DownloadTests {
 
     @Test func fetchesVerifiesAndCaches() async throws {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("skiff-download-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: root.appendingPathComponent("www"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            at: root.appendingPathComponent("www"), withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: root) }
         setenv("SKIFF_HOME", root.appendingPathComponent("home").path, 1)
         let content = Data("a release tarball".utf8)

@@ -85,8 +85,11 @@ struct ManifestSchemaTests {
             "login_banner": ["login_banner.text"],
         ]
         let warnings = ManifestSchema.jobPropertyWarnings(try document(Self.manifest)) { job, _ in specs[job] }
-        #expect(warnings.map(\.field) == ["instance_groups[0].jobs[0].properties.persistant_homes",
-                                          "instance_groups[0].properties.login_banner.txt"])
+        #expect(
+            warnings.map(\.field) == [
+                "instance_groups[0].jobs[0].properties.persistant_homes",
+                "instance_groups[0].properties.login_banner.txt",
+            ])
         #expect(warnings[0].line == 17)
         #expect(
             warnings[0].message

@@ -14,24 +14,33 @@ import Testing
     }
 
     /// The parser test's manifest with the agent's own mbus URL added.
-    static let manifest = DeploymentManifestTests.valid + """
-          properties:
-            agent: {mbus: "https://mbus:p@0.0.0.0:6868"}
+    static let manifest =
+        DeploymentManifestTests.valid + """
+              properties:
+                agent: {mbus: "https://mbus:p@0.0.0.0:6868"}
 
-        """
+            """
 
     @Test func credentialsEverywhereAreAccepted() throws {
         try environment(Self.manifest).checkMbusCredentials()
     }
 
-    @Test("a URL without credentials is refused naming its key", arguments: [
-        ("  mbus: https://mbus:p@10.0.0.7:6868", "  mbus: https://10.0.0.7:6868", "m.yml:28: cloud_provider.mbus: "),
-        ("  mbus: https://mbus:p@10.0.0.7:6868", "  mbus: https://mbus@10.0.0.7:6868", "m.yml:28: cloud_provider.mbus: "),
-        (
-            "agent: {mbus: \"https://mbus:p@0.0.0.0:6868\"}", "agent: {mbus: \"https://0.0.0.0:6868\"}",
-            "m.yml:30: cloud_provider.properties.agent.mbus: "
-        ),
-    ])
+    @Test(
+        "a URL without credentials is refused naming its key",
+        arguments: [
+            (
+                "  mbus: https://mbus:p@10.0.0.7:6868", "  mbus: https://10.0.0.7:6868",
+                "m.yml:28: cloud_provider.mbus: "
+            ),
+            (
+                "  mbus: https://mbus:p@10.0.0.7:6868", "  mbus: https://mbus@10.0.0.7:6868",
+                "m.yml:28: cloud_provider.mbus: "
+            ),
+            (
+                "agent: {mbus: \"https://mbus:p@0.0.0.0:6868\"}", "agent: {mbus: \"https://0.0.0.0:6868\"}",
+                "m.yml:30: cloud_provider.properties.agent.mbus: "
+            ),
+        ])
     func withoutCredentials(original: String, replacement: String, start: String) throws {
         let text = Self.manifest.replacingOccurrences(of: original, with: replacement)
         #expect(text != Self.manifest)
@@ -39,7 +48,8 @@ import Testing
             try environment(text).checkMbusCredentials()
         } throws: { error in
             let line = "\(error)"
-            return line.hasPrefix(start) && line.contains("has no credentials") && line.contains("mbus_bootstrap_password")
+            return line.hasPrefix(start) && line.contains("has no credentials")
+                && line.contains("mbus_bootstrap_password")
                 && !line.contains("\n")
         }
     }

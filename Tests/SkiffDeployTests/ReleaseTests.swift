@@ -33,16 +33,19 @@ struct ReleaseTests {
         let fm = FileManager.default
         try fm.createDirectory(at: root.appendingPathComponent("packages/hello"), withIntermediateDirectories: true)
         try fm.createDirectory(at: root.appendingPathComponent("src/hello/lib"), withIntermediateDirectories: true)
-        try fm.createDirectory(at: root.appendingPathComponent("jobs/greeter/templates"), withIntermediateDirectories: true)
+        try fm.createDirectory(
+            at: root.appendingPathComponent("jobs/greeter/templates"), withIntermediateDirectories: true)
         try "name: hello\ndependencies: []\nfiles: [hello/**/*]\n".write(
             to: root.appendingPathComponent("packages/hello/spec"), atomically: true, encoding: .utf8)
         try "cp -r hello/* $BOSH_INSTALL_TARGET/\n".write(
             to: root.appendingPathComponent("packages/hello/packaging"), atomically: true, encoding: .utf8)
-        try "echo hi\n".write(to: root.appendingPathComponent("src/hello/lib/hello.sh"), atomically: true, encoding: .utf8)
+        try "echo hi\n".write(
+            to: root.appendingPathComponent("src/hello/lib/hello.sh"), atomically: true, encoding: .utf8)
         try "name: greeter\ntemplates: {}\npackages: [hello]\n".write(
             to: root.appendingPathComponent("jobs/greeter/spec"), atomically: true, encoding: .utf8)
         try "".write(to: root.appendingPathComponent("jobs/greeter/monit"), atomically: true, encoding: .utf8)
-        try "name: greetings\n".write(to: root.appendingPathComponent("config-final.yml"), atomically: true, encoding: .utf8)
+        try "name: greetings\n".write(
+            to: root.appendingPathComponent("config-final.yml"), atomically: true, encoding: .utf8)
 
         let release = try ReleaseReader.read(at: root, workDirectory: work.appendingPathComponent("out"))
         let package = try #require(release.packages["hello"])
@@ -67,24 +70,27 @@ struct ReleaseTests {
         try "name: greeter\ntemplates: {ctl.erb: bin/ctl}\npackages: [hello]\n".write(
             to: job.appendingPathComponent("job.MF"), atomically: true, encoding: .utf8)
         try "".write(to: job.appendingPathComponent("monit"), atomically: true, encoding: .utf8)
-        try "echo <%= 1 + 1 %>\n".write(to: job.appendingPathComponent("templates/ctl.erb"), atomically: true, encoding: .utf8)
+        try "echo <%= 1 + 1 %>\n".write(
+            to: job.appendingPathComponent("templates/ctl.erb"), atomically: true, encoding: .utf8)
         let package = work.appendingPathComponent("package")
         try fm.createDirectory(at: package, withIntermediateDirectories: true)
         try "true\n".write(to: package.appendingPathComponent("packaging"), atomically: true, encoding: .utf8)
         let tarRoot = work.appendingPathComponent("tar")
         try fm.createDirectory(at: tarRoot.appendingPathComponent("jobs"), withIntermediateDirectories: true)
         try fm.createDirectory(at: tarRoot.appendingPathComponent("packages"), withIntermediateDirectories: true)
-        try Archive.create(tarRoot.appendingPathComponent("jobs/greeter.tgz"), from: job, entries: ["job.MF", "monit", "templates/ctl.erb"])
+        try Archive.create(
+            tarRoot.appendingPathComponent("jobs/greeter.tgz"), from: job,
+            entries: ["job.MF", "monit", "templates/ctl.erb"])
         try Archive.create(tarRoot.appendingPathComponent("packages/hello.tgz"), from: package, entries: ["packaging"])
         try """
-            name: greetings
-            version: "7.1"
-            jobs:
-            - {name: greeter, version: abc, fingerprint: abc, sha1: x, packages: [hello]}
-            packages:
-            - {name: hello, version: def, fingerprint: def, sha1: 0123456789abcdef0123456789abcdef01234567, dependencies: []}
+        name: greetings
+        version: "7.1"
+        jobs:
+        - {name: greeter, version: abc, fingerprint: abc, sha1: x, packages: [hello]}
+        packages:
+        - {name: hello, version: def, fingerprint: def, sha1: 0123456789abcdef0123456789abcdef01234567, dependencies: []}
 
-            """.write(to: tarRoot.appendingPathComponent("release.MF"), atomically: true, encoding: .utf8)
+        """.write(to: tarRoot.appendingPathComponent("release.MF"), atomically: true, encoding: .utf8)
         let tarball = work.appendingPathComponent("greetings-7.1.tgz")
         try Archive.create(tarball, from: tarRoot, entries: ["release.MF", "jobs/greeter.tgz", "packages/hello.tgz"])
 
@@ -115,10 +121,13 @@ struct ReleaseTests {
         }
     }
 
-    @Test("globs as package specs use them", arguments: [
-        ("hello/*", "hello/a.sh", true), ("hello/*", "hello/lib/a.sh", false), ("hello/**/*", "hello/lib/a.sh", true),
-        ("hello/**/*", "hello/a.sh", true), ("*.tgz", "x.tgz", true), ("a?c", "abc", true), ("a?c", "ac", false),
-    ])
+    @Test(
+        "globs as package specs use them",
+        arguments: [
+            ("hello/*", "hello/a.sh", true), ("hello/*", "hello/lib/a.sh", false),
+            ("hello/**/*", "hello/lib/a.sh", true),
+            ("hello/**/*", "hello/a.sh", true), ("*.tgz", "x.tgz", true), ("a?c", "abc", true), ("a?c", "ac", false),
+        ])
     func globs(pattern: String, path: String, matches: Bool) {
         #expect(Glob.matches(pattern, path) == matches)
     }

@@ -39,8 +39,10 @@ struct StateStoreTests {
         #expect(!text.hasSuffix("\n"))
         #expect(text.contains("\"current_vm_cid\": \"skiff-vm-1\""))
         #expect(text.contains("\"cloud_properties\": {\n                \"type\": \"gp3\"\n            }"))
-        let fields = ["director_id", "installation_id", "current_vm_cid", "current_stemcell_id", "current_disk_id",
-            "current_release_ids", "current_manifest_sha", "disks", "stemcells", "releases"]
+        let fields = [
+            "director_id", "installation_id", "current_vm_cid", "current_stemcell_id", "current_disk_id",
+            "current_release_ids", "current_manifest_sha", "disks", "stemcells", "releases",
+        ]
         let positions = fields.compactMap { text.range(of: "\"\($0)\"")?.lowerBound }
         #expect(positions == positions.sorted() && positions.count == fields.count)
 
@@ -55,15 +57,17 @@ struct StateStoreTests {
         #expect(!text.contains("skiff"))
     }
 
-    @Test("refuses records a later step could not act on", arguments: [
-        (#"{"disks":[{"id":"d1","cid":"","size":1}]}"#, "disks[0] has an empty cid"),
-        (#"{"stemcells":[{"id":"s1","name":"x","version":"1","cid":""}]}"#, "stemcells[0] has an empty cid"),
-        (#"{"current_disk_id":"nope"}"#, "current_disk_id 'nope' names no record"),
-        (#"{"current_vm_cid":7}"#, "current_vm_cid must be a string"),
-        (#"{"disks":"x"}"#, "disks must be an array"),
-        (#"[1,2]"#, "expected a JSON object"),
-        (#"{"director_id":"#, "malformed JSON"),
-    ])
+    @Test(
+        "refuses records a later step could not act on",
+        arguments: [
+            (#"{"disks":[{"id":"d1","cid":"","size":1}]}"#, "disks[0] has an empty cid"),
+            (#"{"stemcells":[{"id":"s1","name":"x","version":"1","cid":""}]}"#, "stemcells[0] has an empty cid"),
+            (#"{"current_disk_id":"nope"}"#, "current_disk_id 'nope' names no record"),
+            (#"{"current_vm_cid":7}"#, "current_vm_cid must be a string"),
+            (#"{"disks":"x"}"#, "disks must be an array"),
+            (#"[1,2]"#, "expected a JSON object"),
+            (#"{"director_id":"#, "malformed JSON"),
+        ])
     func refusesBadState(json: String, message: String) throws {
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }

@@ -17,7 +17,8 @@ struct Environment {
 
     init(slot: Int) throws {
         self.slot = slot
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("skiff-e2e-\(slot)-\(UUID().uuidString.prefix(8))")
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "skiff-e2e-\(slot)-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let example = Self.repository.appendingPathComponent("examples/nginx-ipv6")
         var text = try String(contentsOf: example.appendingPathComponent("local.yml"), encoding: .utf8)

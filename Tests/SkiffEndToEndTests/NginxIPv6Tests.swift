@@ -22,7 +22,8 @@ struct NginxIPv6Tests {
 
         let state = try String(contentsOf: env.stateFile, encoding: .utf8)
         #expect(state.contains("\"current_vm_cid\": \"skiff-vm-"))
-        #expect(try FileManager.default.attributesOfItem(atPath: env.stateFile.path)[.posixPermissions] as? Int == 0o600)
+        #expect(
+            try FileManager.default.attributesOfItem(atPath: env.stateFile.path)[.posixPermissions] as? Int == 0o600)
 
         let again = try env.skiff(["create-env", env.manifest.path])
         #expect(again.status == 0)
@@ -44,11 +45,13 @@ struct NginxIPv6Tests {
     func crashBetweenSteps(saves: Int) throws {
         let env = try Environment(slot: 72 + saves)
         defer { env.tearDown() }
-        let killed = try env.skiff(["create-env", env.manifest.path], extraEnvironment: ["SKIFF_FAULT_KILL_AFTER_SAVES": "\(saves)"])
+        let killed = try env.skiff(
+            ["create-env", env.manifest.path], extraEnvironment: ["SKIFF_FAULT_KILL_AFTER_SAVES": "\(saves)"])
         #expect(killed.status != 0)
         let rerun = try env.skiff(["create-env", env.manifest.path])
         #expect(rerun.status == 0, "re-run after a crash after save \(saves) failed: \(rerun.stderr)")
-        let page = try Environment.run("/usr/bin/curl", ["-sg", "-6", "--max-time", "5", "http://[fd53:6b69:6666:\(env.slot)::4]/"])
+        let page = try Environment.run(
+            "/usr/bin/curl", ["-sg", "-6", "--max-time", "5", "http://[fd53:6b69:6666:\(env.slot)::4]/"])
         #expect(page.stdout.contains("Your address is"))
         let deleted = try env.skiff(["delete-env", env.manifest.path])
         #expect(deleted.status == 0, "delete-env failed: \(deleted.stderr)")
@@ -135,7 +138,8 @@ struct NginxIPv6Tests {
         #expect(second.stdout.contains("Deleting VM 'skiff-vm-"))
         #expect(!second.stdout.contains("Creating disk"))
         #expect(second.stdout.contains("Skipped [Stemcell already uploaded]"))
-        let page = try Environment.run("/usr/bin/curl", ["-sg", "-6", "--max-time", "5", "http://[fd53:6b69:6666:\(env.slot)::4]/"])
+        let page = try Environment.run(
+            "/usr/bin/curl", ["-sg", "-6", "--max-time", "5", "http://[fd53:6b69:6666:\(env.slot)::4]/"])
         #expect(page.stdout.contains("Changed. Your address is fd53:6b69:6666:\(env.slot)::1"))
 
         let stateAfter = try String(contentsOf: env.stateFile, encoding: .utf8)
@@ -151,11 +155,18 @@ struct NginxIPv6Tests {
     @Test func aCPIReleaseIsInstalledAndDrivenAsAnExternalCPI() throws {
         let env = try Environment(slot: 84)
         defer { env.tearDown() }
-        let fixture = TestProcess.repository.appendingPathComponent("Tests/SkiffEndToEndTests/Fixtures/test-cpi-release")
+        let fixture = TestProcess.repository.appendingPathComponent(
+            "Tests/SkiffEndToEndTests/Fixtures/test-cpi-release")
         var text = try String(contentsOf: env.manifest, encoding: .utf8)
-        text = text.replacingOccurrences(of: "releases:\n", with: "releases:\n- name: test-cpi\n  url: file://\(fixture.path)\n")
-            .replacingOccurrences(of: "    name: local_cpi\n    release: skiff", with: "    name: test_cpi\n    release: test-cpi")
-            .replacingOccurrences(of: "    local:\n      state_dir:", with: "    skiff_binary: \(TestProcess.skiffBinary.path)\n    local:\n      state_dir:")
+        text = text.replacingOccurrences(
+            of: "releases:\n", with: "releases:\n- name: test-cpi\n  url: file://\(fixture.path)\n"
+        )
+        .replacingOccurrences(
+            of: "    name: local_cpi\n    release: skiff", with: "    name: test_cpi\n    release: test-cpi"
+        )
+        .replacingOccurrences(
+            of: "    local:\n      state_dir:",
+            with: "    skiff_binary: \(TestProcess.skiffBinary.path)\n    local:\n      state_dir:")
         try text.write(to: env.manifest, atomically: true, encoding: .utf8)
         let home = ["SKIFF_HOME": env.directory.appendingPathComponent("home").path]
 
@@ -164,7 +175,8 @@ struct NginxIPv6Tests {
         #expect(created.stdout.contains("Started installing CPI"))
         #expect(created.stdout.contains("Compiling package 'cpi-runner/"))
         #expect(created.stdout.contains("Installing job 'test_cpi'"))
-        let page = try Environment.run("/usr/bin/curl", ["-sg", "-6", "--max-time", "5", "http://[fd53:6b69:6666:\(env.slot)::4]/"])
+        let page = try Environment.run(
+            "/usr/bin/curl", ["-sg", "-6", "--max-time", "5", "http://[fd53:6b69:6666:\(env.slot)::4]/"])
         #expect(page.stdout.contains("Your address is fd53:6b69:6666:\(env.slot)::1"))
         let state = try String(contentsOf: env.stateFile, encoding: .utf8)
         #expect(state.contains("\"cpi\": \"release:test-cpi/test_cpi\""))
@@ -188,7 +200,10 @@ struct NginxIPv6Tests {
         let lines = result.stderr.split(separator: "\n")
         #expect(lines.count == 1)
         #expect(result.stderr.contains("local.yml:"))
-        #expect(result.stderr.contains("jobs[0].networks[1].static_ips[0]: static ip 'fd53:6b69:6666:91::4' must be within the subnet range 'fd53:6b69:6666:90::/64'"))
+        #expect(
+            result.stderr.contains(
+                "jobs[0].networks[1].static_ips[0]: static ip 'fd53:6b69:6666:91::4' must be within the subnet range 'fd53:6b69:6666:90::/64'"
+            ))
         #expect(try env.leftovers().isEmpty)
     }
 }

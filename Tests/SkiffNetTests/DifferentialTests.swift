@@ -94,14 +94,18 @@ struct DifferentialTests {
         case 0: return IPv6Address(ipv4Mapped: IPv4Address(UInt32(truncatingIfNeeded: rng.next())))
         case 1: return IPv6Address(bits: UInt128(rng.next()) << 64 | UInt128(rng.next()))
         default:
-            return IPv6Address(groups: (0..<8).map { _ in rng.next() % 2 == 0 ? 0 : UInt16(truncatingIfNeeded: rng.next() % 0x1_0000) })
+            return IPv6Address(
+                groups: (0..<8).map { _ in rng.next() % 2 == 0 ? 0 : UInt16(truncatingIfNeeded: rng.next() % 0x1_0000) }
+            )
         }
     }
 
     static func mutate(_ text: String, _ rng: inout SplitMix64) -> String {
         switch rng.next() % 7 {
         case 0: return text + ":1"
-        case 1: return text.contains("::") ? text + "::" : "1::" + text.replacingOccurrences(of: ":", with: ":", options: [])
+        case 1:
+            return text.contains("::")
+                ? text + "::" : "1::" + text.replacingOccurrences(of: ":", with: ":", options: [])
         case 2: return "12345:" + text
         case 3: return text.replacingOccurrences(of: "0", with: "g")
         case 4: return ":" + text
@@ -158,14 +162,17 @@ struct DifferentialTests {
             let v6 = index % 2 == 0
             let width: UInt64 = v6 ? 128 : 32
             let length = Int(rng.next() % (width + 1))
-            let bits = v6 ? UInt128(rng.next()) << 64 | UInt128(rng.next()) : UInt128(UInt32(truncatingIfNeeded: rng.next()))
+            let bits =
+                v6 ? UInt128(rng.next()) << 64 | UInt128(rng.next()) : UInt128(UInt32(truncatingIfNeeded: rng.next()))
             let keepHostBits = rng.next() % 5 == 0
             let shift = Int(width) - length
             let networkBits = keepHostBits || shift == 0 ? bits : (shift >= 128 ? 0 : (bits >> shift) << shift)
             let newLength = length + Int(rng.next() % UInt64(min(Int(width) - length, 8) + 1))
             let maxIndex = UInt64(1) << UInt64(newLength - length)
             let subIndex = rng.next() % min(maxIndex, 40)
-            let probe = v6 ? IPAddress.v6(IPv6Address(bits: networkBits ^ UInt128(rng.next() % 4096)))
+            let probe =
+                v6
+                ? IPAddress.v6(IPv6Address(bits: networkBits ^ UInt128(rng.next() % 4096)))
                 : IPAddress.v4(IPv4Address(bits: networkBits ^ UInt128(rng.next() % 4096)))
             let address = v6 ? "\(IPv6Address(bits: networkBits))" : "\(IPv4Address(bits: networkBits))"
             lines.append("p\t\(address)/\(length) \(newLength) \(subIndex) \(probe)")

@@ -36,7 +36,8 @@ struct PrefixTests {
         let v6 = try IPv6Network(
             address: IPv6Address(parsing: "fd00:1::4"), netmask: IPv6Address(parsing: "ffff:ffff:ffff:ffff::"))
         #expect(v6.description == "fd00:1::/64")
-        let v4 = try IPv4Network(address: IPv4Address(parsing: "10.0.0.7"), netmask: IPv4Address(parsing: "255.255.255.0"))
+        let v4 = try IPv4Network(
+            address: IPv4Address(parsing: "10.0.0.7"), netmask: IPv4Address(parsing: "255.255.255.0"))
         #expect(v4.description == "10.0.0.0/24")
         #expect(throws: AddressError.self) {
             try IPv4Network(address: IPv4Address(parsing: "10.0.0.7"), netmask: IPv4Address(parsing: "255.0.255.0"))
@@ -69,15 +70,17 @@ struct PrefixTests {
 
     @Test func awsReservations() throws {
         let v6 = try IPv6Network(parsing: "2600:1f16:a62:5c00::/64")
-        #expect(ReservationPolicy.aws.reserved(in: v6).map(\.description) == [
-            "2600:1f16:a62:5c00::", "2600:1f16:a62:5c00::1", "2600:1f16:a62:5c00::2", "2600:1f16:a62:5c00::3",
-            "2600:1f16:a62:5c00:ffff:ffff:ffff:ffff",
-        ])
+        #expect(
+            ReservationPolicy.aws.reserved(in: v6).map(\.description) == [
+                "2600:1f16:a62:5c00::", "2600:1f16:a62:5c00::1", "2600:1f16:a62:5c00::2", "2600:1f16:a62:5c00::3",
+                "2600:1f16:a62:5c00:ffff:ffff:ffff:ffff",
+            ])
         #expect(ReservationPolicy.aws.firstAssignable(in: v6)?.description == "2600:1f16:a62:5c00::4")
         let v4 = try IPv4Network(parsing: "10.0.0.0/24")
-        #expect(ReservationPolicy.aws.reserved(in: v4).map(\.description) == [
-            "10.0.0.0", "10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.255",
-        ])
+        #expect(
+            ReservationPolicy.aws.reserved(in: v4).map(\.description) == [
+                "10.0.0.0", "10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.255",
+            ])
         #expect(ReservationPolicy.none.reserved(in: v4).isEmpty)
         #expect(throws: AddressError.self) {
             try ReservationPolicy.aws.validate(subnet: IPv6Network(parsing: "2600:1f16:a62:5c00::/56"))

@@ -313,8 +313,10 @@ struct ErrorTests {
         ("<% i = 0 %><% while true %><% i += 1 %><% end %>", .runtime, 1, "loop ran too long"),
         ("<%= 'a' =~ /(/ %>", .raised, 1, "invalid regular expression: /(/"),
         ("<% def f(a); a; end %><%= f %>", .raised, 1, "wrong number of arguments (given 0, expected 1)"),
-        ("<% begin %>x<% rescue %>y<% end %><%= undefined_thing %>", .unsupportedMethod, 1,
-         "undefined local variable or method 'undefined_thing'"),
+        (
+            "<% begin %>x<% rescue %>y<% end %><%= undefined_thing %>", .unsupportedMethod, 1,
+            "undefined local variable or method 'undefined_thing'"
+        ),
         ("<%= 1 / 0 %>", .runtime, 1, "divided by 0"),
         ("<%= 'a' + 1 %>", .runtime, 1, "no implicit conversion of Integer into String"),
         ("<%= spec.networks.nope.ip %>", .runtime, 1, "undefined method 'ip' for nil"),

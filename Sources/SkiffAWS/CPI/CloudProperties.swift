@@ -218,8 +218,10 @@ public struct VMCloudProperties: Sendable, Hashable {
         if let disk = members["ephemeral_disk"], !disk.isNull {
             ephemeralDisk = try EBSDiskProperties(
                 disk, path: "cloud_properties.ephemeral_disk",
-                allowed: ["size", "type", "iops", "throughput", "encrypted", "kms_key_arn", "use_instance_storage",
-                    "use_root_disk"],
+                allowed: [
+                    "size", "type", "iops", "throughput", "encrypted", "kms_key_arn", "use_instance_storage",
+                    "use_root_disk",
+                ],
                 defaultEncrypted: config.encrypted, defaultKMS: config.kmsKeyARN)
             for key in ["use_instance_storage", "use_root_disk"] where disk[key]?.boolValue == true {
                 throw AWSCPIError(
