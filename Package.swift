@@ -22,7 +22,7 @@ let httpClient: Target.Dependency = .product(name: "AsyncHTTPClient", package: "
 
 let package = Package(
     name: "skiff",
-    platforms: [.macOS(.v15)],
+    // Linux only: the local cloud needs network namespaces, runc and dnsmasq; no Apple platform is claimed.
     products: [
         .executable(name: "skiff", targets: ["skiff"]),
         .library(name: "SkiffNet", targets: ["SkiffNet"]),
@@ -119,7 +119,8 @@ let package = Package(
             name: "SkiffManifestTests", dependencies: ["SkiffManifest", "SkiffNet", crypto, cryptoExtras, x509, asn1],
             resources: [.copy("Fixtures")], swiftSettings: strict),
         .testTarget(
-            name: "SkiffTemplatesTests", dependencies: ["SkiffTemplates", "SkiffNet"], resources: [.copy("Corpus"), .copy("Snippets")],
+            name: "SkiffTemplatesTests", dependencies: ["SkiffTemplates", "SkiffNet"],
+            resources: [.copy("Corpus"), .copy("Snippets")],
             swiftSettings: strict),
         .testTarget(
             name: "SkiffCloudTests", dependencies: ["SkiffCloud", "SkiffCore", "SkiffNet"], swiftSettings: strict),
@@ -136,7 +137,8 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(
             name: "SkiffAgentTests",
-            dependencies: ["SkiffAgent", "SkiffAgentClient", "SkiffCore", "SkiffNet", "skiff", "SkiffTestSupport"] + nio,
+            dependencies: ["SkiffAgent", "SkiffAgentClient", "SkiffCore", "SkiffNet", "skiff", "SkiffTestSupport"]
+                + nio,
             swiftSettings: strict),
         .testTarget(
             name: "SkiffDeployTests",
