@@ -51,15 +51,7 @@ extension Interpreter {
             while try eval(condition).truthy != negated {
                 iterations += 1
                 if iterations > Interpreter.loopLimit { throw runtime("loop ran too long", node.line) }
-                do {
-                    _ = try eval(body)
-                } catch {
-                    switch error {
-                    case .next: continue
-                    case .breakLoop(let value): return value
-                    case .failure, .returnValue: throw error
-                    }
-                }
+                if let broken = try runLoopBody(body) { return broken }
             }
             return .null
         case .unsupported(let message):
@@ -332,5 +324,22 @@ extension Interpreter {
             return copy
         }
         if let updated = try store(root, alias.path[...]) { assignLocal(alias.root, updated) }
+    }
+}
+
+extension Interpreter {
+    /// Runs one pass of a loop body: `next` ends the pass, `break` ends the loop with its value (returned here),
+    /// anything else propagates.
+    func runLoopBody(_ body: SyntaxNode) throws(Signal) -> RValue? {
+        do {
+            _ = try eval(body)
+        } catch {
+            switch error {
+            case .next: return nil
+            case .breakLoop(let value): return value
+            case .failure, .returnValue: throw error
+            }
+        }
+        return nil
     }
 }

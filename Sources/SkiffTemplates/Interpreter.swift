@@ -320,15 +320,7 @@ final class Interpreter {
                         scope.assign(name, offset < values.count ? values[offset] : .null)
                     }
                 }
-                do {
-                    _ = try eval(body)
-                } catch {
-                    switch error {
-                    case .next: continue
-                    case .breakLoop(let value): return value
-                    case .failure, .returnValue: throw error
-                    }
-                }
+                if let broken = try runLoopBody(body) { return broken }
             }
             return iterable
         case .rescueModifier(let body, let fallback):
