@@ -65,7 +65,7 @@ let package = Package(
             ],
             swiftSettings: strict),
         .target(
-            name: "SkiffLocalCloud", dependencies: ["SkiffCore", "SkiffCloud", "SkiffNet", yams],
+            name: "SkiffLocalCloud", dependencies: ["SkiffCore", "SkiffCloud", "SkiffNet", yams, crypto],
             swiftSettings: strict),
         .target(
             name: "SkiffAgentClient", dependencies: ["SkiffNet", "SkiffCore", crypto, httpClient] + nio,

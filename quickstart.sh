@@ -13,5 +13,8 @@ scripts/install-deps.sh
 swift build -c release --product skiff 2>&1 | tail -n 1
 skiff=.build/release/skiff
 
+# The local cloud's stemcell: Debian bookworm with skiff's agent, built once (a minute or two) and cached.
+"$skiff" stemcell build >/dev/null
+
 # The main job: the 2016 IPv6 nginx deployment, on the local IPv6 cloud. It ends by printing the URL.
 "$skiff" create-env examples/nginx-ipv6/local.yml

@@ -2,7 +2,8 @@
 # Installs what skiff and its tests need on a fresh Debian machine. Idempotent; needs root.
 set -euo pipefail
 
-apt_packages=(iproute2 dnsmasq-base isc-dhcp-client nginx-light curl procps util-linux)
+# runc runs local VMs; mmdebstrap builds their stemcell from Debian packages; strip (binutils) slims the agent in it.
+apt_packages=(iproute2 dnsmasq-base curl procps util-linux runc mmdebstrap binutils)
 pip_packages=("moto[server]==5.2.1" boto3 botocore)
 
 missing=()
@@ -14,11 +15,6 @@ if ((${#missing[@]})); then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
-
-# The distribution's nginx service is not ours: the local cloud starts nginx inside its own namespaces.
-if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet nginx 2>/dev/null; then
-    echo "skiff: note: a system nginx service is running; skiff does not touch it"
 fi
 
 if ! python3 -c 'import moto, botocore' 2>/dev/null; then

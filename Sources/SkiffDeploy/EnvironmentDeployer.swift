@@ -225,9 +225,12 @@ public struct EnvironmentDeployer: Sendable {
         _ url: String, sha1: String?, environment: LoadedEnvironment, work: WorkDirectory
     ) async throws -> StemcellArchive {
         if url == "skiff://local" {
-            let directory = work.url.appendingPathComponent("builtin-stemcell")
-            try LocalStemcellSource.write(to: directory.path)
-            return try StemcellArchive.read(at: directory, workDirectory: work.url)
+            // Built on first use (the Debian part once per machine), then taken from the cache.
+            let builder = LocalStemcellBuilder(progress: { line in
+                FileHandle.standardError.write(Data(("skiff: " + line + "\n").utf8))
+            })
+            let directory = try await builder.cachedStemcell()
+            return try StemcellArchive.read(at: URL(fileURLWithPath: directory), workDirectory: work.url)
         }
         if url.lowercased().hasPrefix("skiff://") {
             throw DeployError(.stemcell, "the only built-in stemcell is skiff://local", at: url)

@@ -44,15 +44,22 @@ enum HealthCheck {
         return urls
     }
 
+    /// Asks until `url` answers 2xx or 3xx. Each attempt may take 150 ms, then twice as long as the one before, up
+    /// to 2 s: a first SYN that a new neighbour drops (the guest's address still being set up) is answered by a new
+    /// connection at once instead of the kernel's retransmission a whole second later, and a slow server still
+    /// gets its time.
     static func probe(_ url: String, address: IPAddress, port: Int, timeout: Duration) async throws {
         let deadline = ContinuousClock.now + timeout
         var lastError = "no answer"
+        var attempt: Int64 = 150
         while ContinuousClock.now < deadline {
             try Task.checkCancellation()
             do {
                 var request = HTTPClientRequest(url: url)
                 request.method = .GET
-                let response = try await HTTPClient.shared.execute(request, timeout: .seconds(2))
+                let allowed = TimeAmount.milliseconds(attempt)
+                attempt = min(attempt * 2, 2000)
+                let response = try await HTTPClient.shared.execute(request, timeout: allowed)
                 _ = try await response.body.collect(upTo: 1 << 20)
                 if (200..<400).contains(Int(response.status.code)) { return }
                 lastError = "HTTP \(response.status.code)"

@@ -10,8 +10,8 @@ import SkiffNet
 struct HostTools: Sendable {
     /// A program the local cloud needs, and the Debian package that ships it.
     static let required: [(name: String, package: String)] = [
-        ("ip", "iproute2"), ("dnsmasq", "dnsmasq-base"), ("unshare", "util-linux"), ("nsenter", "util-linux"),
-        ("setsid", "util-linux"), ("bash", "bash"), ("mount", "mount"), ("umount", "mount"),
+        ("ip", "iproute2"), ("dnsmasq", "dnsmasq-base"), ("nsenter", "util-linux"), ("sh", "dash"),
+        ("mount", "mount"), ("umount", "mount"), ("runc", "runc"),
     ]
 
     let paths: [String: String]

@@ -13,10 +13,10 @@ extension LocalCloud: CloudCapabilityReporting {
             try plan.check(against: existing)
         }
         if let command = cloudProperties["agent_command"] {
+            // The command runs inside the VM, from its stemcell's root, so only its shape can be checked here.
             guard let words = command.arrayValue?.compactMap(\.stringValue), !words.isEmpty else {
                 throw CloudError.cloud("cloud_properties.agent_command must be a non-empty list of strings")
             }
-            _ = try resolveAgentCommand(words)
         }
     }
 }

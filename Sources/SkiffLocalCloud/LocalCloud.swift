@@ -89,6 +89,9 @@ public struct LocalCloud: CloudProvider {
 
     /// Imports a stemcell into a hidden folder and renames it into place once complete, so that a kill during the
     /// import leaves no stemcell (the next call removes the hidden folder); `uploadID` is kept in its record.
+    ///
+    /// The image's root filesystem is given to the VMs' root user (uids shifted by ``VMContainer/hostIDBase``). An
+    /// image directory that is already shifted (a cached `skiff://local` stemcell) is imported by hard links.
     func importStemcell(
         imagePath: String, cloudProperties: [String: JSONValue], uploadID: String?
     ) async throws -> String {
@@ -101,27 +104,41 @@ public struct LocalCloud: CloudProvider {
         let cid = "skiff-sc-" + Naming.randomID()
         let directory = layout.stemcells + "/.importing-" + cid
         do {
-            try Files.makeDirectory(directory + "/image")
+            try Files.makeDirectory(directory)
             var isDirectory: ObjCBool = false
             _ = FileManager.default.fileExists(atPath: imagePath, isDirectory: &isDirectory)
             if isDirectory.boolValue {
                 guard let cp = ProcessRunner.find("cp") else {
                     throw CloudError.cloud("importing a stemcell needs 'cp'")
                 }
-                let output = try await ProcessRunner.run(cp, ["-a", imagePath + "/.", directory + "/image/"])
+                let shifted = LocalStemcellImage.isShifted(imagePath)
+                var output = ProcessOutput(status: 1)
+                if shifted {
+                    output = try await ProcessRunner.run(cp, ["-al", imagePath, directory + "/image"])
+                    if output.status != 0 { Files.remove(directory + "/image") }
+                }
+                if output.status != 0 {
+                    output = try await ProcessRunner.run(cp, ["-a", imagePath, directory + "/image"])
+                }
                 guard output.status == 0 else {
                     throw CloudError.cloud("cannot copy stemcell image '\(imagePath)': \(output.stderrText)")
                 }
+                if !shifted { try LocalStemcellImage.shift(directory + "/image") }
             } else {
                 guard let tar = ProcessRunner.find("tar") else {
                     throw CloudError.cloud("importing a stemcell needs 'tar'")
                 }
+                try Files.makeDirectory(directory + "/image")
                 let output = try await ProcessRunner.run(
-                    tar, ["-xzf", imagePath, "-C", directory + "/image", "--no-same-owner"])
+                    tar,
+                    [
+                        "-xf", imagePath, "-C", directory + "/image", "--same-owner", "--same-permissions",
+                        "--numeric-owner", "--exclude=./root/dev/*", "--exclude=root/dev/*",
+                    ])
                 guard output.status == 0 else {
-                    throw CloudError.cloud(
-                        "stemcell image '\(imagePath)' is not a gzipped tarball: \(output.stderrText)")
+                    throw CloudError.cloud("stemcell image '\(imagePath)' is not a tarball: \(output.stderrText)")
                 }
+                try LocalStemcellImage.shift(directory + "/image")
             }
             let image = try LocalStemcellImage.read(directory: directory + "/image", reportingAs: imagePath)
             try Files.save(
@@ -152,8 +169,9 @@ public struct LocalCloud: CloudProvider {
 
     // MARK: VMs
 
-    /// Creates the VM (network namespace, veth, private mount namespace, agent settings, agent) and, for its first VM,
-    /// the network (bridge, dnsmasq); reserves the IPv6 address by MAC.
+    /// Creates the VM — a container of its stemcell's root filesystem with a writable layer of its own, its own
+    /// namespaces, a veth on the network's bridge, agent settings — and, for its first VM, the network (bridge,
+    /// dnsmasq); reserves the IPv6 address by MAC.
     public func createVM(
         agentID: String, stemcellCID: String, cloudProperties: [String: JSONValue], networks: [String: CPINetwork],
         diskCIDs: [String], env: [String: JSONValue]
@@ -170,9 +188,10 @@ public struct LocalCloud: CloudProvider {
         else {
             throw CloudError.cloud("stemcell '\(stemcellCID)' does not exist in \(layout.stemcells)")
         }
-        let agentCommand = try resolveAgentCommand(
+        let agentCommand =
             cloudProperties["agent_command"]?.arrayValue?.compactMap(\.stringValue) ?? config.agentCommand
-                ?? stemcell.agentCommand)
+            ?? stemcell.agentCommand
+        guard !agentCommand.isEmpty else { throw CloudError.cloud("the agent command is empty") }
         let manager = network(tools)
         await collectGarbage(tools: tools)
         let existing = try await manager.reconciled(plan.name)
@@ -219,16 +238,11 @@ public struct LocalCloud: CloudProvider {
                 timer.mark("network")
             }
             guard var networkRecord else { throw CloudError.cloud("local network '\(plan.name)' was not created") }
-            try prepareRoot(
-                record, stemcell: stemcellCID, agentCommand: agentCommand, plan: plan, networks: configured, env: env)
+            try await prepareRoot(
+                record, stemcell: stemcellCID, agentCommand: agentCommand, networks: configured, env: env,
+                tools: tools)
             timer.mark("root")
-            try await tools.ipBatch([
-                "netns add \(record.netns)",
-                "link add \(record.hostVeth) type veth peer name eth0 address \(mac) netns \(record.netns)",
-                "link set \(record.hostVeth) master \(networkRecord.bridge) up",
-            ])
-            timer.mark("links")
-            record.holderPID = try await boot(record, tools: tools)
+            record.holderPID = try await boot(record, bridge: networkRecord.bridge, plan: plan, tools: tools)
             timer.mark("boot")
             record.state = "running"
             try Files.save(record, to: directory + "/vm.json")
@@ -257,23 +271,6 @@ public struct LocalCloud: CloudProvider {
         }
     }
 
-    /// The agent's command line with its program resolved: `skiff` may be this very executable.
-    func resolveAgentCommand(_ command: [String]) throws(CloudError) -> [String] {
-        guard let program = command.first else { throw CloudError.cloud("the agent command is empty") }
-        if let path = ProcessRunner.find(program, path: toolSearchPath ?? HostTools.defaultPath) {
-            return [path] + command.dropFirst()
-        }
-        if program == "skiff", let me = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"),
-            me.hasSuffix("/skiff")
-        {
-            return [me] + command.dropFirst()
-        }
-        throw CloudError.cloud(
-            "agent command '\(program)' named by the stemcell is not on PATH; "
-                + "set agent_command in the local cloud config"
-        )
-    }
-
     /// The settings the VM's agent reads from `/var/vcap/bosh/settings.json`.
     public func agentSettings(
         agentID: String, vmCID: String, networks: [String: CPINetwork], env: [String: JSONValue]
@@ -286,30 +283,91 @@ public struct LocalCloud: CloudProvider {
             mbus: try MbusURL(parsing: mbusText), ntp: config.ntp, env: env)
     }
 
-    /// Builds the VM's own root: the stemcell's files, the agent settings, and the boot script.
+    /// Makes the VM's bundle: its root (the stemcell's image under a writable layer of its own, mounted on the
+    /// host), the store mount point a persistent disk is attached on, the agent settings and `config.json`.
     func prepareRoot(
-        _ record: VMRecord, stemcell: String, agentCommand: [String], plan: NetworkPlan,
-        networks: [String: CPINetwork], env: [String: JSONValue]
-    ) throws(CloudError) {
+        _ record: VMRecord, stemcell: String, agentCommand: [String], networks: [String: CPINetwork],
+        env: [String: JSONValue], tools: HostTools
+    ) async throws(CloudError) {
         let directory = layout.vm(record.cid)
         let root = directory + "/root"
-        if Files.exists(layout.stemcell(stemcell) + "/image/root") {
-            try Files.copyTree(layout.stemcell(stemcell) + "/image/root", to: root)
-        }
-        for path in [
-            "/var/vcap/bosh/log", "/var/vcap/store", "/var/vcap/data", "/var/vcap/sys/log", "/var/vcap/jobs",
-            "/var/vcap/packages", "/var/lib/dhcp", "/etc/sysctl.d",
-        ] {
+        for path in ["upper", "work", "root", "store"] { try Files.makeDirectory(directory + "/" + path) }
+        VMContainer.giveToVMRoot(directory + "/upper")
+        VMContainer.giveToVMRoot(directory + "/store")
+        let lower = layout.stemcell(stemcell) + "/image/root"
+        try await tools.run(
+            "mount",
+            [
+                "-t", "overlay", "skiff-" + record.cid, "-o",
+                "lowerdir=\(lower),upperdir=\(directory)/upper,workdir=\(directory)/work", root,
+            ])
+        // The store is its own shared mount point, so a disk mounted on it later propagates into the VM.
+        try await tools.run("mount", ["--bind", directory + "/store", directory + "/store"])
+        try await tools.run("mount", ["--make-shared", directory + "/store"])
+        for path in ["/var/vcap/bosh/log", "/var/vcap/data", "/var/vcap/store", "/var/vcap/sys/log"] {
             try Files.makeDirectory(root + path)
+            VMContainer.giveToVMRoot(root + path)
         }
-        try Files.makeDirectory(directory + "/.var")
+        let settings = root + "/var/vcap/bosh/settings.json"
         try agentSettings(agentID: record.agentID, vmCID: record.cid, networks: networks, env: env)
-            .write(to: root + "/var/vcap/bosh/settings.json")
-        try Files.write(bootScript(record, agentCommand: agentCommand, plan: plan), to: directory + "/boot.sh")
+            .write(to: settings)
+        VMContainer.giveToVMRoot(settings)
+        let command = VMContainer.initCommand + agentCommand
+        let configuration = VMContainer.configuration(
+            hostname: record.agentID, command: command, store: directory + "/store", cgroup: "/skiff/" + record.cid)
+        try Files.write(configuration.prettyEncoded(), to: directory + "/config.json", mode: 0o600)
     }
 
-    /// The script run inside the VM's network namespace and a new private mount namespace at every boot.
-    func bootScript(_ record: VMRecord, agentCommand: [String], plan: NetworkPlan) -> String {
+    /// Starts the VM's container: `runc create` makes its namespaces, its network namespace is named after the VM
+    /// (`ip netns`), the veth is moved in and configured with the image's `net.*` sysctls, then `runc start` runs
+    /// its init. Returns the pid of the VM's init.
+    func boot(
+        _ record: VMRecord, bridge: String, plan: NetworkPlan, tools: HostTools
+    ) async throws(CloudError) -> Int32 {
+        let directory = layout.vm(record.cid)
+        let runc = runtime(tools)
+        Files.remove(directory + "/pid")
+        let created = try await ProcessRunner.run(
+            ProcessCommand(
+                tools.path("runc"),
+                runc.global + ["create", "--bundle", directory, "--pid-file", directory + "/pid", record.cid],
+                input: nil, stdout: .file(directory + "/console.log"), stderr: .file(directory + "/console.log"),
+                timeout: .seconds(30)))
+        guard created.status == 0, let text = try? String(contentsOfFile: directory + "/pid", encoding: .utf8),
+            let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines))
+        else {
+            throw CloudError.cloud(
+                "VM \(record.cid) did not start: runc create failed (exit \(created.status)); see \(directory)/console.log")
+        }
+        try await tools.run("ip", ["netns", "attach", record.netns, "\(pid)"])
+        try await tools.ipBatch([
+            "link add \(record.hostVeth) type veth peer name eth0 address \(record.mac) netns \(record.netns)",
+            "link set \(record.hostVeth) master \(bridge) up",
+        ])
+        try await tools.run(
+            "nsenter", ["--net=/run/netns/" + record.netns, "--", tools.path("sh"), "-c", networkScript(record, plan)])
+        let started = try await ProcessRunner.run(tools.path("runc"), runc.global + ["start", record.cid])
+        guard started.status == 0 else {
+            throw CloudError.cloud("VM \(record.cid) did not start: \(started.stderrText)")
+        }
+        return pid
+    }
+
+    /// The script run on the host inside the VM's network namespace before the VM starts: the image's `net.*`
+    /// sysctls (IPv6 stays off until the guest turns it on), loopback, the static IPv4 address, the link.
+    func networkScript(_ record: VMRecord, _ plan: NetworkPlan) -> String {
+        var lines: [String] = []
+        let sysctlDirectory = layout.vm(record.cid) + "/root/etc/sysctl.d"
+        for name in Files.list(sysctlDirectory) where name.hasSuffix(".conf") {
+            guard let text = try? String(contentsOfFile: sysctlDirectory + "/" + name, encoding: .utf8) else {
+                continue
+            }
+            for (key, value) in SysctlFile.netSettings(text) {
+                lines.append(
+                    "printf '%s\\n' \(Naming.shellQuote(value)) > /proc/sys/\(key.replacingOccurrences(of: ".", with: "/"))"
+                        + " 2>/dev/null || true")
+            }
+        }
         var network = ["link set lo up"]
         if let address = plan.ipv4Address, let subnet = plan.ipv4Subnet {
             network.append("address replace \(address)/\(subnet.length) dev eth0")
@@ -318,74 +376,13 @@ public struct LocalCloud: CloudProvider {
         if plan.ipv4Default, let gateway = plan.ipv4Gateway {
             network.append("route replace default via \(gateway) dev eth0")
         }
-        let agent = agentCommand.map(Naming.shellQuote).joined(separator: " ")
-        return """
-            #!/bin/sh
-            # skiff local cloud: boots VM \(record.cid) in netns \(record.netns) and a private mount namespace.
-            set -eu
-            PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-            export PATH
-            vm=\(Naming.shellQuote(layout.vm(record.cid)))
-            root="$vm/root"
-
-            # 1. The VM's own sysctls, network keys only: any other key would change the host's kernel.
-            #    One sed turns "net.ipv6.conf.all.disable_ipv6 = 1" into "net/ipv6/conf/all/disable_ipv6 1".
-            set -- "$root"/etc/sysctl.d/*.conf
-            if [ -f "$1" ]; then
-                sed -n -e 's/^[[:space:]]*\\(net\\.[^[:space:]=]*\\)[[:space:]]*=[[:space:]]*\\([^#]*\\).*$/\\1 \\2/' \\
-                    -e 'T' -e 'h' -e 's/ .*//' -e 'y/./\\//' -e 'G' -e 's/\\n[^ ]*//' -e 'p' "$@" |
-                while read -r key value; do
-                    printf '%s\\n' "$value" > "/proc/sys/$key" 2>/dev/null || true
-                done
-            fi
-
-            # 2. Loopback, the static IPv4 address, the link. IPv6 stays off until the guest turns it on.
-            ip -batch - <<'SKIFF_NETWORK'
-            \(network.joined(separator: "\n"))
-            SKIFF_NETWORK
-
-            # 3. A private /var: a tmpfs whose entries are links into a bind of the host's /var, except /var/vcap and
-            #    /var/lib/dhcp, which are the VM's own (few mounts: each is a process, and boots must be quick).
-            stage="$vm/.var"
-            mount -t tmpfs -o mode=0755 skiff-var "$stage"
-            cd /var
-            links=
-            for name in *; do [ "$name" = vcap ] || links="$links .skiff-host/$name"; done
-            cd "$stage"
-            mkdir vcap .skiff-host
-            mount --bind /var .skiff-host
-            ln -s $links .
-            mount --bind "$root/var/vcap" "$stage/vcap"
-            if [ -d "$stage/lib/dhcp" ]; then mount --bind "$root/var/lib/dhcp" "$stage/lib/dhcp"; fi
-            if [ -s "$vm/attached-disk" ]; then mount --bind "$(cat "$vm/attached-disk")" "$stage/vcap/store"; fi
-            mount --move "$stage" /var
-            mount --bind "$root/etc/sysctl.d" /etc/sysctl.d
-
-            # 4. The holder keeps the namespaces alive; the agent starts beside it.
-            cd /
-            setsid bash -c 'exec -a "skiff-vm:$0" sleep infinity' \(record.cid) </dev/null >/dev/null 2>&1 &
-            echo "$!"
-            setsid env -i PATH="$PATH" HOME=/var/vcap LANG=C.UTF-8 \(agent) \\
-                </dev/null >>/var/vcap/bosh/log/agent.log 2>&1 &
-
-            """
+        lines.append("ip -batch - <<'SKIFF_NETWORK'\n" + network.joined(separator: "\n") + "\nSKIFF_NETWORK")
+        return "set -e\n" + lines.joined(separator: "\n") + "\n"
     }
 
-    /// Runs the boot script; returns the holder's pid once it is running.
-    func boot(_ record: VMRecord, tools: HostTools) async throws(CloudError) -> Int32 {
-        let output = try await tools.run(
-            "ip",
-            [
-                "netns", "exec", record.netns, tools.path("unshare"), "--mount", "--propagation", "private",
-                "/bin/sh", layout.vm(record.cid) + "/boot.sh",
-            ])
-        guard let pid = Int32(output.stdoutText.trimmingCharacters(in: .whitespacesAndNewlines)) else {
-            throw CloudError.cloud("VM \(record.cid) did not start: \(output.stdoutText) \(output.stderrText)")
-        }
-        guard Host.isAlive(pid) else {
-            throw CloudError.cloud("VM \(record.cid): its holder process \(pid) did not start")
-        }
-        return pid
+    /// `runc` with the local cloud's own state root, so its containers are apart from any other runc user's.
+    func runtime(_ tools: HostTools) -> (path: String, global: [String]) {
+        (tools.path("runc"), ["--root", layout.runtime])
     }
 
     /// Kills the VM's processes, removes its namespace and veth and its directory. Never fails: used for cleanup.
@@ -395,17 +392,28 @@ public struct LocalCloud: CloudProvider {
     }
 
     func destroy(_ record: VMRecord, tools: HostTools, timer: inout PhaseTimer) async {
-        let pids = Host.pids(inNetns: record.netns)
-        timer.mark("find processes")
-        await Host.killAndWait(pids)
-        timer.mark("kill")
+        await stop(record, tools: tools)
+        timer.mark("stop")
         var commands: [String] = []
         if Host.linkExists(record.hostVeth) { commands.append("link del \(record.hostVeth)") }
         if Host.netnsExists(record.netns) { commands.append("netns del \(record.netns)") }
         try? await tools.ipBatch(commands, force: true)
         timer.mark("links")
+        Mounts.detachAll(under: layout.vm(record.cid))
         Files.discard(layout.vm(record.cid), trash: layout.trash)
         timer.mark("files")
+    }
+
+    /// Stops the VM's container and every process in it, and forgets its network namespace's name.
+    func stop(_ record: VMRecord, tools: HostTools) async {
+        let runc = runtime(tools)
+        if Files.exists(layout.runtime + "/" + record.cid) {
+            _ = try? await ProcessRunner.run(runc.path, runc.global + ["kill", "--all", record.cid, "KILL"])
+            _ = try? await ProcessRunner.run(runc.path, runc.global + ["delete", "--force", record.cid])
+        }
+        // Whatever runc did not know of (a container whose creation was interrupted).
+        await Host.killAndWait(Host.pids(inNetns: record.netns))
+        if Host.netnsExists(record.netns) { _ = try? await tools.run("ip", ["netns", "del", record.netns]) }
     }
 
     /// Kills the VM's processes, removes its namespace, veth and files, and its reservation; the network goes with its
@@ -446,14 +454,19 @@ public struct LocalCloud: CloudProvider {
         try loadVM(vmCID) != nil
     }
 
-    /// Restarts the VM's processes: boots it again in its namespace.
+    /// Restarts the VM: its container is stopped and started again on the same root, with its disk still attached.
     public func rebootVM(_ vmCID: String) async throws {
         let tools = try hostTools()
         let held = try await lock()
         defer { withExtendedLifetime(held) {} }
         guard var record = try loadVM(vmCID) else { throw CloudError.vmNotFound(vmCID) }
-        await Host.killAndWait(Host.pids(inNetns: record.netns))
-        record.holderPID = try await boot(record, tools: tools)
+        let plan = try NetworkPlan(networks: try CPINetwork.networks(json: record.networks))
+        guard let networkRecord = try await network(tools).reconciled(record.network) else {
+            throw CloudError.cloud("VM \(vmCID): its local network '\(record.network)' is gone")
+        }
+        await stop(record, tools: tools)
+        if Host.linkExists(record.hostVeth) { try? await tools.ipBatch(["link del \(record.hostVeth)"], force: true) }
+        record.holderPID = try await boot(record, bridge: networkRecord.bridge, plan: plan, tools: tools)
         try Files.save(record, to: layout.vm(vmCID) + "/vm.json")
     }
 
@@ -516,16 +529,9 @@ public struct LocalCloud: CloudProvider {
         }
         let data = layout.disk(diskCID) + "/data"
         let directory = layout.vm(vmCID)
-        try Files.write(data, to: directory + "/attached-disk")
-        if let pid = record.holderPID {
-            do {
-                try await tools.run(
-                    "nsenter", ["-t", "\(pid)", "-m", "--", tools.path("mount"), "--bind", data, "/var/vcap/store"])
-            } catch {
-                Files.remove(directory + "/attached-disk")
-                throw error
-            }
-        }
+        VMContainer.giveToVMRoot(data)
+        // Mounted on the VM's store mount point on the host, it propagates to /var/vcap/store inside the VM.
+        try await tools.run("mount", ["--bind", data, directory + "/store"])
         disk.vm = vmCID
         record.disks = [diskCID]
         try Files.save(disk, to: layout.disk(diskCID) + "/disk.json")
@@ -544,10 +550,10 @@ public struct LocalCloud: CloudProvider {
         guard record.disks.contains(diskCID) else {
             throw CloudError(.diskNotAttached, "disk \(diskCID) is not attached to VM \(vmCID)")
         }
-        if let pid = record.holderPID, Host.isAlive(pid) {
-            try await tools.run("nsenter", ["-t", "\(pid)", "-m", "--", tools.path("umount"), "-l", "/var/vcap/store"])
+        let store = layout.vm(vmCID) + "/store"
+        while Mounts.under(store).filter({ $0 == store }).count > 1 {
+            try await tools.run("umount", ["-l", store])
         }
-        Files.remove(layout.vm(vmCID) + "/attached-disk")
         record.disks.removeAll { $0 == diskCID }
         disk.vm = nil
         try Files.save(record, to: layout.vm(vmCID) + "/vm.json")
@@ -587,7 +593,7 @@ public struct LocalCloud: CloudProvider {
 
     // MARK: for operators and tests
 
-    /// The pid of the process holding a VM's namespaces; `nsenter -t PID -n -m` runs a command inside the VM.
+    /// The pid of the VM's init (the first process of its container, on the host).
     public func holderPID(vmCID: String) throws(CloudError) -> Int32 {
         guard let record = try loadVM(vmCID) else { throw CloudError.vmNotFound(vmCID) }
         guard let pid = record.holderPID, Host.isAlive(pid) else {
@@ -596,16 +602,18 @@ public struct LocalCloud: CloudProvider {
         return pid
     }
 
-    /// Runs `command` inside a VM (its network and mount namespaces) and returns what it printed.
+    /// Runs `command` inside a VM (all its namespaces, as its root) and returns what it printed.
     public func run(vmCID: String, _ command: [String], input: String? = nil) async throws(CloudError) -> ProcessOutput
     {
-        let pid = try holderPID(vmCID: vmCID)
-        let nsenter = ProcessRunner.find("nsenter") ?? "/usr/bin/nsenter"
+        _ = try holderPID(vmCID: vmCID)
+        let runc = ProcessRunner.find("runc", path: toolSearchPath ?? HostTools.defaultPath) ?? "/usr/sbin/runc"
         return try await ProcessRunner.run(
-            nsenter, ["-t", "\(pid)", "-n", "-m", "--"] + command, input: input.map { Data($0.utf8) })
+            runc, ["--root", layout.runtime, "exec", "--env", "PATH=" + VMContainer.path, vmCID] + command,
+            input: input.map { Data($0.utf8) })
     }
 
-    /// The VM's directory on the host (its root is `root/` inside it).
+    /// The VM's directory on the host: `root/` is its root filesystem (mounted while it exists), `config.json` its
+    /// OCI configuration, `console.log` what its init printed.
     public func directory(vmCID: String) -> String { layout.vm(vmCID) }
 
     /// The bridge of a local network.
@@ -627,6 +635,7 @@ public struct LocalCloud: CloudProvider {
             if let record {
                 await destroy(record, tools: tools)
             } else {
+                Mounts.detachAll(under: layout.vm(cid))
                 Files.remove(layout.vm(cid))
             }
             removed.append("VM \(cid)")
@@ -639,6 +648,12 @@ public struct LocalCloud: CloudProvider {
         }
         removed += Files.list(layout.disks).map { "disk \($0)" }
         removed += Files.list(layout.stemcells).map { "stemcell \($0)" }
+        // Containers whose VM record was lost, then anything still mounted: nothing is removed through a mount.
+        let runc = runtime(tools)
+        for container in Files.list(layout.runtime) {
+            _ = try? await ProcessRunner.run(runc.path, runc.global + ["delete", "--force", container])
+        }
+        Mounts.detachAll(under: layout.root)
         Files.remove(layout.root)
         return removed
     }

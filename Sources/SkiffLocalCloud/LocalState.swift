@@ -15,6 +15,8 @@ struct StateLayout: Sendable {
     var disks: String { root + "/disks" }
     var stemcells: String { root + "/stemcells" }
     var trash: String { root + "/trash" }
+    /// runc's state root for this cloud's containers.
+    var runtime: String { root + "/runc" }
 
     func network(_ name: String) -> String { networks + "/" + name }
     func vm(_ cid: String) -> String { vms + "/" + cid }
@@ -123,6 +125,12 @@ enum Files {
     }
 
     static func exists(_ path: String) -> Bool { FileManager.default.fileExists(atPath: path) }
+
+    /// True if `path` exists, a symbolic link counting as existing whatever it points to.
+    static func existsNoFollow(_ path: String) -> Bool {
+        var info = stat()
+        return lstat(path, &info) == 0
+    }
 
     /// Removes a file or a directory tree; never follows symbolic links. (FileManager's removeItem takes tens of
     /// milliseconds for a VM's small tree on Linux; this takes well under one.)

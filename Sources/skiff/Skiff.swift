@@ -17,7 +17,7 @@ struct Skiff: AsyncParsableCommand {
         subcommands: [
             IP.self, Interpolate.self, CreateEnv.self, DeleteEnv.self, StopEnv.self, StartEnv.self, CPI.self,
             Local.self,
-            AgentCommand.self, AWS.self, Render.self,
+            AgentCommand.self, AWS.self, Render.self, StemcellCommand.self,
         ]
     )
 

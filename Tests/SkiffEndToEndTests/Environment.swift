@@ -6,7 +6,8 @@ import SkiffTestSupport
 struct Environment {
     static var canRunLocalCloud: Bool {
         getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/sbin/dnsmasq")
-            && FileManager.default.isExecutableFile(atPath: "/usr/sbin/nginx")
+            && FileManager.default.isExecutableFile(atPath: "/usr/sbin/runc")
+            && FileManager.default.isExecutableFile(atPath: "/usr/bin/mmdebstrap")
     }
 
     let slot: Int

@@ -3,7 +3,7 @@ import Testing
 
 @testable import SkiffLocalCloud
 
-@Suite("The built-in stemcell")
+@Suite("The local stemcell's recipe")
 struct BuiltInStemcellTests {
     static let repositoryStemcell = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -13,12 +13,13 @@ struct BuiltInStemcellTests {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
             "skiff-builtin-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: directory) }
-        try LocalStemcellSource.write(to: directory.path)
-        let written = try String(contentsOf: directory.appendingPathComponent("stemcell.MF"), encoding: .utf8)
+        try LocalStemcellSource.writeRecipe(to: directory.path)
+        let lock = try String(contentsOf: directory.appendingPathComponent("packages.lock"), encoding: .utf8)
         #expect(
-            written
+            lock
                 == (try String(
-                    contentsOf: Self.repositoryStemcell.appendingPathComponent("stemcell.MF"), encoding: .utf8)))
+                    contentsOf: Self.repositoryStemcell.appendingPathComponent("packages.lock"), encoding: .utf8)),
+            "stemcells/local/packages.lock differs from LocalStemcellSource.packagesLock")
         for file in LocalStemcellSource.imageFiles {
             let ours = try String(contentsOf: directory.appendingPathComponent("image/" + file.path), encoding: .utf8)
             let repository = try String(
@@ -28,7 +29,6 @@ struct BuiltInStemcellTests {
         let repositoryFiles = try FileManager.default.subpathsOfDirectory(
             atPath: Self.repositoryStemcell.appendingPathComponent("image").path
         )
-        .filter { !$0.hasSuffix("/") }
         .filter { path in
             var isDirectory: ObjCBool = false
             FileManager.default.fileExists(
@@ -36,5 +36,34 @@ struct BuiltInStemcellTests {
             return !isDirectory.boolValue
         }
         #expect(Set(repositoryFiles) == Set(LocalStemcellSource.imageFiles.map(\.path)))
+    }
+
+    @Test func everyPinnedPackageHasOneVersion() {
+        let pins = LocalStemcellSource.pins
+        #expect(pins.count > 100)
+        #expect(Set(pins.map { $0.split(separator: "=")[0] }).count == pins.count)
+        for wanted in LocalStemcellSource.packages {
+            #expect(pins.contains { $0.hasPrefix(wanted + "=") }, "\(wanted) is not in packages.lock")
+        }
+    }
+
+    @Test func onlyNetworkSysctlsAreTakenFromAnImage() {
+        let settings = SysctlFile.netSettings(
+            """
+            # comment
+            net.ipv6.conf.all.disable_ipv6 = 1
+            kernel.pid_max = 4000
+            -net/ipv4/ip_forward=1
+            ; other
+            net.ipv6.conf.eth0.accept_dad=0 
+            vm.swappiness = 1
+            """)
+        #expect(settings.map(\.key) == ["net.ipv6.conf.all.disable_ipv6", "net.ipv4.ip_forward", "net.ipv6.conf.eth0.accept_dad"])
+        #expect(settings.map(\.value) == ["1", "1", "0"])
+    }
+
+    @Test func lockDriftIsListedByPackage() {
+        let drift = LocalStemcellBuilder.difference(locked: "# x\na 1\nb 2\n", built: "a 1\nb 3\nc 1\n")
+        #expect(drift == ["b 2 → 3", "c - → 1"])
     }
 }

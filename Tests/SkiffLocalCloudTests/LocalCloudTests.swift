@@ -360,14 +360,14 @@ struct LocalCloudTests {
         }
     }
 
-    @Test("the stemcell tarball built from the repository imports, and deletes")
+    @Test("a stemcell tarball from `skiff stemcell build` imports, boots a VM, and deletes")
     func stemcellTarball() async throws {
         try await Sandbox.with { sandbox in
             let work = "/tmp/skiff-test-stemcell-\(sandbox.id)"
             defer { try? FileManager.default.removeItem(atPath: work) }
             try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
-            try await LocalStemcellBuilder.build(
-                source: repositoryRoot + "/stemcells/local", output: work + "/stemcell.tgz")
+            let skiff = try #require(skiffExecutable)
+            try await LocalStemcellBuilder(agentExecutable: skiff).build(output: work + "/stemcell.tgz")
             try await sh("tar -xzf \(work)/stemcell.tgz -C \(work)")
             let manifest = try String(contentsOfFile: work + "/stemcell.MF", encoding: .utf8)
             #expect(manifest.contains("api_version: 2"))
@@ -414,8 +414,7 @@ extension LocalCloudTests {
         do {
             let info = try await cpi.info()
             #expect(info == CPIInfo(apiVersion: 2, stemcellFormats: ["skiff-local"]))
-            let stemcell = try await cpi.createStemcell(
-                imagePath: repositoryRoot + "/stemcells/local/image", cloudProperties: [:])
+            let stemcell = try await cpi.createStemcell(imagePath: try await testStemcellImage(), cloudProperties: [:])
             let created = try await cpi.createVM(
                 agentID: "agent-x", stemcellCID: stemcell, cloudProperties: [:], networks: sandbox.networks(),
                 diskCIDs: [], env: [:])

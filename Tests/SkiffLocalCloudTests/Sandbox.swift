@@ -110,7 +110,7 @@ struct Sandbox {
         var failure: (any Error)?
         do {
             sandbox.stemcell = try await sandbox.cloud.createStemcell(
-                imagePath: repositoryRoot + "/stemcells/local/image", cloudProperties: [:])
+                imagePath: try await testStemcellImage(), cloudProperties: [:])
             try await body(&sandbox)
         } catch {
             failure = error
@@ -216,10 +216,13 @@ struct Sandbox {
 
             """
         try config.write(toFile: root + "/nginx.conf", atomically: true, encoding: .utf8)
+        // The stemcell has no nginx: take the example release's package blob, Debian's nginx .deb.
+        let blobs = repositoryRoot + "/examples/nginx-ipv6/release/blobs/nginx"
+        try await sh("dpkg-deb -x \(blobs)/nginx_*_amd64.deb \(root)/pkg && chown -R 2000000000:2000000000 \(root)")
         let output = try await cloud.run(
             vmCID: vm,
             [
-                "nginx", "-e", "/var/vcap/data/nginx/error.log", "-c", "/var/vcap/data/nginx/nginx.conf", "-p",
+                "/var/vcap/data/nginx/pkg/usr/sbin/nginx", "-e", "/var/vcap/data/nginx/error.log", "-c", "/var/vcap/data/nginx/nginx.conf", "-p",
                 "/var/vcap/data/nginx/",
             ])
         guard output.status == 0 else { throw CloudError.cloud("nginx in \(vm) failed: \(output.stderrText)") }
@@ -241,4 +244,13 @@ func fetch(_ url: String) async throws -> String? {
     let output = try await ProcessRunner.run(
         ProcessRunner.find("curl") ?? "/usr/bin/curl", ["-s", "-g", "--max-time", "3", url])
     return output.status == 0 ? output.stdoutText : nil
+}
+
+/// The image directory of the local stemcell built with this build's `skiff` as its agent (cached: the Debian part
+/// is built once per machine, the stemcell once per `skiff` binary).
+func testStemcellImage() async throws -> String {
+    guard let skiff = skiffExecutable else {
+        throw CloudError.cloud("the skiff executable is not built; run 'swift build' first")
+    }
+    return try await LocalStemcellBuilder(agentExecutable: skiff).cachedStemcell() + "/image"
 }

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Starts and stops nginx for the nginx job. The nginx binary is the distribution's.
+# Starts and stops nginx for the nginx job, from the release's nginx package.
 set -eu
 run_dir=/var/vcap/sys/run/nginx
 log_dir=/var/vcap/sys/log/nginx
@@ -8,7 +8,7 @@ pidfile=$run_dir/nginx.pid
 mkdir -p "$run_dir" "$log_dir" "$data_dir"
 exec >>"$log_dir/ctl.stdout.log" 2>>"$log_dir/ctl.stderr.log"
 
-nginx=$(command -v nginx || echo /usr/sbin/nginx)
+nginx=/var/vcap/packages/nginx/sbin/nginx
 case "${1:-}" in
     start)
         # -e and -p keep nginx's own files (error log, temp dirs) under /var/vcap, not the host's /var.

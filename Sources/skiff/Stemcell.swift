@@ -1,0 +1,54 @@
+import ArgumentParser
+import Foundation
+import SkiffCloud
+import SkiffLocalCloud
+
+/// `skiff stemcell`: stemcells for the local cloud.
+struct StemcellCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "stemcell",
+        abstract: "Build the local cloud's stemcell (a Debian bookworm root filesystem with the agent).",
+        subcommands: [StemcellBuild.self]
+    )
+}
+
+/// `skiff stemcell build`: the local cloud's stemcell, as a tarball in BOSH's layout or into the cache
+/// `skiff://local` uses.
+struct StemcellBuild: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "build",
+        abstract: "Build the local cloud's stemcell from pinned Debian packages with mmdebstrap (needs root).",
+        discussion: """
+            Without --output the stemcell goes into the cache that 'stemcell: {url: skiff://local}' uses \
+            (SKIFF_CACHE_DIR, default /var/cache/skiff), and its directory is printed. The Debian part is built \
+            once per machine and cached; the agent is this skiff binary.
+            """
+    )
+
+    @Option(name: .shortAndLong, help: "Write the stemcell tarball (stemcell.MF + image) to this file.")
+    var output: String?
+
+    @Option(help: "The cache directory (default: SKIFF_CACHE_DIR, else /var/cache/skiff).")
+    var cacheDir: String?
+
+    func run() async throws {
+        let started = ContinuousClock.now
+        let builder = LocalStemcellBuilder(
+            cacheDirectory: cacheDir ?? LocalStemcellBuilder.defaultCacheDirectory,
+            progress: { line in printError(line) })
+        let result = try await reportingErrors { () async throws(CloudError) -> String in
+            guard geteuid() == 0 else {
+                throw CloudError.cloud("building a stemcell needs root (mmdebstrap, and files owned by the VM's users)")
+            }
+            if let output {
+                let absolute = output.hasPrefix("/") ? output : FileManager.default.currentDirectoryPath + "/" + output
+                return try await builder.build(output: absolute)
+            }
+            return try await builder.cachedStemcell()
+        }
+        let seconds = Double((ContinuousClock.now - started).components.attoseconds) / 1e18
+            + Double((ContinuousClock.now - started).components.seconds)
+        printError(String(format: "Stemcell built in %.1f s", seconds))
+        print(result)
+    }
+}
