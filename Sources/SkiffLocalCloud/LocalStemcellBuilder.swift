@@ -114,10 +114,9 @@ public struct LocalStemcellBuilder: Sendable {
         let started = ContinuousClock.now
         var pinned = true
         var result = try await runMmdebstrap(mmdebstrap, output: temporary, log: log, listing: listing, pinned: true)
-        if result.status != 0, Self.lastLines(log).contains("has no installation candidate")
-            || Self.lastLines(log).contains("not found") || Self.lastLines(log).contains("Version '")
-        {
-            progress("Debian no longer serves some pinned versions; building with the mirror's current ones")
+        if result.status != 0, Self.lastLines(log).contains("apt-get") {
+            // apt could not install the pinned set: Debian replaced some versions (security updates).
+            progress("Debian no longer serves the pinned set of packages; building with the mirror's current ones")
             pinned = false
             result = try await runMmdebstrap(mmdebstrap, output: temporary, log: log, listing: listing, pinned: false)
         }

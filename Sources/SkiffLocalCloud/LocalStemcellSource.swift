@@ -28,12 +28,12 @@ public enum LocalStemcellSource {
         # The Debian bookworm packages of skiff's local stemcell and their versions, as last built (name version).
         # skiff stemcell build asks Debian for exactly these; LocalStemcellSource.swift holds the same list.
         adduser 3.134
-        apt 2.6.1
+        apt 2.6.2
         base-files 12.4+deb12u15
         base-passwd 3.6.1
         bash 5.2.15-2+b13
         bsdutils 1:2.38.1-5+deb12u3
-        ca-certificates 20230311+deb12u1
+        ca-certificates 20250419~deb12u2
         coreutils 9.1-1
         curl 7.88.1-10+deb12u15
         dash 0.5.12-2
@@ -53,13 +53,13 @@ public enum LocalStemcellSource {
         iproute2 6.1.0-3
         isc-dhcp-client 4.4.3-P1-2
         libacl1 2.3.1-3
-        libapt-pkg6.0 2.6.1
+        libapt-pkg6.0 2.6.2
         libattr1 1:2.5.1-4
         libaudit-common 1:3.0.9-1
         libaudit1 1:3.0.9-1
         libblkid1 2.38.1-5+deb12u3
         libbpf1 1:1.1.2-0+deb12u1
-        libbrotli1 1.0.9-2+b6
+        libbrotli1 1.0.9-2+deb12u1
         libbsd0 0.11.7-2
         libbz2-1.0 1.0.8-5+b1
         libc-bin 2.36-9+deb12u14
@@ -92,7 +92,7 @@ public enum LocalStemcellSource {
         libkrb5support0 1.20.1-2+deb12u5
         libldap-2.5-0 2.5.13+dfsg-5
         liblz4-1 1.9.4-1
-        liblzma5 5.4.1-1+deb12u1
+        liblzma5 5.4.1-1+deb12u2
         libmd0 1.0.4-2
         libmnl0 1.0.4-3
         libmount1 2.38.1-5+deb12u3
@@ -101,17 +101,17 @@ public enum LocalStemcellSource {
         libnghttp2-14 1.52.0-1+deb12u3
         libnumber-compare-perl 0.03-3
         libp11-kit0 0.24.1-2
-        libpam-modules 1.5.2-6+deb12u2
-        libpam-modules-bin 1.5.2-6+deb12u2
-        libpam-runtime 1.5.2-6+deb12u2
-        libpam0g 1.5.2-6+deb12u2
-        libpcre2-8-0 10.42-1
-        libperl5.36 5.36.0-7+deb12u3
+        libpam-modules 1.5.2-6+deb12u3
+        libpam-modules-bin 1.5.2-6+deb12u3
+        libpam-runtime 1.5.2-6+deb12u3
+        libpam0g 1.5.2-6+deb12u3
+        libpcre2-8-0 10.42-1+deb12u2
+        libperl5.36 5.36.0-7+deb12u4
         libproc2-0 2:4.0.2-3
         libpsl5 0.21.2-1
         librtmp1 2.4+20151223.gitfa8646d.1-2+b2
-        libsasl2-2 2.1.28+dfsg-10
-        libsasl2-modules-db 2.1.28+dfsg-10
+        libsasl2-2 2.1.28+dfsg-10+deb12u1
+        libsasl2-modules-db 2.1.28+dfsg-10+deb12u1
         libseccomp2 2.5.4-1+deb12u1
         libselinux1 3.4-1+b6
         libsemanage-common 3.4-1
@@ -119,8 +119,8 @@ public enum LocalStemcellSource {
         libsepol2 3.4-2.1
         libsmartcols1 2.38.1-5+deb12u3
         libss2 1.47.0-2+b2
-        libssh2-1 1.10.0-3+b1
-        libssl3 3.0.20-1~deb12u2
+        libssh2-1 1.10.0-3+deb12u1
+        libssl3 3.0.22-1~deb12u2
         libstdc++6 12.2.0-14+deb12u1
         libsystemd0 252.39-1~deb12u2
         libtasn1-6 4.19.0-2+deb12u1
@@ -133,28 +133,28 @@ public enum LocalStemcellSource {
         libuuid1 2.38.1-5+deb12u3
         libxtables12 1.8.9-2
         libxxhash0 0.8.1-1
-        libzstd1 1.5.4+dfsg2-5
+        libzstd1 1.5.4+dfsg2-5+deb12u1
         login 1:4.13+dfsg1-1+deb12u2
         logsave 1.47.0-2+b2
         mawk 1.3.4.20200120-3.1
         mount 2.38.1-5+deb12u3
         ncurses-base 6.4-4
         ncurses-bin 6.4-4
-        openssl 3.0.20-1~deb12u2
+        openssl 3.0.22-1~deb12u2
         passwd 1:4.13+dfsg1-1+deb12u2
-        perl 5.36.0-7+deb12u3
-        perl-base 5.36.0-7+deb12u3
-        perl-modules-5.36 5.36.0-7+deb12u3
+        perl 5.36.0-7+deb12u4
+        perl-base 5.36.0-7+deb12u4
+        perl-modules-5.36 5.36.0-7+deb12u4
         procps 2:4.0.2-3
         sed 4.9-1+deb12u1
         sysvinit-utils 3.06-4
         tar 1.34+dfsg-1.2+deb12u1
         tini 0.19.0-1+b3
-        tzdata 2026b-0+deb12u1
+        tzdata 2026f-0+deb12u1
         usrmerge 37~deb12u1
         util-linux 2.38.1-5+deb12u3
         util-linux-extra 2.38.1-5+deb12u3
-        zlib1g 1:1.2.13.dfsg-1
+        zlib1g 1:1.2.13.dfsg-1+deb12u1
         """
 
     /// Run in the new root (`$1`) after the packages are installed: the users and groups of a BOSH stemcell, the
