@@ -312,6 +312,11 @@ public struct LocalCloud: CloudProvider {
         try agentSettings(agentID: record.agentID, vmCID: record.cid, networks: networks, env: env)
             .write(to: settings)
         VMContainer.giveToVMRoot(settings)
+        guard let program = agentCommand.first, VMContainer.find(program, inRoot: root) else {
+            throw CloudError.cloud(
+                "agent command '\(agentCommand.first ?? "")' is not in the VM's root filesystem (stemcell \(stemcell), "
+                    + "PATH \(VMContainer.path)); set agent_command in the local cloud config or use a stemcell that has it")
+        }
         let command = VMContainer.initCommand + agentCommand
         let configuration = VMContainer.configuration(
             hostname: record.agentID, command: command, store: directory + "/store", cgroup: "/skiff/" + record.cid)
@@ -336,8 +341,9 @@ public struct LocalCloud: CloudProvider {
         guard created.status == 0, let text = try? String(contentsOfFile: directory + "/pid", encoding: .utf8),
             let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines))
         else {
-            throw CloudError.cloud(
-                "VM \(record.cid) did not start: runc create failed (exit \(created.status)); see \(directory)/console.log")
+            let console = (try? String(contentsOfFile: directory + "/console.log", encoding: .utf8)) ?? ""
+            let reason = console.split(separator: "\n").last.map(String.init) ?? "exit \(created.status)"
+            throw CloudError.cloud("VM \(record.cid) did not start: runc create failed: \(reason)")
         }
         try await tools.run("ip", ["netns", "attach", record.netns, "\(pid)"])
         try await tools.ipBatch([

@@ -25,6 +25,12 @@ enum VMContainer {
     /// `PATH` inside a VM.
     static let path = "/var/vcap/bosh/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
+    /// True if `program` (a path, or a name looked up on ``path``) exists in the VM root filesystem at `root`.
+    static func find(_ program: String, inRoot root: String) -> Bool {
+        if program.hasPrefix("/") { return Files.existsNoFollow(root + program) }
+        return path.split(separator: ":").contains { Files.existsNoFollow(root + $0 + "/" + program) }
+    }
+
     /// What root in a VM may do inside its own namespaces. `CAP_SYS_ADMIN` is there because an agent sets the
     /// hostname and mounts disks; capabilities that act on the host's hardware or kernel as a whole (modules, raw
     /// I/O, the clock, `CAP_SYS_RESOURCE`, which this kind of host does not even grant) are not.
@@ -59,7 +65,6 @@ enum VMContainer {
                 "env": [.string("PATH=" + path), "HOME=/root", "LANG=C.UTF-8"],
                 "cwd": "/",
                 "capabilities": ["bounding": caps, "effective": caps, "permitted": caps],
-                "rlimits": [["type": "RLIMIT_NOFILE", "hard": 65536, "soft": 65536]],
                 "noNewPrivileges": false,
             ],
             "root": ["path": "root", "readonly": false],
