@@ -44,7 +44,6 @@ enum CloudSelection {
         case .local:
             var config = LocalCloudConfig()
             if let directory = spec.properties["local"]?["state_dir"]?.stringValue { config.stateDirectory = directory }
-            config.agentCommand = [options.skiffExecutable, "agent", "--settings", "/var/vcap/bosh/settings.json"]
             config.mbus = spec.properties["agent"]?["mbus"]?.stringValue
             return (LocalCloud(config: config), "local")
         case .aws:

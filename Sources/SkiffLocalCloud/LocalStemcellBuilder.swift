@@ -255,10 +255,7 @@ public struct LocalStemcellBuilder: Sendable {
                 let parts = line.split(separator: " ")
                 guard let arrow = parts.firstIndex(of: "=>"), arrow + 1 < parts.count else { continue }
                 let path = String(parts[arrow + 1])
-                guard path.hasPrefix("/"), !Self.debianLibraryPrefixes.contains(where: { path.hasPrefix($0) }) else {
-                    continue
-                }
-                libraries.append(path)
+                if path.hasPrefix("/") { libraries.append(path) }
             }
         }
         var hasher = SHA256()
@@ -272,9 +269,6 @@ public struct LocalStemcellBuilder: Sendable {
         let digest = hasher.finalize().map { String(format: "%02x", $0) }.joined()
         return AgentInputs(executable: agentExecutable, libraries: libraries, digest: digest)
     }
-
-    /// Libraries at these paths come from Debian packages the image has too.
-    static let debianLibraryPrefixes = ["/lib/x86_64-linux-gnu/", "/usr/lib/x86_64-linux-gnu/", "/lib64/"]
 
     func stemcellKey(_ inputs: AgentInputs) throws(CloudError) -> String {
         String(
@@ -313,8 +307,12 @@ public struct LocalStemcellBuilder: Sendable {
             } else {
                 try Files.copyTree(inputs.executable, to: binary)
             }
-            for library in inputs.libraries {
-                try Files.copyTree(library, to: root + "/var/vcap/bosh/lib/" + (library as NSString).lastPathComponent)
+            // The libraries the image lacks (the Swift runtime, and Debian libraries such as libxml2 that the
+            // Foundation it was built with links) go to the agent's own library directory.
+            for library in inputs.libraries where !Files.existsNoFollow(root + library) {
+                let resolved = (try? FileManager.default.destinationOfSymbolicLink(atPath: library))
+                    .map { $0.hasPrefix("/") ? $0 : (library as NSString).deletingLastPathComponent + "/" + $0 } ?? library
+                try Files.copyTree(resolved, to: root + "/var/vcap/bosh/lib/" + (library as NSString).lastPathComponent)
             }
             let version = "0.2.\(LocalStemcellSource.recipeVersion)-\(key.prefix(8))"
             try Files.write(

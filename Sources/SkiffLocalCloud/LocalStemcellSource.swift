@@ -158,7 +158,8 @@ public enum LocalStemcellSource {
         """
 
     /// Run in the new root (`$1`) after the packages are installed: the users and groups of a BOSH stemcell, the
-    /// BOSH directory layout, and nothing of the build host's (resolv.conf, hostname, apt lists, machine id).
+    /// BOSH directory layout, nothing of the build host's (resolv.conf, hostname, apt lists, machine id), and no
+    /// sysctl file with keys a VM may not set.
     static let customize = """
         set -e
         chroot "$1" groupadd --system admin
@@ -175,6 +176,9 @@ public enum LocalStemcellSource {
         chmod 0775 "$1/var/vcap/sys/log"
         rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*.bin "$1"/var/log/*.log
         rm -f "$1/etc/resolv.conf" "$1/etc/hostname" "$1/etc/machine-id"
+        # fs.protected_* are the host kernel's, not a VM's to set: without this file `sysctl --system` (os-conf's
+        # sysctl job, under set -e) would fail on keys it may not write. The host's own values apply in the VM.
+        rm -f "$1/usr/lib/sysctl.d/99-protect-links.conf"
         printf 'nameserver 127.0.0.1\\n' > "$1/etc/resolv.conf"
         printf 'localhost\\n' > "$1/etc/hostname"
 
