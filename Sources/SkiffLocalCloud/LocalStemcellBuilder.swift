@@ -50,6 +50,12 @@ public struct LocalStemcellBuilder: Sendable {
         if LocalStemcellImage.isShifted(directory + "/image"), Files.exists(directory + "/stemcell.MF") {
             return directory
         }
+        // One build at a time per cache; whoever waited finds the stemcell made.
+        let held = try await lock()
+        defer { withExtendedLifetime(held) {} }
+        if LocalStemcellImage.isShifted(directory + "/image"), Files.exists(directory + "/stemcell.MF") {
+            return directory
+        }
         let work = try await assemble(inputs, key: key)
         defer { Files.remove(work) }
         try Files.makeDirectory(cacheDirectory + "/stemcells", mode: 0o700)
@@ -69,6 +75,8 @@ public struct LocalStemcellBuilder: Sendable {
     public func build(output: String) async throws(CloudError) -> String {
         let inputs = try await agentInputs()
         let key = try stemcellKey(inputs)
+        let held = try await lock()
+        defer { withExtendedLifetime(held) {} }
         let work = try await assemble(inputs, key: key)
         defer { Files.remove(work) }
         progress("Packing the stemcell into \(output)")
@@ -87,6 +95,11 @@ public struct LocalStemcellBuilder: Sendable {
             throw CloudError.cloud("writing '\(output)' failed: \(stemcell.stderrText)")
         }
         return output
+    }
+
+    func lock() async throws(CloudError) -> StateLock {
+        try Files.makeDirectory(cacheDirectory, mode: 0o700)
+        return try await StateLock.acquire(cacheDirectory + "/build.lock")
     }
 
     // MARK: the Debian root filesystem
