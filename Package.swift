@@ -1,9 +1,11 @@
 // swift-tools-version: 6.1
 import PackageDescription
 
+// Warnings are errors in every target of ours (unsafe flags are allowed in a root package; dependencies keep theirs).
 let strict: [SwiftSetting] = [
     .swiftLanguageMode(.v6),
     .enableUpcomingFeature("ExistentialAny"),
+    .unsafeFlags(["-warnings-as-errors"]),
 ]
 
 let yams: Target.Dependency = .product(name: "Yams", package: "Yams")

@@ -292,8 +292,8 @@ public actor Agent {
         let newSpec: ApplySpec
         do {
             newSpec = try raw.decode(ApplySpec.self)
-        } catch let error as DecodingError {
-            throw AgentError(.invalidArguments, "apply spec: \(JSONValue.describe(error))")
+        } catch {
+            throw AgentError(.invalidArguments, "apply spec: \(error.message)")
         }
         let installed = try await installer.apply(newSpec)
         let processes = try installer.monitProcesses(jobs: installed)
@@ -418,8 +418,8 @@ public actor Agent {
         if arguments.count > 4, arguments[4] != .null {
             do {
                 dependencies = try arguments[4].decode([String: ApplySpec.BlobRef].self)
-            } catch let error as DecodingError {
-                throw AgentError(.invalidArguments, "compile_package dependencies: \(JSONValue.describe(error))")
+            } catch {
+                throw AgentError(.invalidArguments, "compile_package dependencies: \(error.message)")
             }
         }
         let compiled = try await installer.compile(
