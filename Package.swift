@@ -153,6 +153,7 @@ let package = Package(
             exclude: ["Fixtures"],
             swiftSettings: strict),
         .testTarget(
-            name: "SkiffCLITests", dependencies: ["skiff", "SkiffTestSupport", "SkiffCore"], swiftSettings: strict),
+            name: "SkiffCLITests", dependencies: ["skiff", "SkiffTestSupport", "SkiffCore", "SkiffDeploy"],
+            swiftSettings: strict),
     ]
 )
