@@ -79,7 +79,7 @@ let package = Package(
             name: "SkiffDeploy",
             dependencies: [
                 "SkiffNet", "SkiffCore", "SkiffManifest", "SkiffTemplates", "SkiffCloud", "SkiffLocalCloud", "SkiffAWS",
-                "SkiffAgentClient", yams, crypto,
+                "SkiffAgentClient", yams, crypto, httpClient, .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: strict),
 
@@ -146,6 +146,7 @@ let package = Package(
             name: "SkiffDeployTests",
             dependencies: [
                 "SkiffDeploy", "SkiffManifest", "SkiffCloud", "SkiffNet", "SkiffAgentClient", "SkiffTestSupport",
+                crypto,
             ],
             swiftSettings: strict),
         .testTarget(
