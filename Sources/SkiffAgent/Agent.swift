@@ -149,7 +149,7 @@ public actor Agent {
                     let value = try await self.perform(method, arguments)
                     await self.finish(id, method, .done(value))
                 } catch let error as AgentError {
-                    await self.finish(id, method, .failed(error.message))
+                    await self.finish(id, method, .failed(error.description))
                 } catch {
                     await self.finish(id, method, .failed("\(error)"))
                 }
@@ -162,11 +162,11 @@ public actor Agent {
         do {
             return .value(try await perform(method, request.arguments))
         } catch let error as AgentError where error.code == .unknownMethod {
-            log(error.message)
-            return .exception(error.message)
+            log(error.description)
+            return .exception(error.description)
         } catch let error as AgentError {
-            if error.code != .taskNotFound { log("\(method) failed: \(error.message)") }
-            return .exception("Action Failed \(method): \(error.message)")
+            if error.code != .taskNotFound { log("\(method) failed: \(error)") }
+            return .exception("Action Failed \(method): \(error)")
         } catch {
             log("\(method) failed: \(error)")
             return .exception("Action Failed \(method): \(error)")
