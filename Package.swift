@@ -51,8 +51,9 @@ let package = Package(
     targets: [
         // Libraries: all the logic.
         .target(name: "SkiffNet", swiftSettings: strict),
-        // What several modules share: JSON values, agent settings, the mbus URL, files, processes, locations.
-        .target(name: "CSkiffCore"),
+        // What several modules share: JSON values, agent settings, the mbus URL, files, processes, locations; under
+        // its process runner, a C shim (posix_spawn with closefrom and default signals, pidfd_open), warnings errors.
+        .target(name: "CSkiffCore", cSettings: [.unsafeFlags(["-Wall", "-Wextra", "-Werror"])]),
         .target(name: "SkiffCore", dependencies: ["SkiffNet", "CSkiffCore"], swiftSettings: strict),
         .target(
             name: "SkiffManifest", dependencies: ["SkiffNet", "SkiffCore", yams, crypto, cryptoExtras, x509, asn1],
