@@ -30,7 +30,8 @@ public struct DeployError: Error, Sendable, CustomStringConvertible {
         self.location = location
     }
 
-    /// Creates an error about `file` (a path or URL as the user wrote it), or about nothing in particular.
+    /// Creates an error about `file` (a path or URL as the user wrote it, or a release by name), or about nothing
+    /// in particular.
     public init(_ code: Code, _ message: String, at file: String? = nil) {
         self.init(code, message, at: SourceLocation(file: file))
     }

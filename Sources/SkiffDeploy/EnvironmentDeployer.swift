@@ -112,7 +112,7 @@ public struct EnvironmentDeployer: Sendable {
                 try await checked.preflight(
                     networks: env.manifest.cpiNetworks, cloudProperties: env.manifest.vmCloudProperties)
             } catch let error as CloudError {
-                throw DeployError(.cloud, error.message, at: "cloud_provider (\(cpiName))")
+                throw DeployError(.cloud, error.message, at: SourceLocation(field: "cloud_provider (\(cpiName))"))
             }
         }
 
