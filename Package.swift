@@ -1,9 +1,11 @@
 // swift-tools-version: 6.1
 import PackageDescription
 
+// Warnings are errors in every target of ours (unsafe flags are allowed in a root package; dependencies keep theirs).
 let strict: [SwiftSetting] = [
     .swiftLanguageMode(.v6),
     .enableUpcomingFeature("ExistentialAny"),
+    .unsafeFlags(["-warnings-as-errors"]),
 ]
 
 let yams: Target.Dependency = .product(name: "Yams", package: "Yams")
@@ -49,8 +51,9 @@ let package = Package(
     targets: [
         // Libraries: all the logic.
         .target(name: "SkiffNet", swiftSettings: strict),
-        // What several modules share: JSON values, agent settings, the mbus URL, files, processes, locations.
-        .target(name: "CSkiffCore"),
+        // What several modules share: JSON values, agent settings, the mbus URL, files, processes, locations; under
+        // its process runner, a C shim (posix_spawn with closefrom and default signals, pidfd_open), warnings errors.
+        .target(name: "CSkiffCore", cSettings: [.unsafeFlags(["-Wall", "-Wextra", "-Werror"])]),
         .target(name: "SkiffCore", dependencies: ["SkiffNet", "CSkiffCore"], swiftSettings: strict),
         .target(
             name: "SkiffManifest", dependencies: ["SkiffNet", "SkiffCore", yams, crypto, cryptoExtras, x509, asn1],
@@ -77,7 +80,7 @@ let package = Package(
             name: "SkiffDeploy",
             dependencies: [
                 "SkiffNet", "SkiffCore", "SkiffManifest", "SkiffTemplates", "SkiffCloud", "SkiffLocalCloud", "SkiffAWS",
-                "SkiffAgentClient", yams, crypto,
+                "SkiffAgentClient", yams, crypto, httpClient, .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: strict),
 
@@ -144,6 +147,7 @@ let package = Package(
             name: "SkiffDeployTests",
             dependencies: [
                 "SkiffDeploy", "SkiffManifest", "SkiffCloud", "SkiffNet", "SkiffAgentClient", "SkiffTestSupport",
+                crypto,
             ],
             swiftSettings: strict),
         .testTarget(
@@ -151,6 +155,7 @@ let package = Package(
             exclude: ["Fixtures"],
             swiftSettings: strict),
         .testTarget(
-            name: "SkiffCLITests", dependencies: ["skiff", "SkiffTestSupport", "SkiffCore"], swiftSettings: strict),
+            name: "SkiffCLITests", dependencies: ["skiff", "SkiffTestSupport", "SkiffCore", "SkiffDeploy"],
+            swiftSettings: strict),
     ]
 )

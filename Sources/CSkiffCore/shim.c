@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <string.h>
 #include <pthread.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -46,7 +47,11 @@ int skiff_spawn(const skiff_spawn_options *options, pid_t *pid) {
 
     sigset_t empty, all;
     sigemptyset(&empty);
-    sigfillset(&all);
+    // Every signal, glibc's internal ones (32 and 33) included: sigfillset leaves those out, and posix_spawn would
+    // then leave them ignored in the child. SIGKILL and SIGSTOP cannot be changed.
+    memset(&all, 0xff, sizeof all);
+    sigdelset(&all, SIGKILL);
+    sigdelset(&all, SIGSTOP);
     short flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
     if (options->new_session) {
         flags |= POSIX_SPAWN_SETSID;

@@ -149,7 +149,7 @@ public actor Agent {
                     let value = try await self.perform(method, arguments)
                     await self.finish(id, method, .done(value))
                 } catch let error as AgentError {
-                    await self.finish(id, method, .failed(error.message))
+                    await self.finish(id, method, .failed(error.description))
                 } catch {
                     await self.finish(id, method, .failed("\(error)"))
                 }
@@ -162,11 +162,11 @@ public actor Agent {
         do {
             return .value(try await perform(method, request.arguments))
         } catch let error as AgentError where error.code == .unknownMethod {
-            log(error.message)
-            return .exception(error.message)
+            log(error.description)
+            return .exception(error.description)
         } catch let error as AgentError {
-            if error.code != .taskNotFound { log("\(method) failed: \(error.message)") }
-            return .exception("Action Failed \(method): \(error.message)")
+            if error.code != .taskNotFound { log("\(method) failed: \(error)") }
+            return .exception("Action Failed \(method): \(error)")
         } catch {
             log("\(method) failed: \(error)")
             return .exception("Action Failed \(method): \(error)")
@@ -292,8 +292,8 @@ public actor Agent {
         let newSpec: ApplySpec
         do {
             newSpec = try raw.decode(ApplySpec.self)
-        } catch let error as DecodingError {
-            throw AgentError(.invalidArguments, "apply spec: \(JSONValue.describe(error))")
+        } catch {
+            throw AgentError(.invalidArguments, "apply spec: \(error.message)")
         }
         let installed = try await installer.apply(newSpec)
         let processes = try installer.monitProcesses(jobs: installed)
@@ -418,8 +418,8 @@ public actor Agent {
         if arguments.count > 4, arguments[4] != .null {
             do {
                 dependencies = try arguments[4].decode([String: ApplySpec.BlobRef].self)
-            } catch let error as DecodingError {
-                throw AgentError(.invalidArguments, "compile_package dependencies: \(JSONValue.describe(error))")
+            } catch {
+                throw AgentError(.invalidArguments, "compile_package dependencies: \(error.message)")
             }
         }
         let compiled = try await installer.compile(

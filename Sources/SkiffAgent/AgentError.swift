@@ -1,3 +1,5 @@
+import SkiffCore
+
 /// A problem in the agent or while talking to it, in words an operator understands.
 public struct AgentError: Error, Sendable, Hashable, CustomStringConvertible {
     /// What kind of problem this is, stable enough to test against.
@@ -22,15 +24,18 @@ public struct AgentError: Error, Sendable, Hashable, CustomStringConvertible {
 
     /// The kind of problem.
     public let code: Code
-    /// One line saying what went wrong.
+    /// One line saying what went wrong, without its location.
     public let message: String
+    /// Where, in a job's files (`jobs/web/monit:3`), when it is about one.
+    public let location: SourceLocation
 
-    /// Creates an error with a message.
-    public init(_ code: Code, _ message: String) {
+    /// Creates an error with a message, at `location` when it is about a place in a file.
+    public init(_ code: Code, _ message: String, at location: SourceLocation = SourceLocation()) {
         self.code = code
         self.message = message
+        self.location = location
     }
 
-    /// The message.
-    public var description: String { message }
+    /// `location: message`, or the message alone: what the agent logs and answers.
+    public var description: String { location.prefixing(message) }
 }

@@ -21,10 +21,32 @@ public struct CommandResult: Sendable, Hashable {
 
 /// Runs programs for the agent: packaging scripts, lifecycle scripts, tar, monit start/stop programs.
 ///
-/// Every program is a ``ChildProcess``: no agent descriptors, a clean signal state, output to files.
+/// Every program is started by SkiffCore's ``ProcessRunner`` as bosh-agent starts scripts: in a process group of
+/// its own, stdin on /dev/null, stdout and stderr appended to files, no descriptor of the agent's, an empty signal
+/// mask and default signal dispositions. It is reaped when it exits, so waiting never depends on its output
+/// reaching end-of-file: a background process it leaves behind holding its output cannot hang the agent.
 enum CommandRunner {
     /// The PATH given to scripts, as monit and bosh-agent do.
     static let defaultPath = "/var/vcap/bosh/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+    /// Starts `executable` with `arguments` and exactly `environment`, writing stdout to the file `stdout` and
+    /// stderr to `stderr` (the same file when nil), both appended to and created 0640; `directory` is the working
+    /// directory.
+    static func start(
+        _ executable: String, _ arguments: [String], environment: [String: String], directory: String? = nil,
+        stdout: String, stderr: String? = nil
+    ) throws(AgentError) -> ChildProcess {
+        var errors = ProcessStream.standardOutput
+        if let stderr, stderr != stdout { errors = .file(stderr, append: true, mode: 0o640) }
+        let command = ProcessCommand(
+            executable, arguments, environment: environment, directory: directory,
+            stdout: .file(stdout, append: true, mode: 0o640), stderr: errors, newProcessGroup: true)
+        do {
+            return try ProcessRunner.start(command)
+        } catch {
+            throw AgentError(.commandFailed, error.message)
+        }
+    }
 
     /// Runs `executable` with `arguments` to completion and captures its output (appended to `logPath` if given).
     ///
@@ -40,8 +62,8 @@ enum CommandRunner {
                 "skiff-agent-\(UUID().uuidString).out")
         let removeCapture = logPath == nil
         defer { if removeCapture { try? FileManager.default.removeItem(atPath: capture) } }
-        let start = (try? FileManager.default.attributesOfItem(atPath: capture)[.size] as? Int) ?? 0
-        let child = try ChildProcess.spawn(
+        let offset = (try? FileManager.default.attributesOfItem(atPath: capture)[.size] as? Int) ?? 0
+        let child = try start(
             executable, arguments, environment: environment ?? ["PATH": defaultPath], directory: directory,
             stdout: capture)
         var status: Int32? = nil
@@ -51,7 +73,7 @@ enum CommandRunner {
             status = await child.wait()
         }
         let data = FileManager.default.contents(atPath: capture) ?? Data()
-        let own = data.count > start ? data.suffix(from: data.startIndex + start) : Data()
+        let own = data.count > offset ? data.suffix(from: data.startIndex + offset) : Data()
         let tail = own.count > 65536 ? own.suffix(65536) : own
         return CommandResult(
             status: status ?? 124, output: String(decoding: tail, as: UTF8.self), timedOut: status == nil)
@@ -66,7 +88,7 @@ enum CommandRunner {
         for path in [stdoutPath, stderrPath] {
             try Files.createDirectory((path as NSString).deletingLastPathComponent)
         }
-        let child = try ChildProcess.spawn(
+        let child = try start(
             executable, arguments, environment: environment, stdout: stdoutPath, stderr: stderrPath)
         return await child.wait(timeout: timeout)
     }
@@ -90,8 +112,7 @@ enum CommandRunner {
     static func spawn(_ commandLine: String, logPath: String, environment: [String: String]) throws(AgentError)
         -> ChildProcess
     {
-        try ChildProcess.spawn(
-            "/bin/sh", ["-c", commandLine], environment: environment, directory: "/", stdout: logPath)
+        try start("/bin/sh", ["-c", commandLine], environment: environment, directory: "/", stdout: logPath)
     }
 
     /// Extracts a gzip tarball into `directory` (created if needed).

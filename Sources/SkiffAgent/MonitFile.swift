@@ -1,3 +1,5 @@
+import SkiffCore
+
 /// A `check process` entry of a job's `monit` file: what the agent starts, watches and stops.
 public struct MonitProcess: Hashable, Sendable {
     /// The process name (`check process NAME`).
@@ -52,12 +54,14 @@ public enum MonitFile {
             current = nil
             guard let pidfile = entry.pidfile else {
                 throw AgentError(
-                    .invalidMonit, "\(file):\(entry.line): process '\(entry.name)' of job '\(job)' has no pidfile")
+                    .invalidMonit, "process '\(entry.name)' of job '\(job)' has no pidfile",
+                    at: SourceLocation(file: file, line: entry.line))
             }
             guard let start = entry.start else {
                 throw AgentError(
                     .invalidMonit,
-                    "\(file):\(entry.line): process '\(entry.name)' of job '\(job)' has no start program")
+                    "process '\(entry.name)' of job '\(job)' has no start program",
+                    at: SourceLocation(file: file, line: entry.line))
             }
             processes.append(
                 MonitProcess(
@@ -76,7 +80,8 @@ public enum MonitFile {
             if let word = peek(), !word.quoted, word.text == "=" { index += 1 }
             guard let command = next(), command.quoted || command.text.hasPrefix("/") else {
                 throw AgentError(
-                    .invalidMonit, "\(file):\(keyword.line): '\(keyword.text) program' needs a quoted command")
+                    .invalidMonit, "'\(keyword.text) program' needs a quoted command",
+                    at: SourceLocation(file: file, line: keyword.line))
             }
             return command.text
         }
@@ -86,14 +91,17 @@ public enum MonitFile {
             case "check":
                 try finish()
                 guard let kind = next(), let name = next() else {
-                    throw AgentError(.invalidMonit, "\(file):\(token.line): 'check' needs a kind and a name")
+                    throw AgentError(
+                        .invalidMonit, "'check' needs a kind and a name",
+                        at: SourceLocation(file: file, line: token.line))
                 }
                 if kind.text.lowercased() == "process" {
                     current = (name.text, token.line, nil, nil, nil, [], [])
                 }
             case "pidfile" where current != nil:
                 guard let path = next() else {
-                    throw AgentError(.invalidMonit, "\(file):\(token.line): 'pidfile' needs a path")
+                    throw AgentError(
+                        .invalidMonit, "'pidfile' needs a path", at: SourceLocation(file: file, line: token.line))
                 }
                 current?.pidfile = path.text
             case "start" where current != nil:
@@ -176,7 +184,10 @@ public enum MonitFile {
                     if inner == "\n" { line += 1 }
                     value.append(inner)
                 }
-                guard closed else { throw AgentError(.invalidMonit, "\(file):\(start): unterminated quoted string") }
+                guard closed else {
+                    throw AgentError(
+                        .invalidMonit, "unterminated quoted string", at: SourceLocation(file: file, line: start))
+                }
                 tokens.append(Token(text: value, quoted: true, line: start))
             default:
                 word.append(char)

@@ -73,13 +73,16 @@ public struct ProcessCommand: Sendable, Hashable {
     /// Starts the child as the leader of a new session (its own process group, no controlling terminal); signals
     /// on timeout then go to the whole group.
     public var newSession: Bool
+    /// Starts the child as the leader of a new process group in this session (ignored with `newSession`); signals
+    /// on timeout then go to the whole group.
+    public var newProcessGroup: Bool
 
     /// Creates a command; by default stdout and stderr are captured and there is no timeout.
     public init(
         _ executable: String, _ arguments: [String] = [], environment: [String: String]? = nil,
         directory: String? = nil, input: Data? = nil, stdout: ProcessStream = .capture,
         stderr: ProcessStream = .capture, timeout: Duration? = nil, killGrace: Duration = .seconds(5),
-        drainGrace: Duration = .milliseconds(250), newSession: Bool = false
+        drainGrace: Duration = .milliseconds(250), newSession: Bool = false, newProcessGroup: Bool = false
     ) {
         self.executable = executable
         self.arguments = arguments
@@ -92,7 +95,11 @@ public struct ProcessCommand: Sendable, Hashable {
         self.killGrace = killGrace
         self.drainGrace = drainGrace
         self.newSession = newSession
+        self.newProcessGroup = newProcessGroup
     }
+
+    /// Whether the child leads a process group of its own, so signals go to the whole group.
+    var leadsGroup: Bool { newSession || newProcessGroup }
 }
 
 /// Runs child processes without blocking Swift's cooperative threads.
@@ -134,23 +141,25 @@ public enum ProcessRunner {
         runBlocking(command, cancel: nil)
     }
 
-    /// Starts `command` and returns at once; its output must not be `.capture` (use files or `.discard`).
-    /// The caller waits for it with ``ChildProcess/wait()``.
+    /// Starts `command` and returns at once; its output must not be `.capture` (use files or `.discard`), and its
+    /// `input` must be nil (stdin is `/dev/null`). A thread of the child's own reaps it when it exits, so waiting
+    /// never depends on pipes reaching end-of-file; wait for it with ``ChildProcess/wait()``.
     public static func start(_ command: ProcessCommand) throws(CloudError) -> ChildProcess {
+        guard command.input == nil else {
+            throw CloudError.cloud("cannot run '\(command.executable)': a started process cannot be fed input")
+        }
         var child = try Spawned(command, capture: false)
         child.closeParentEnds()
-        return ChildProcess(pid: child.pid, groupLeader: command.newSession)
+        return ChildProcess(reaping: child.pid, groupLeader: command.leadsGroup)
     }
 
     /// Starts `executable` in a new session with stdin, stdout and stderr on /dev/null, and does not wait for it:
-    /// for work nobody waits on (removing a discarded directory tree). A thread reaps it when it ends.
+    /// for work nobody waits on (removing a discarded directory tree). It is reaped when it ends.
     /// Returns false if it could not be started.
     @discardableResult
     public static func spawnDetached(_ executable: String, _ arguments: [String]) -> Bool {
         let command = ProcessCommand(executable, arguments, stdout: .discard, stderr: .discard, newSession: true)
-        guard let child = try? start(command) else { return false }
-        Thread { _ = child.waitBlocking() }.start()
-        return true
+        return (try? start(command)) != nil
     }
 
     /// Finds `name` on `path` (default: this process's `PATH` plus the sbin and bin directories); nil if absent.
@@ -182,27 +191,101 @@ public enum ProcessRunner {
     }
 }
 
-/// A child started with ``ProcessRunner/start(_:)``.
-public struct ChildProcess: Sendable, Hashable {
-    /// Its process id.
+/// A child started with ``ProcessRunner/start(_:)``, reaped by a thread of its own as soon as it exits.
+public final class ChildProcess: Sendable {
+    /// Its process id (also its process group id when it leads a group).
     public let pid: pid_t
-    /// Whether it leads its own session, so signals can go to its whole process group.
+    /// Whether it leads its own process group (or session), so signals can go to the whole group.
     public let groupLeader: Bool
+    private let outcome: Mutex<Outcome>
 
-    /// Waits for it to exit, on a thread of its own; returns the exit status (128 + signal when killed).
-    public func wait() async -> Int32 {
-        await withCheckedContinuation { continuation in
-            Thread { continuation.resume(returning: waitBlocking()) }.start()
+    private enum Outcome {
+        case running([@Sendable (Int32) -> Void])
+        case exited(Int32)
+    }
+
+    init(reaping pid: pid_t, groupLeader: Bool) {
+        self.pid = pid
+        self.groupLeader = groupLeader
+        self.outcome = Mutex(.running([]))
+        let thread = Thread { [self] in
+            var status: Int32 = 0
+            var result = waitpid(pid, &status, 0)
+            while result < 0 && errno == EINTR { result = waitpid(pid, &status, 0) }
+            let code = result == pid ? skiff_exit_status(status) : -1
+            let waiters = outcome.withLock { state -> [@Sendable (Int32) -> Void] in
+                defer { state = .exited(code) }
+                if case .running(let waiters) = state { return waiters }
+                return []
+            }
+            for waiter in waiters { waiter(code) }
+        }
+        thread.stackSize = 256 << 10
+        thread.start()
+    }
+
+    /// Whether it has not exited yet.
+    public var isRunning: Bool {
+        outcome.withLock {
+            if case .running = $0 { return true }
+            return false
         }
     }
 
-    /// Waits for it to exit on the calling thread.
-    public func waitBlocking() -> Int32 {
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 {
-            if errno != EINTR { return -1 }
+    /// Calls `body` with the exit status once it has exited: at once if it has already.
+    private func whenExited(_ body: @escaping @Sendable (Int32) -> Void) {
+        let done: Int32? = outcome.withLock { state in
+            switch state {
+            case .exited(let status): return status
+            case .running(var waiters):
+                waiters.append(body)
+                state = .running(waiters)
+                return nil
+            }
         }
-        return skiff_exit_status(status)
+        if let done { body(done) }
+    }
+
+    /// Waits until it exits; returns the exit status (128 + the signal when one killed it).
+    public func wait() async -> Int32 {
+        await withCheckedContinuation { continuation in
+            whenExited { continuation.resume(returning: $0) }
+        }
+    }
+
+    /// Waits until it exits, blocking the calling thread.
+    public func waitBlocking() -> Int32 {
+        let exited = DispatchSemaphore(value: 0)
+        let status = Mutex<Int32>(-1)
+        whenExited { code in
+            status.withLock { $0 = code }
+            exited.signal()
+        }
+        exited.wait()
+        return status.withLock { $0 }
+    }
+
+    /// Waits until it exits or `timeout` passes; then it (its whole process group when it leads one) gets SIGTERM
+    /// and, `grace` later if still running, SIGKILL. Returns the exit status, or nil when the timeout fired.
+    public func wait(timeout: Duration, grace: Duration = .seconds(5)) async -> Int32? {
+        await withTaskGroup(of: Bool.self) { group in
+            // The stopper sleeps through the timeout and is cancelled as soon as the process exits.
+            group.addTask {
+                do {
+                    try await Task.sleep(for: timeout)
+                } catch {
+                    return false
+                }
+                self.signal(SIGTERM)
+                if (try? await Task.sleep(for: grace)) != nil { self.signal(SIGKILL) }
+                return true
+            }
+            let status = await self.wait()
+            group.cancelAll()
+            var fired = false
+            for await stopped in group { fired = fired || stopped }
+            return fired ? nil : status
+        }
     }
 
     /// Sends `signal` to it, or to its whole process group when it leads one.
@@ -320,7 +403,7 @@ private struct Spawned {
                         var options = skiff_spawn_options(
                             path: path, argv: argv, envp: envp, directory: directory, stdin_fd: stdinFD,
                             stdout_fd: stdoutFD, stderr_fd: stderrFD, new_session: command.newSession ? 1 : 0,
-                            new_process_group: 0)
+                            new_process_group: command.newProcessGroup ? 1 : 0)
                         return skiff_spawn(&options, &spawnedPID)
                     }
                 }

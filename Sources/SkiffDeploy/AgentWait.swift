@@ -18,7 +18,9 @@ public enum AgentWait {
             return .seconds(defaultSeconds)
         }
         guard let seconds = value.intValue, seconds > 0 else {
-            throw DeployError(.manifest, "must be a positive number of seconds, not \(value)", at: key)
+            throw DeployError(
+                .manifest, "must be a positive number of seconds, not \(value)",
+                at: SourceLocation(field: key))
         }
         return .seconds(seconds)
     }

@@ -20,21 +20,22 @@ public struct DeployError: Error, Sendable, CustomStringConvertible {
     public let code: Code
     /// What went wrong, in one line.
     public let message: String
-    /// Where: a file (with `:line` when known), a field path, or nil.
-    public let location: String?
+    /// Where: a place in the user's files (`file:line: field`, each part when known), or nowhere.
+    public let location: SourceLocation
 
-    /// Creates an error; `location` is printed before the message.
-    public init(_ code: Code, _ message: String, at location: String? = nil) {
+    /// Creates an error at a place in the user's files (`file:line: field`).
+    public init(_ code: Code, _ message: String, at location: SourceLocation) {
         self.code = code
         self.message = message
         self.location = location
     }
 
-    /// Creates an error at a place in the user's files (`file:line: field`).
-    public init(_ code: Code, _ message: String, at location: SourceLocation) {
-        self.init(code, message, at: location.description.isEmpty ? nil : location.description)
+    /// Creates an error about `file` (a path or URL as the user wrote it, or a release by name), or about nothing
+    /// in particular.
+    public init(_ code: Code, _ message: String, at file: String? = nil) {
+        self.init(code, message, at: SourceLocation(file: file))
     }
 
     /// `location: message`, or the message alone.
-    public var description: String { location.map { "\($0): \(message)" } ?? message }
+    public var description: String { location.prefixing(message) }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import SkiffAgentClient
 import SkiffCloud
+import SkiffCore
 import SkiffManifest
 import SkiffNet
 
@@ -478,14 +479,8 @@ public struct DeploymentManifestParser {
 
     private mutating func problem(_ path: [FieldPathComponent], _ message: String) {
         let fieldPath = FieldPath(path)
-        var prefix = ""
-        if let location = document.location(of: fieldPath) {
-            prefix = "\(location.file):\(location.line): "
-        } else if let file = document.files.first {
-            prefix = "\(file): "
-        }
-        let field = fieldPath.description
-        problems.append(prefix + (field.isEmpty ? message : "\(field): \(message)"))
+        let location = document.location(of: fieldPath) ?? SourceLocation(file: document.files.first)
+        problems.append(location.appending(field: fieldPath.description).prefixing(message))
     }
 
     private mutating func requiredString(_ value: ManifestValue, _ path: [FieldPathComponent]) -> String? {

@@ -60,7 +60,8 @@ public enum Download {
         guard (200..<300).contains(Int(response.status.code)) else {
             throw DeployError(.io, "HTTP \(response.status.code)", at: url)
         }
-        FileManager.default.createFile(atPath: file.path, contents: nil, attributes: [.posixPermissions: 0o644])
+        // A file that cannot be created fails on the next line, opening it, with the system's reason.
+        _ = FileManager.default.createFile(atPath: file.path, contents: nil, attributes: [.posixPermissions: 0o644])
         let handle = try FileHandle(forWritingTo: file)
         defer { try? handle.close() }
         for try await chunk in response.body {

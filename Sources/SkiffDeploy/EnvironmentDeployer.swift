@@ -1,6 +1,7 @@
 import Foundation
 import SkiffAgentClient
 import SkiffCloud
+import SkiffCore
 import SkiffLocalCloud
 import SkiffManifest
 
@@ -111,7 +112,7 @@ public struct EnvironmentDeployer: Sendable {
                 try await checked.preflight(
                     networks: env.manifest.cpiNetworks, cloudProperties: env.manifest.vmCloudProperties)
             } catch let error as CloudError {
-                throw DeployError(.cloud, error.message, at: "cloud_provider (\(cpiName))")
+                throw DeployError(.cloud, error.message, at: SourceLocation(field: "cloud_provider (\(cpiName))"))
             }
         }
 
@@ -205,12 +206,11 @@ public struct EnvironmentDeployer: Sendable {
                     .key(groups ? "instance_groups" : "jobs"), .index(0), .key(groups ? "jobs" : "templates"),
                     .index(index),
                 ])
-                let location = environment.document.location(of: field).map { "\($0.file):\($0.line)" }
                 throw DeployError(
                     .manifest,
                     "\(field): release '\(release.name)' has no job named '\(job.name)' "
                         + "(it has: \(release.jobs.keys.sorted().joined(separator: ", ")))",
-                    at: location)
+                    at: environment.document.location(of: field) ?? SourceLocation())
             }
         }
         let stemcell = try await stages.step("Validating stemcell") {

@@ -103,7 +103,7 @@ public struct LoadedEnvironment: Sendable {
             let digest = SHA512.hash(data: Data(document.output.utf8)).map { String(format: "%02x", $0) }.joined()
             return LoadedEnvironment(manifestURL: manifestURL, document: document, manifest: manifest, sha512: digest)
         } catch let error as ManifestError {
-            throw DeployError(.manifest, error.description)
+            throw DeployError(.manifest, error.message, at: error.location)
         }
     }
 

@@ -1,37 +1,25 @@
 import Foundation
+import SkiffCore
 import SkiffManifest
 import SkiffTemplates
 
 /// Something in a manifest that is probably a mistake but does not stop the run: a key no schema level knows
 /// (`static_ip:` for `static_ips:`), a job property the job's spec does not declare.
 public struct ManifestWarning: Sendable, Hashable, CustomStringConvertible {
-    /// The file the key was read from, when known.
-    public var file: String?
-    /// The 1-based line, when known.
-    public var line: Int?
-    /// The field path, like `instance_groups[0].networks[0].static_ip`.
-    public var field: String
+    /// Where: the file and line the key was read from, when known, and its field path, like
+    /// `instance_groups[0].networks[0].static_ip`.
+    public var location: SourceLocation
     /// What is wrong, with a suggestion when one is close.
     public var message: String
 
     /// Creates a warning.
-    public init(file: String?, line: Int?, field: String, message: String) {
-        self.file = file
-        self.line = line
-        self.field = field
+    public init(at location: SourceLocation, message: String) {
+        self.location = location
         self.message = message
     }
 
     /// `Warning: file:line: field: message`.
-    public var description: String {
-        var text = "Warning: "
-        if let file {
-            text += file
-            if let line, line > 0 { text += ":\(line)" }
-            text += ": "
-        }
-        return text + field + ": " + message
-    }
+    public var description: String { "Warning: " + location.prefixing(message) }
 }
 
 /// The keys create-env (and the BOSH manifest schema around it) knows at each level of a deployment manifest,
@@ -221,9 +209,8 @@ public enum ManifestSchema {
     private static func warning(
         _ path: [FieldPathComponent], _ message: String, _ document: InterpolatedDocument
     ) -> ManifestWarning {
-        let location = document.location(of: FieldPath(path))
-        return ManifestWarning(
-            file: location?.file, line: location?.line, field: FieldPath(path).description, message: message)
+        let location = document.location(of: FieldPath(path)) ?? SourceLocation()
+        return ManifestWarning(at: location.appending(field: FieldPath(path).description), message: message)
     }
 
     /// The candidate closest to `word` when it is close enough to be a likely typo: an edit distance of at most 2

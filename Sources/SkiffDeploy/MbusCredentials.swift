@@ -41,7 +41,7 @@ extension LoadedEnvironment {
         }
     }
 
-    private func location(of path: [FieldPathComponent]) -> String? {
-        document.location(of: FieldPath(path)).map { "\($0.file):\($0.line)" } ?? manifestURL.path
+    private func location(of path: [FieldPathComponent]) -> SourceLocation {
+        document.location(of: FieldPath(path)) ?? SourceLocation(file: manifestURL.path)
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import SkiffCore
 
 /// One step of a field path: a map key or a list index.
 public enum FieldPathComponent: Sendable, Hashable {
@@ -121,8 +122,8 @@ public struct InterpolatedDocument: Sendable {
         return YAMLWriter.write(selected)
     }
 
-    /// The file and line a field was read from (the deepest step of `path` that has one).
-    public func location(of path: FieldPath) -> (file: String, line: Int)? {
+    /// The file and line a field was read from (the deepest step of `path` that has one); no field is set.
+    public func location(of path: FieldPath) -> SourceLocation? {
         var node = value
         var best: SourceOrigin?
         for component in path.components {
@@ -144,9 +145,9 @@ public struct InterpolatedDocument: Sendable {
         return resolve(best)
     }
 
-    private func resolve(_ origin: SourceOrigin?) -> (file: String, line: Int)? {
+    private func resolve(_ origin: SourceOrigin?) -> SourceLocation? {
         guard let origin, origin.isKnown, files.indices.contains(Int(origin.file)) else { return nil }
-        return (files[Int(origin.file)], Int(origin.line))
+        return SourceLocation(file: files[Int(origin.file)], line: Int(origin.line))
     }
 
     /// Whether the field at `path` (or something inside it) was filled from a variable.
@@ -412,7 +413,7 @@ struct Evaluation {
                 optionsDepth -= 1
                 throw ManifestError(
                     error.code, "Interpolating variable '\(name)' definition options: \(error.message)",
-                    file: error.file, line: error.line, field: error.field)
+                    at: error.location)
             }
             optionsDepth -= 1
             path = savedPath
@@ -587,11 +588,12 @@ struct Evaluation {
     }
 
     func locate(_ error: ManifestError) -> ManifestError {
-        guard error.file == nil, origin.isKnown, files.indices.contains(Int(origin.file)) else { return error }
+        guard error.location.file == nil, origin.isKnown, files.indices.contains(Int(origin.file)) else {
+            return error
+        }
         var copy = error
-        copy.file = files[Int(origin.file)]
-        copy.line = Int(origin.line)
-        if !path.isEmpty, copy.field == nil { copy.field = FieldPath(path).description }
+        let field = error.location.field ?? (path.isEmpty ? nil : FieldPath(path).description)
+        copy.location = SourceLocation(file: files[Int(origin.file)], line: Int(origin.line), field: field)
         return copy
     }
 }

@@ -1,3 +1,5 @@
+import SkiffCore
+
 /// An error from reading, patching or interpolating a manifest, in bosh's vocabulary, with a location when known.
 public struct ManifestError: Error, Sendable, CustomStringConvertible, Equatable {
     /// What kind of failure this is.
@@ -32,41 +34,30 @@ public struct ManifestError: Error, Sendable, CustomStringConvertible, Equatable
     public var code: Code
     /// The message, without location.
     public var message: String
-    /// The file the problem is in, as the user named it.
-    public var file: String?
-    /// The 1-based line in `file`, when known.
-    public var line: Int?
-    /// The field the problem is in, like `instance_groups[0].networks`, when known.
-    public var field: String?
+    /// Where the problem is: the file as the user named it, the 1-based line, and the field (like
+    /// `instance_groups[0].networks`), each when known.
+    public var location: SourceLocation
 
-    /// Creates an error.
-    public init(_ code: Code, _ message: String, file: String? = nil, line: Int? = nil, field: String? = nil) {
+    /// Creates an error at `location`.
+    public init(_ code: Code, _ message: String, at location: SourceLocation) {
         self.code = code
         self.message = message
-        self.file = file
-        self.line = line
-        self.field = field
+        self.location = location
+    }
+
+    /// Creates an error; give what is known of its location.
+    public init(_ code: Code, _ message: String, file: String? = nil, line: Int? = nil, field: String? = nil) {
+        self.init(code, message, at: SourceLocation(file: file, line: line, field: field))
     }
 
     /// `file:line: field: message`, leaving out the parts that are unknown.
-    public var description: String {
-        var prefix = ""
-        if let file {
-            prefix = file
-            if let line, line > 0 { prefix += ":\(line)" }
-            prefix += ": "
-        }
-        if let field, !field.isEmpty { prefix += field + ": " }
-        return prefix + message
-    }
+    public var description: String { location.prefixing(message) }
 
-    /// A copy with the location filled in where it is still missing.
+    /// A copy with the file and line filled in where the file is still missing.
     func located(file: String, line: Int?) -> ManifestError {
+        guard location.file == nil else { return self }
         var copy = self
-        if copy.file == nil {
-            copy.file = file
-            copy.line = line
-        }
+        copy.location = SourceLocation(file: file, line: line, field: location.field)
         return copy
     }
 }

@@ -1,3 +1,5 @@
+import SkiffCore
+
 /// A failure while walking a document with a go-patch pointer, with go-patch's message.
 public struct PatchFailure: Error, Sendable, Equatable {
     /// Which go-patch error this is (test `absent:` cares about the missing ones).
@@ -31,10 +33,8 @@ public struct PatchOperation: Sendable {
     public var path: Pointer
     /// The description bosh attaches to each op: `operation [i] in FILE failed`.
     public var label: String
-    /// The ops file it came from, as named on the command line.
-    public var file: String
-    /// The line of the operation in `file` (0 when unknown).
-    public var line: Int
+    /// Where it was read: the ops file as named on the command line, and the operation's line when known.
+    public var location: SourceLocation
     /// The origin stamped on map entries this operation creates.
     public var origin: SourceOrigin
 
@@ -43,8 +43,7 @@ public struct PatchOperation: Sendable {
         self.kind = kind
         self.path = path
         self.label = label
-        self.file = file
-        self.line = line
+        self.location = SourceLocation(file: file, line: line)
         self.origin = origin
     }
 
@@ -60,8 +59,7 @@ public struct PatchOperation: Sendable {
                 try Patcher.test(document, path: path, value: value, absent: absent)
             }
         } catch {
-            throw ManifestError(
-                .operationFailed, "Error '\(label)': \(error.message)", file: file, line: line > 0 ? line : nil)
+            throw ManifestError(.operationFailed, "Error '\(label)': \(error.message)", at: location)
         }
     }
 

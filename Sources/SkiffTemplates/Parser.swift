@@ -195,7 +195,8 @@ struct Parser {
             (position, locals, depth, doAllowed) = (savedPosition, savedLocals, savedDepth, savedDoAllowed)
             let startLine = line
             guard skipStatement() else { throw error }
-            return try parseModifiers(SyntaxNode(kind: .unsupported(error.message), line: error.line ?? startLine))
+            return try parseModifiers(
+                SyntaxNode(kind: .unsupported(error.message), line: error.location.line ?? startLine))
         }
     }
 

@@ -95,7 +95,7 @@ public struct RenderContext: Sendable, Equatable {
         do {
             root = try TemplateValue(yaml: text.replacingOccurrences(of: "\t", with: " "))
         } catch {
-            throw TemplateError(code: .invalidYAML, message: error.message, file: file, line: error.line)
+            throw TemplateError(code: .invalidYAML, message: error.message, file: file, line: error.location.line)
         }
         guard case .hash(let fields) = root else {
             throw TemplateError(code: .invalidYAML, message: "a render context must be a JSON object", file: file)

@@ -1,4 +1,5 @@
 import Foundation
+import SkiffCore
 
 /// A failure to load or render a job template, located at `job/templates/src:line` where known.
 public struct TemplateError: Error, Sendable, Equatable, CustomStringConvertible {
@@ -30,10 +31,9 @@ public struct TemplateError: Error, Sendable, Equatable, CustomStringConvertible
     public var message: String
     /// The job name, when known.
     public var job: String?
-    /// The file inside the job, e.g. `templates/nginx.conf.erb`, `monit` or `spec`.
-    public var file: String?
-    /// The 1-based line in `file`, when known.
-    public var line: Int?
+    /// Where inside the job: the file (e.g. `templates/nginx.conf.erb`, `monit` or `spec`) and the 1-based line,
+    /// when known.
+    public var location: SourceLocation
     /// The Ruby exception class this failure is, when it came from `raise` or a library (for `rescue`).
     var rubyClass: String?
 
@@ -42,17 +42,13 @@ public struct TemplateError: Error, Sendable, Equatable, CustomStringConvertible
         self.code = code
         self.message = message
         self.job = job
-        self.file = file
-        self.line = line
+        self.location = SourceLocation(file: file, line: line)
     }
 
     /// The location prefix, e.g. `nginx/templates/nginx.conf.erb:12`, or "" when nothing is known.
-    public var location: String {
-        var text = ""
-        if let job { text = job }
-        if let file { text = text.isEmpty ? file : "\(text)/\(file)" }
-        if let line, !text.isEmpty { text += ":\(line)" }
-        return text
+    public var locationText: String {
+        let path = [job, location.file].compactMap { $0 }.filter { !$0.isEmpty }.joined(separator: "/")
+        return SourceLocation(file: path.isEmpty ? nil : path, line: location.line).description
     }
 
     /// One line: `nginx/templates/nginx.conf.erb:12: unsupported method 'frobnicate' for String`.
@@ -60,7 +56,7 @@ public struct TemplateError: Error, Sendable, Equatable, CustomStringConvertible
     /// Messages never quote property values (they may be secrets); line breaks in a message (from `raise`) are
     /// shown as `\n` so the error stays on one line.
     public var description: String {
-        let location = self.location
+        let location = locationText
         let text = message.replacingOccurrences(of: "\r", with: "\\r").replacingOccurrences(of: "\n", with: "\\n")
         return location.isEmpty ? text : "\(location): \(text)"
     }
@@ -69,7 +65,7 @@ public struct TemplateError: Error, Sendable, Equatable, CustomStringConvertible
     func located(job: String?, file: String?) -> TemplateError {
         var copy = self
         if copy.job == nil { copy.job = job }
-        if copy.file == nil { copy.file = file }
+        if copy.location.file == nil { copy.location = SourceLocation(file: file, line: location.line) }
         return copy
     }
 }

@@ -41,17 +41,7 @@ struct CreateEnv: AsyncParsableCommand {
             skiffExecutable: skiffExecutablePath)
         let sink = environment.sink
         if dryRun {
-            let plan = try await reportingErrors { try await EnvironmentDeployer(options: options, sink: sink).plan() }
-            if let json = sink as? JSONProgress {
-                json.emit(["event": "plan", "plan": plan.json])
-            } else {
-                sink.line("")
-                FileHandle.standardOutput.write(Data(plan.text.utf8))
-            }
-            if let refusal = plan.refusal {
-                printError("skiff: \(refusal)")
-                throw ExitCode.failure
-            }
+            try await Self.dryRun(EnvironmentDeployer(options: options, sink: sink), sink: sink)
             return
         }
         let result = try await reportingErrors {
@@ -64,6 +54,23 @@ struct CreateEnv: AsyncParsableCommand {
             sink.line("Succeeded")
             let ipv6 = result.urls.filter { $0.contains("[") }
             for url in ipv6.isEmpty ? result.urls : ipv6 { sink.line(url) }
+        }
+    }
+
+    /// `--dry-run`: computes the plan and prints it (a JSON event, or the plan's text on `output`). Printing a plan
+    /// is the dry run's success (exit 0), whatever the plan says: a disk migration create-env would refuse is a line
+    /// of the plan (`Disk: refuse to migrate ...`), not a failure of the preview. Throws ``ExitCode/failure``, with
+    /// the error on stderr, when no plan could be made.
+    static func dryRun(
+        _ deployer: EnvironmentDeployer, sink: any ProgressSink,
+        output: (String) -> Void = { FileHandle.standardOutput.write(Data($0.utf8)) }
+    ) async throws {
+        let plan = try await reportingErrors { try await deployer.plan() }
+        if let json = sink as? JSONProgress {
+            json.emit(["event": "plan", "plan": plan.json])
+        } else {
+            sink.line("")
+            output(plan.text)
         }
     }
 }

@@ -174,7 +174,7 @@ import Testing
     @Test func runnerTimeoutKillsAProgramThatIgnoresSIGTERM() async throws {
         let clock = ContinuousClock()
         let start = clock.now
-        let child = try ChildProcess.spawn(
+        let child = try CommandRunner.start(
             "/bin/sh", ["-c", "trap '' TERM; while true; do sleep 0.1; done"], environment: ["PATH": "/usr/bin:/bin"],
             stdout: "/dev/null")
         let status = await child.wait(timeout: .milliseconds(300), grace: .milliseconds(300))

@@ -133,6 +133,27 @@ struct ProcessRunnerTests {
         #expect(await child.wait() == 128 + SIGTERM)
         #expect(throws: CloudError.self) { try ProcessRunner.start(ProcessCommand("/bin/true")) }
     }
+
+    @Test("a child in its own process group: running until reaped, and a timeout stops the whole group")
+    func processGroupTimeout() async throws {
+        let child = try ProcessRunner.start(
+            ProcessCommand(
+                "/bin/sh", ["-c", "trap '' TERM; sleep 30 & wait"], stdout: .discard, stderr: .discard,
+                newProcessGroup: true))
+        #expect(child.isRunning)
+        #expect(getpgid(child.pid) == child.pid && getsid(child.pid) == getsid(0))
+        let status = await child.wait(timeout: .milliseconds(200), grace: .milliseconds(200))
+        #expect(status == nil)
+        #expect(!child.isRunning)
+        #expect(child.waitBlocking() == 128 + SIGKILL)
+        // The group is gone, its background sleep too (once whoever inherited it has reaped it).
+        var left = 250
+        while kill(-child.pid, 0) == 0 && left > 0 {
+            try await Task.sleep(for: .milliseconds(20))
+            left -= 1
+        }
+        #expect(kill(-child.pid, 0) != 0)
+    }
 }
 
 @Suite("Atomic file")

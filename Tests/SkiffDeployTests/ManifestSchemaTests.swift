@@ -42,17 +42,17 @@ struct ManifestSchemaTests {
     @Test("a misspelled static_ips is named with its file, line and a suggestion")
     func staticIP() throws {
         let warnings = ManifestSchema.unknownKeyWarnings(try document(Self.manifest))
-        let staticIP = try #require(warnings.first { $0.field == "instance_groups[0].networks[0].static_ip" })
-        #expect(staticIP.file == "m.yml")
-        #expect(staticIP.line == 22)
+        let staticIP = try #require(warnings.first { $0.location.field == "instance_groups[0].networks[0].static_ip" })
+        #expect(staticIP.location.file == "m.yml")
+        #expect(staticIP.location.line == 22)
         #expect(staticIP.message == "unknown key 'static_ip' is ignored (did you mean 'static_ips'?)")
         #expect(
             staticIP.description
                 == "Warning: m.yml:22: instance_groups[0].networks[0].static_ip: unknown key 'static_ip' is ignored "
                 + "(did you mean 'static_ips'?)")
-        let root = try #require(warnings.first { $0.field == "resource_poolz" })
+        let root = try #require(warnings.first { $0.location.field == "resource_poolz" })
         #expect(root.message.contains("did you mean 'resource_pools'?"))
-        #expect(root.line == 26)
+        #expect(root.location.line == 26)
         #expect(warnings.count == 2)
     }
 
@@ -86,17 +86,17 @@ struct ManifestSchemaTests {
         ]
         let warnings = ManifestSchema.jobPropertyWarnings(try document(Self.manifest)) { job, _ in specs[job] }
         #expect(
-            warnings.map(\.field) == [
+            warnings.map(\.location.field) == [
                 "instance_groups[0].jobs[0].properties.persistant_homes",
                 "instance_groups[0].properties.login_banner.txt",
             ])
-        #expect(warnings[0].line == 17)
+        #expect(warnings[0].location.line == 17)
         #expect(
             warnings[0].message
                 == "property 'persistant_homes' is not declared by the spec of job 'user_add' "
                 + "(did you mean 'persistent_homes'?)")
         #expect(warnings[1].message.hasSuffix("(did you mean 'login_banner.text'?)"))
-        #expect(warnings[1].line == 25)
+        #expect(warnings[1].location.line == 25)
     }
 
     @Test("a job whose spec is unknown turns off the check of the shared properties")
@@ -104,7 +104,7 @@ struct ManifestSchemaTests {
         let warnings = ManifestSchema.jobPropertyWarnings(try document(Self.manifest)) { job, _ in
             job == "user_add" ? ["users", "persistent_homes"] : nil
         }
-        #expect(warnings.map(\.field) == ["instance_groups[0].jobs[0].properties.persistant_homes"])
+        #expect(warnings.map(\.location.field) == ["instance_groups[0].jobs[0].properties.persistant_homes"])
     }
 
     @Test("warnings are written once each, on their own line")

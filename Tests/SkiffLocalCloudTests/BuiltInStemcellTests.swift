@@ -31,9 +31,9 @@ struct BuiltInStemcellTests {
         )
         .filter { path in
             var isDirectory: ObjCBool = false
-            FileManager.default.fileExists(
+            let exists = FileManager.default.fileExists(
                 atPath: Self.repositoryStemcell.appendingPathComponent("image/" + path).path, isDirectory: &isDirectory)
-            return !isDirectory.boolValue
+            return exists && !isDirectory.boolValue
         }
         #expect(Set(repositoryFiles) == Set(LocalStemcellSource.imageFiles.map(\.path)))
     }

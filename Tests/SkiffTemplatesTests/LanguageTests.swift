@@ -75,7 +75,7 @@ struct ERBTests {
     @Test func unterminatedTagNamesLine() {
         let error = renderError("one\ntwo <%= p('x')\nthree")
         #expect(error?.code == .syntax)
-        #expect(error?.line == 2)
+        #expect(error?.location.line == 2)
         #expect(error?.description == "templates/test.erb:2: unterminated ERB tag (missing '%>')")
     }
 }
@@ -290,7 +290,7 @@ struct PropertyHelperTests {
     @Test func unknownPropertyUsesBoshWording() {
         let error = renderError("a\nb\n<%= p('nginx.missing') %>")
         #expect(error?.code == .unknownProperty)
-        #expect(error?.line == 3)
+        #expect(error?.location.line == 3)
         #expect(error?.message == "Can't find property 'nginx.missing'")
         let either = renderError("<%= p(['a', 'b.c']) %>")
         #expect(either?.message == "Can't find property 'a', or 'b.c'")
@@ -337,8 +337,8 @@ struct ErrorTests {
     func reportsErrors(source: String, code: TemplateError.Code, line: Int, message: String) {
         let error = renderError(source)
         #expect(error?.code == code)
-        #expect(error?.line == line)
+        #expect(error?.location.line == line)
         #expect(error?.message == message)
-        #expect(error?.file == "templates/test.erb")
+        #expect(error?.location.file == "templates/test.erb")
     }
 }

@@ -27,7 +27,7 @@ struct RobustnessTests {
     func failsCleanly(source: String) {
         let error = renderError(source)
         #expect(error != nil, "\(source) should fail")
-        #expect(error?.line == 1)
+        #expect(error?.location.line == 1)
     }
 
     @Test func edgeValuesStillWork() throws {

@@ -95,7 +95,7 @@ struct SnippetTests {
         case (.success(let text), .some(let expected), _):
             #expect(text == expected, "\(snippet.source)")
         case (.failure(let error), nil, .some(let line)):
-            #expect(error.line == line, "\(error) vs Ruby: \(snippet.ruby_error ?? "")")
+            #expect(error.location.line == line, "\(error) vs Ruby: \(snippet.ruby_error ?? "")")
         case (.failure(let error), _, _):
             Issue.record("\(snippet.name) failed: \(error)\n\(snippet.source)")
         case (.success(let text), nil, _):

@@ -24,8 +24,8 @@ typedef struct {
     int new_process_group;
 } skiff_spawn_options;
 
-/// Starts a child with posix_spawn: every descriptor above 2 closed, an empty signal mask and every signal at its
-/// default disposition. Returns 0 and sets *pid, or an errno value.
+/// Starts a child with posix_spawn: every descriptor above 2 closed, an empty signal mask and every signal (glibc's
+/// internal ones included) at its default disposition. Returns 0 and sets *pid, or an errno value.
 int skiff_spawn(const skiff_spawn_options *options, pid_t *pid);
 
 /// pipe2(2) with O_CLOEXEC on both ends. Returns 0 or -1 with errno set.
