@@ -315,7 +315,8 @@ public struct LocalCloud: CloudProvider {
         guard let program = agentCommand.first, VMContainer.find(program, inRoot: root) else {
             throw CloudError.cloud(
                 "agent command '\(agentCommand.first ?? "")' is not in the VM's root filesystem (stemcell \(stemcell), "
-                    + "PATH \(VMContainer.path)); set agent_command in the local cloud config or use a stemcell that has it")
+                    + "PATH \(VMContainer.path)); set agent_command in the local cloud config or use a stemcell that has it"
+            )
         }
         let command = VMContainer.initCommand + agentCommand
         let configuration = VMContainer.configuration(

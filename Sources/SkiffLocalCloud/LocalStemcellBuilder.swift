@@ -63,7 +63,8 @@ public struct LocalStemcellBuilder: Sendable {
         Mounts.detachAll(under: directory)
         Files.remove(directory)
         guard rename(work + "/stemcell", directory) == 0 else {
-            throw CloudError.cloud("cannot move the built stemcell into '\(directory)': \(String(cString: strerror(errno)))")
+            throw CloudError.cloud(
+                "cannot move the built stemcell into '\(directory)': \(String(cString: strerror(errno)))")
         }
         pruneStemcells(keeping: key)
         return directory
@@ -89,7 +90,8 @@ public struct LocalStemcellBuilder: Sendable {
         guard packed.status == 0 else { throw CloudError.cloud("packing the image failed: \(packed.stderrText)") }
         let temporary = output + ".skiff-tmp"
         let stemcell = try await ProcessRunner.run(
-            tar, common + ["-czf", temporary, "-C", work, "--transform", "s,^stemcell/,,", "stemcell/stemcell.MF", "image"])
+            tar,
+            common + ["-czf", temporary, "-C", work, "--transform", "s,^stemcell/,,", "stemcell/stemcell.MF", "image"])
         guard stemcell.status == 0, rename(temporary, output) == 0 else {
             Files.remove(temporary)
             throw CloudError.cloud("writing '\(output)' failed: \(stemcell.stderrText)")
@@ -172,7 +174,8 @@ public struct LocalStemcellBuilder: Sendable {
             "Building the Debian \(LocalStemcellSource.suite) root filesystem with mmdebstrap "
                 + "(\(includes.count) packages; about two minutes, once)")
         let environment = [
-            "PATH": HostTools.defaultPath, "SOURCE_DATE_EPOCH": LocalStemcellSource.sourceDateEpoch, "LC_ALL": "C.UTF-8",
+            "PATH": HostTools.defaultPath, "SOURCE_DATE_EPOCH": LocalStemcellSource.sourceDateEpoch,
+            "LC_ALL": "C.UTF-8",
             "TMPDIR": cacheDirectory,
         ]
         Files.remove(log)
@@ -184,7 +187,8 @@ public struct LocalStemcellBuilder: Sendable {
             var last = ""
             while !Task.isCancelled {
                 try? await Task.sleep(for: .seconds(2))
-                let line = Self.lastLines(log).split(separator: "\n").last(where: { $0.hasPrefix("I: ") }).map(String.init)
+                let line = Self.lastLines(log).split(separator: "\n").last(where: { $0.hasPrefix("I: ") }).map(
+                    String.init)
                 if let line, line != last {
                     last = line
                     report("  mmdebstrap: " + line.dropFirst(3))
@@ -303,7 +307,8 @@ public struct LocalStemcellBuilder: Sendable {
         do {
             let tar = try tool("tar", package: "tar")
             let extracted = try await ProcessRunner.run(
-                tar, ["-xf", base, "-C", root, "--same-owner", "--same-permissions", "--numeric-owner", "--exclude=./dev/*"])
+                tar,
+                ["-xf", base, "-C", root, "--same-owner", "--same-permissions", "--numeric-owner", "--exclude=./dev/*"])
             guard extracted.status == 0 else {
                 throw CloudError.cloud("extracting '\(base)' failed: \(extracted.stderrText)")
             }
@@ -323,8 +328,10 @@ public struct LocalStemcellBuilder: Sendable {
             // The libraries the image lacks (the Swift runtime, and Debian libraries such as libxml2 that the
             // Foundation it was built with links) go to the agent's own library directory.
             for library in inputs.libraries where !Files.existsNoFollow(root + library) {
-                let resolved = (try? FileManager.default.destinationOfSymbolicLink(atPath: library))
-                    .map { $0.hasPrefix("/") ? $0 : (library as NSString).deletingLastPathComponent + "/" + $0 } ?? library
+                let resolved =
+                    (try? FileManager.default.destinationOfSymbolicLink(atPath: library))
+                    .map { $0.hasPrefix("/") ? $0 : (library as NSString).deletingLastPathComponent + "/" + $0 }
+                    ?? library
                 try Files.copyTree(resolved, to: root + "/var/vcap/bosh/lib/" + (library as NSString).lastPathComponent)
             }
             let version = "0.2.\(LocalStemcellSource.recipeVersion)-\(key.prefix(8))"
@@ -354,7 +361,8 @@ public struct LocalStemcellBuilder: Sendable {
 
     func tool(_ name: String, package: String) throws(CloudError) -> String {
         guard let path = ProcessRunner.find(name, path: HostTools.defaultPath) else {
-            throw CloudError.cloud("building the stemcell needs '\(name)' (Debian package \(package)), which is not on PATH")
+            throw CloudError.cloud(
+                "building the stemcell needs '\(name)' (Debian package \(package)), which is not on PATH")
         }
         return path
     }

@@ -72,7 +72,8 @@ enum VMContainer {
             "mounts": [
                 mount("/proc", "proc", "proc", ["nosuid", "noexec", "nodev"]),
                 mount("/dev", "tmpfs", "tmpfs", ["nosuid", "strictatime", "mode=755", "size=65536k"]),
-                mount("/dev/pts", "devpts", "devpts", ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"]),
+                mount(
+                    "/dev/pts", "devpts", "devpts", ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"]),
                 mount("/dev/shm", "tmpfs", "shm", ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]),
                 mount("/dev/mqueue", "mqueue", "mqueue", ["nosuid", "noexec", "nodev"]),
                 mount("/sys", "sysfs", "sysfs", ["nosuid", "noexec", "nodev", "ro"]),
@@ -190,7 +191,8 @@ enum SysctlFile {
             }
             let key = entry[..<equals].trimmingCharacters(in: .whitespaces).replacingOccurrences(of: "/", with: ".")
             let value = entry[entry.index(after: equals)...].trimmingCharacters(in: .whitespaces)
-            guard key.hasPrefix("net."), !key.contains(".."), key.allSatisfy({ $0.isLetter || $0.isNumber || "._-".contains($0) })
+            guard key.hasPrefix("net."), !key.contains(".."),
+                key.allSatisfy({ $0.isLetter || $0.isNumber || "._-".contains($0) })
             else { continue }
             result.append((key, value))
         }

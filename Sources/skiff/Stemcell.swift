@@ -46,7 +46,8 @@ struct StemcellBuild: AsyncParsableCommand {
             }
             return try await builder.cachedStemcell()
         }
-        let seconds = Double((ContinuousClock.now - started).components.attoseconds) / 1e18
+        let seconds =
+            Double((ContinuousClock.now - started).components.attoseconds) / 1e18
             + Double((ContinuousClock.now - started).components.seconds)
         printError(String(format: "Stemcell built in %.1f s", seconds))
         print(result)

@@ -11,7 +11,10 @@ struct IsolationTests {
     static let osConf: URL = {
         let relative = "shared/compat/erb-real/jobs/cloudfoundry+os-conf-release"
         let parent = Environment.repository.deletingLastPathComponent()
-        let candidates = [parent.appendingPathComponent(relative), parent.deletingLastPathComponent().appendingPathComponent(relative)]
+        let candidates = [
+            parent.appendingPathComponent(relative),
+            parent.deletingLastPathComponent().appendingPathComponent(relative),
+        ]
         return candidates.first { FileManager.default.fileExists(atPath: $0.path) } ?? candidates[0]
     }()
 

@@ -58,7 +58,10 @@ struct BuiltInStemcellTests {
             net.ipv6.conf.eth0.accept_dad=0 
             vm.swappiness = 1
             """)
-        #expect(settings.map(\.key) == ["net.ipv6.conf.all.disable_ipv6", "net.ipv4.ip_forward", "net.ipv6.conf.eth0.accept_dad"])
+        #expect(
+            settings.map(\.key) == [
+                "net.ipv6.conf.all.disable_ipv6", "net.ipv4.ip_forward", "net.ipv6.conf.eth0.accept_dad",
+            ])
         #expect(settings.map(\.value) == ["1", "1", "0"])
     }
 

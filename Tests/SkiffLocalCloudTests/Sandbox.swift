@@ -222,7 +222,8 @@ struct Sandbox {
         let output = try await cloud.run(
             vmCID: vm,
             [
-                "/var/vcap/data/nginx/pkg/usr/sbin/nginx", "-e", "/var/vcap/data/nginx/error.log", "-c", "/var/vcap/data/nginx/nginx.conf", "-p",
+                "/var/vcap/data/nginx/pkg/usr/sbin/nginx", "-e", "/var/vcap/data/nginx/error.log", "-c",
+                "/var/vcap/data/nginx/nginx.conf", "-p",
                 "/var/vcap/data/nginx/",
             ])
         guard output.status == 0 else { throw CloudError.cloud("nginx in \(vm) failed: \(output.stderrText)") }
