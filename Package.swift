@@ -146,7 +146,8 @@ let package = Package(
         .testTarget(
             name: "SkiffDeployTests",
             dependencies: [
-                "SkiffDeploy", "SkiffManifest", "SkiffCloud", "SkiffNet", "SkiffAgentClient", "SkiffTestSupport",
+                "SkiffDeploy", "SkiffManifest", "SkiffCloud", "SkiffLocalCloud", "SkiffNet", "SkiffAgentClient",
+                "SkiffTestSupport",
                 crypto,
             ],
             swiftSettings: strict),

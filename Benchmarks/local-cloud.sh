@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmark of the local cloud CPI, driven the way the BOSH CLI drives a CPI: one `skiff cpi local` process per call.
 #
-#   Benchmarks/local-cloud.sh [COUNT]        (default 20; needs root, iproute2, dnsmasq-base, isc-dhcp-client, curl)
+#   Benchmarks/local-cloud.sh [COUNT]        (default 20; needs root, iproute2, dnsmasq-base, runc, mmdebstrap, curl)
 #
 # Targets (issue 4): create_vm < 300 ms, delete_vm < 200 ms, COUNT VMs one after another < 10 s, all reachable.
 # Uses the release build (builds it if missing), its own state directory and network, and prunes everything after.
@@ -56,7 +56,8 @@ EOF
 }
 
 context='"context":{"director_uuid":"bench","vm":{"stemcell":{"api_version":2}}},"api_version":2'
-stemcell=$(call "{\"method\":\"create_stemcell\",\"arguments\":[\"$repo/stemcells/local/image\",{}],$context}" | result)
+image=$("$skiff" stemcell build)/image
+stemcell=$(call "{\"method\":\"create_stemcell\",\"arguments\":[\"$image\",{}],$context}" | result)
 
 create_vm() {
     call "{\"method\":\"create_vm\",\"arguments\":[\"agent-$1\",\"$stemcell\",{},$(networks "$1"),[],{}],$context}" | result
@@ -105,11 +106,10 @@ start=$(date +%s%N)
 pids=()
 for i in $(seq 1 "$count"); do
     vm=${vms[$((i - 1))]}
-    holder=$(sed -n 's/.*"holderPID" *: *\([0-9]*\).*/\1/p' "$state/vms/$vm/vm.json")
     printf '#!/bin/sh\ncase "$reason" in BOUND6|REBOOT6) ip -6 address replace "$new_ip6_address/128" dev "$interface";; esac\n' \
         > "$state/vms/$vm/root/var/vcap/bosh/dhclient-hook"
     chmod +x "$state/vms/$vm/root/var/vcap/bosh/dhclient-hook"
-    nsenter -t "$holder" -n -m -- /bin/sh -c '
+    runc --root "$state/runc" exec "$vm" /bin/sh -c '
         for key in all default eth0; do
             echo 0 > /proc/sys/net/ipv6/conf/$key/accept_dad
             echo 0 > /proc/sys/net/ipv6/conf/$key/router_solicitation_delay

@@ -317,7 +317,7 @@ public actor Supervisor {
         let deadline = clock.now + timeout
         while clock.now < deadline {
             if condition() { return true }
-            try? await Task.sleep(for: .milliseconds(50))
+            try? await Task.sleep(for: .milliseconds(5))
         }
         return condition()
     }

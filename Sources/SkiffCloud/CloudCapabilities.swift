@@ -47,3 +47,10 @@ extension CloudProvider {
         (self as? any CloudCapabilityReporting)?.capabilities ?? .standard
     }
 }
+
+/// A cloud whose VMs' files are on this machine, so an error that names a file inside a VM (a job's log) can also
+/// say where the operator finds it.
+public protocol VMFileLocating: CloudProvider {
+    /// The host directory that is the root filesystem of VM `vmCID`, or nil if it has none here.
+    func hostRoot(vmCID: String) -> String?
+}

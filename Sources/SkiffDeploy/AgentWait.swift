@@ -28,7 +28,8 @@ public enum AgentWait {
     /// Waits for the agent; on a timeout, the error says the VM is still running (and billed on a paid cloud) and
     /// which command removes it.
     static func wait(
-        _ agent: any AgentConnection, vmCID: String, timeout: Duration, options: EnvironmentOptions
+        _ agent: any AgentConnection, vmCID: String, timeout: Duration, options: EnvironmentOptions,
+        cloud: (any CloudProvider)? = nil
     ) async throws {
         let failure: AgentClientError
         do {
@@ -41,7 +42,10 @@ public enum AgentWait {
             .agent,
             "the agent on VM '\(vmCID)' did not answer within \(timeout.components.seconds) s (\(key)): "
                 + "\(failure.message). The VM is still running (and billed, on a paid cloud); remove it with: "
-                + removeCommand(options))
+                + removeCommand(options)
+                + ((cloud as? any VMFileLocating)?.hostRoot(vmCID: vmCID).map {
+                    " (the agent's log on this host: \($0)/var/vcap/bosh/log/agent.log)"
+                } ?? ""))
     }
 
     /// `skiff delete-env MANIFEST [--state FILE] [-o …]` with the run's flags (variables too).

@@ -141,12 +141,14 @@ public struct EnvironmentDeployer: Sendable {
             try Task.checkCancellation()
             let vmCID = journal.state.currentVMCID
             try await stages.step("Waiting for the agent on VM '\(vmCID)' to be ready") {
-                try await AgentWait.wait(agent, vmCID: vmCID, timeout: agentWait, options: options)
+                try await AgentWait.wait(agent, vmCID: vmCID, timeout: agentWait, options: options, cloud: cloud)
             }
             try Task.checkCancellation()
             try await deploying.deployDisk(plan.disk, manifest: env.manifest)
             try Task.checkCancellation()
-            try await InstanceStep.update(prepared, agent: agent, stages: stages, work: work)
+            try await VMFiles.locating(vmCID: vmCID, cloud: cloud) {
+                try await InstanceStep.update(prepared, agent: agent, stages: stages, work: work)
+            }
             try Task.checkCancellation()
             let urls = try await HealthCheck.run(env.manifest, stages: stages)
 

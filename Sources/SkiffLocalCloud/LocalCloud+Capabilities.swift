@@ -56,3 +56,10 @@ extension LocalCloud: InterruptedCreationLookup {
         return nil
     }
 }
+
+extension LocalCloud: VMFileLocating {
+    /// `STATE_DIR/vms/CID/root`, the VM's root filesystem as mounted on the host while the VM exists.
+    public func hostRoot(vmCID: String) -> String? {
+        Self.isSafeName(vmCID) ? layout.vm(vmCID) + "/root" : nil
+    }
+}
