@@ -11,6 +11,7 @@ skiff=$PWD/.build/release/skiff
 "$skiff" stemcell build >/dev/null
 
 work=$(mktemp -d /tmp/skiff-bench-XXXXXX)
+chmod 0755 "$work"   # the VMs' root user (an unprivileged uid) must reach its state directory
 cleanup() {
     "$skiff" delete-env --force "$work/local.yml" >/dev/null 2>&1 || true
     "$skiff" local prune --state-dir "$work/cloud" >/dev/null 2>&1 || true

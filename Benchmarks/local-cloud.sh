@@ -14,6 +14,7 @@ skiff=$repo/.build/release/skiff
 
 id=$(printf '%06x' $((RANDOM * 32768 + RANDOM)))
 work=$(mktemp -d /tmp/skiff-bench-XXXXXX)
+chmod 0755 "$work"   # the VMs' root user (an unprivileged uid) must reach its state directory
 state=$work/state
 network=skiffbench$id
 config=$work/config.yml

@@ -44,22 +44,31 @@ enum HealthCheck {
         return urls
     }
 
-    /// Asks until `url` answers 2xx or 3xx. Each attempt may take 150 ms, then twice as long as the one before, up
-    /// to 2 s: a first SYN that a new neighbour drops (the guest's address still being set up) is answered by a new
-    /// connection at once instead of the kernel's retransmission a whole second later, and a slow server still
-    /// gets its time.
+    /// Asks until `url` answers 2xx or 3xx. First the port must accept a TCP connection: each try is a new socket
+    /// given 100 ms, then twice as long as the one before, up to 2 s — a first SYN that a new neighbour drops (the
+    /// guest's address still being set up) is followed by a new connection at once instead of the kernel's
+    /// retransmission a whole second later, and a slow network still gets its time. Then an HTTP GET.
     static func probe(_ url: String, address: IPAddress, port: Int, timeout: Duration) async throws {
         let deadline = ContinuousClock.now + timeout
         var lastError = "no answer"
-        var attempt: Int64 = 150
+        var attempt: Int64 = 100
         while ContinuousClock.now < deadline {
             try Task.checkCancellation()
+            let started = ContinuousClock.now
+            let allowed = Duration.milliseconds(attempt)
+            let open = await Task.detached { TCPProbe.connects(to: address, port: port, timeout: allowed) }.value
+            guard open else {
+                lastError = "port \(port) does not accept connections"
+                attempt = min(attempt * 2, 2000)
+                // A refused connection returns at once: wait out the rest of the try before the next.
+                let spent = ContinuousClock.now - started
+                if spent < .milliseconds(20) { try await Task.sleep(for: .milliseconds(20) - spent) }
+                continue
+            }
             do {
                 var request = HTTPClientRequest(url: url)
                 request.method = .GET
-                let allowed = TimeAmount.milliseconds(attempt)
-                attempt = min(attempt * 2, 2000)
-                let response = try await HTTPClient.shared.execute(request, timeout: allowed)
+                let response = try await HTTPClient.shared.execute(request, timeout: .seconds(2))
                 _ = try await response.body.collect(upTo: 1 << 20)
                 if (200..<400).contains(Int(response.status.code)) { return }
                 lastError = "HTTP \(response.status.code)"

@@ -42,7 +42,9 @@ public struct LocalCloud: CloudProvider {
             throw CloudError.cloud(
                 "the local cloud needs root (CAP_NET_ADMIN) to create namespaces and bridges; run it as root")
         }
-        return try HostTools(searchPath: toolSearchPath)
+        let tools = try HostTools(searchPath: toolSearchPath)
+        try VMContainer.checkReachable(layout.root)
+        return tools
     }
 
     func lock() async throws(CloudError) -> StateLock {
@@ -103,6 +105,8 @@ public struct LocalCloud: CloudProvider {
         await collectGarbage()
         let cid = "skiff-sc-" + Naming.randomID()
         let directory = layout.stemcells + "/.importing-" + cid
+        let imagePath =
+            imagePath.hasPrefix("/") ? imagePath : FileManager.default.currentDirectoryPath + "/" + imagePath
         do {
             try Files.makeDirectory(directory)
             var isDirectory: ObjCBool = false
@@ -111,19 +115,20 @@ public struct LocalCloud: CloudProvider {
                 guard let cp = ProcessRunner.find("cp") else {
                     throw CloudError.cloud("importing a stemcell needs 'cp'")
                 }
-                let shifted = LocalStemcellImage.isShifted(imagePath)
-                var output = ProcessOutput(status: 1)
-                if shifted {
-                    output = try await ProcessRunner.run(cp, ["-al", imagePath, directory + "/image"])
-                    if output.status != 0 { Files.remove(directory + "/image") }
+                if LocalStemcellImage.isShifted(imagePath) {
+                    // A built stemcell in skiff's cache: used in place, read-only under every VM's overlay, and
+                    // held so the cache keeps it while this stemcell exists.
+                    try LocalStemcellImage.hold(imagePath, by: layout.stemcell(cid))
+                    guard symlink(imagePath, directory + "/image") == 0 else {
+                        throw CloudError.cloud("cannot link the stemcell image '\(imagePath)'")
+                    }
+                } else {
+                    let output = try await ProcessRunner.run(cp, ["-a", imagePath, directory + "/image"])
+                    guard output.status == 0 else {
+                        throw CloudError.cloud("cannot copy stemcell image '\(imagePath)': \(output.stderrText)")
+                    }
+                    try LocalStemcellImage.shift(directory + "/image")
                 }
-                if output.status != 0 {
-                    output = try await ProcessRunner.run(cp, ["-a", imagePath, directory + "/image"])
-                }
-                guard output.status == 0 else {
-                    throw CloudError.cloud("cannot copy stemcell image '\(imagePath)': \(output.stderrText)")
-                }
-                if !shifted { try LocalStemcellImage.shift(directory + "/image") }
             } else {
                 guard let tar = ProcessRunner.find("tar") else {
                     throw CloudError.cloud("importing a stemcell needs 'tar'")
@@ -164,6 +169,7 @@ public struct LocalCloud: CloudProvider {
         guard Self.isSafeName(stemcellCID), Files.exists(layout.stemcell(stemcellCID) + "/stemcell.json") else {
             throw CloudError.stemcellNotFound(stemcellCID)
         }
+        LocalStemcellImage.release(layout.stemcell(stemcellCID))
         Files.remove(layout.stemcell(stemcellCID))
     }
 

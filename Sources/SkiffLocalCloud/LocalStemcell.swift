@@ -58,4 +58,33 @@ public struct LocalStemcellImage: Sendable, Hashable, Codable {
         try VMContainer.shiftOwnership(of: directory + "/root")
         try Files.write("\(VMContainer.hostIDBase)\n", to: directory + "/" + shiftMarker)
     }
+
+    /// The folder beside a cached image where the stemcells using it in place leave a hold.
+    static func holds(of image: String) -> String {
+        (image as NSString).deletingLastPathComponent + "/.holds"
+    }
+
+    /// Records that the stemcell at `stemcell` (a local cloud's record folder) uses the cached `image` in place.
+    static func hold(_ image: String, by stemcell: String) throws(CloudError) {
+        try Files.makeDirectory(holds(of: image), mode: 0o700)
+        try Files.write(stemcell + "\n", to: holds(of: image) + "/" + Naming.hex(Naming.hash(stemcell), 16))
+    }
+
+    /// Drops the hold of the stemcell at `stemcell` on the cached image it uses, if it uses one.
+    static func release(_ stemcell: String) {
+        guard let image = try? FileManager.default.destinationOfSymbolicLink(atPath: stemcell + "/image") else {
+            return
+        }
+        Files.remove(holds(of: image) + "/" + Naming.hex(Naming.hash(stemcell), 16))
+    }
+
+    /// True while some stemcell that still exists uses the cached image of the folder `cached` in place.
+    static func isHeld(_ cached: String) -> Bool {
+        Files.list(cached + "/.holds").contains { name in
+            guard let text = try? String(contentsOfFile: cached + "/.holds/" + name, encoding: .utf8) else {
+                return false
+            }
+            return Files.exists(text.trimmingCharacters(in: .whitespacesAndNewlines) + "/stemcell.json")
+        }
+    }
 }

@@ -356,7 +356,10 @@ public struct LocalStemcellBuilder: Sendable {
             stat(directory + "/" + name, &info)
             return (name, info.st_mtim.tv_sec)
         }.sorted { $0.1 > $1.1 }
-        for (name, _) in entries.dropFirst(2) { Files.remove(directory + "/" + name) }
+        // A stemcell some local cloud uses in place is kept whatever its age.
+        for (name, _) in entries.dropFirst(2) where !LocalStemcellImage.isHeld(directory + "/" + name) {
+            Files.remove(directory + "/" + name)
+        }
     }
 
     func tool(_ name: String, package: String) throws(CloudError) -> String {

@@ -125,6 +125,24 @@ enum VMContainer {
         if let failure { throw CloudError.cloud(failure) }
     }
 
+    /// Checks that a VM's root user can reach `path`: every existing directory on the way must let others search
+    /// it, since runc mounts a VM's root filesystem as the VM's own (unprivileged) root.
+    static func checkReachable(_ path: String) throws(CloudError) {
+        var current = ""
+        for component in path.split(separator: "/") {
+            current += "/" + component
+            var info = stat()
+            guard stat(current, &info) == 0 else { return }
+            if info.st_mode & 0o001 == 0 {
+                let mode = String(info.st_mode & 0o777, radix: 8)
+                throw CloudError.cloud(
+                    "local VMs run as host uid \(hostIDBase), which cannot reach the state directory '\(path)': "
+                        + "'\(current)' has mode 0\(mode); let others search it (chmod o+x '\(current)') "
+                        + "or choose another state_dir")
+            }
+        }
+    }
+
     /// Makes a file or directory the VM's root's own.
     static func giveToVMRoot(_ path: String) {
         _ = lchown(path, hostIDBase, hostIDBase)

@@ -1,4 +1,5 @@
 import Foundation
+import SkiffCloud
 import Testing
 
 @testable import SkiffLocalCloud
@@ -68,5 +69,23 @@ struct BuiltInStemcellTests {
     @Test func lockDriftIsListedByPackage() {
         let drift = LocalStemcellBuilder.difference(locked: "# x\na 1\nb 2\n", built: "a 1\nb 3\nc 1\n")
         #expect(drift == ["b 2 → 3", "c - → 1"])
+    }
+}
+
+@Suite("A VM's root user must reach the state directory")
+struct ReachabilityTests {
+    @Test func aStateDirectoryUnderAPrivateFolderIsRefusedWithTheFix() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("skiff-private-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        chmod(folder.path, 0o700)
+        #expect(throws: CloudError.self) { try VMContainer.checkReachable(folder.path + "/state") }
+        do {
+            try VMContainer.checkReachable(folder.path + "/state")
+        } catch {
+            #expect(error.message.contains("chmod o+x '\(folder.path)'"), "\(error.message)")
+        }
+        chmod(folder.path, 0o755)
+        try VMContainer.checkReachable(folder.path + "/state")
     }
 }
