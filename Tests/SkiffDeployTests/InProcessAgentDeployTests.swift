@@ -137,6 +137,41 @@ struct InProcessAgentDeployTests {
         }
     }
 
+    /// Kill points where the real agent's state matters: a first deploy with the VM up but its disk not attached; an
+    /// update stopped once the agent had drained and stopped the old job, or with the new VM up and the job stopped.
+    @Test(arguments: ["cloud:attach_disk:1", "update cloud:delete_vm:1", "update cloud:attach_disk:1"])
+    func aDeployKilledThenRunAgainConvergesOnTheRealAgent(_ point: String) async throws {
+        try await withFixture { fixture, agent in
+            let isUpdate = point.hasPrefix("update ")
+            let target = isUpdate ? String(point.dropFirst("update ".count)) : point
+            var shape = DeployFixture.Shape()
+            if isUpdate {
+                _ = try await fixture.deployer().createEnv()
+                shape.greeting = "bonjour"
+                try fixture.write(shape)
+            }
+            let recorder = KillRecorder(killAt: target)
+            do {
+                _ = try await fixture.deployer(kill: recorder.killSwitch).createEnv()
+                Issue.record("the run was not stopped at \(target)")
+            } catch {
+                #expect("\(error)".contains("killed at \(target)"), "stopped by something else: \(error)")
+            }
+
+            let rerun = try await fixture.deployer().createEnv()
+            #expect(!rerun.skipped)
+            #expect(try await state(agent).jobState == "running")
+            #expect(read(agent.path("jobs", KitRelease.job, "config", "greeting.txt")) == "\(shape.greeting)\n")
+            #expect(try await fixture.deployer().plan().isUnchanged)
+            #expect(fixture.cloud.vms.count == 1 && fixture.cloud.disks.count == 1, "\(fixture.cloud.census)")
+            let running = try #require(pid(agent))
+
+            try await fixture.deleter().deleteEnv()
+            #expect(fixture.cloud.census.isEmpty, "left: \(fixture.cloud.census)")
+            #expect(await eventually { !isAlive(running) }, "the job's process outlived delete-env")
+        }
+    }
+
     @Test func theAgentChecksCredentialsAndItsCertificateIsVerified() async throws {
         try await InProcessAgent.with { agent in
             let url = agent.mbus
