@@ -111,7 +111,8 @@ let package = Package(
 
         // Tests, and what several test targets share.
         .target(
-            name: "SkiffTestSupport", dependencies: ["SkiffCore", "SkiffDeploy", "SkiffCloud", "SkiffAgentClient"],
+            name: "SkiffTestSupport",
+            dependencies: ["SkiffCore", "SkiffNet", "SkiffDeploy", "SkiffCloud", "SkiffAgentClient", "SkiffAgent"],
             path: "Tests/SkiffTestSupport", swiftSettings: strict),
         .testTarget(name: "SkiffNetTests", dependencies: ["SkiffNet"], swiftSettings: strict),
         .testTarget(
@@ -146,9 +147,8 @@ let package = Package(
         .testTarget(
             name: "SkiffDeployTests",
             dependencies: [
-                "SkiffDeploy", "SkiffManifest", "SkiffCloud", "SkiffLocalCloud", "SkiffNet", "SkiffAgentClient",
-                "SkiffTestSupport",
-                crypto,
+                "SkiffDeploy", "SkiffManifest", "SkiffCloud", "SkiffCore", "SkiffLocalCloud", "SkiffNet",
+                "SkiffAgentClient", "SkiffTestSupport", crypto,
             ],
             swiftSettings: strict),
         .testTarget(

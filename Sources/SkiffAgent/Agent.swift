@@ -91,7 +91,8 @@ public actor Agent {
         let blobstore = LocalBlobstore(directory: blobDirectory)
         self.blobstore = blobstore
         self.installer = Installer(paths: paths, blobstore: blobstore)
-        self.supervisor = Supervisor(logDirectory: paths.monitDirectory, timing: timing)
+        self.supervisor = Supervisor(
+            logDirectory: paths.monitDirectory, searchPath: paths.searchPath, timing: timing)
         if let data = FileManager.default.contents(atPath: paths.disksFile),
             let records = try? JSONDecoder().decode(DiskRecords.self, from: data)
         {
@@ -309,7 +310,7 @@ public actor Agent {
 
     private func scriptEnvironment() -> [String: String] {
         [
-            "PATH": CommandRunner.defaultPath, "BOSH_JOB_STATE": specValue.description,
+            "PATH": paths.searchPath, "BOSH_JOB_STATE": specValue.description,
             "BOSH_JOB_NEXT_STATE": specValue.description,
         ]
     }

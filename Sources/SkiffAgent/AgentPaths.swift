@@ -64,6 +64,12 @@ public struct AgentPaths: Sendable, Hashable {
     /// `store/`: where the persistent disk is mounted.
     public var storeDirectory: String { path("store") }
 
+    /// The PATH scripts and monit programs get, as monit and bosh-agent give it: this root's `bosh/bin` first, then
+    /// the system's directories.
+    public var searchPath: String {
+        path("bosh", "bin") + ":/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+    }
+
     /// `sys/log/JOB/SCRIPT.stdout.log` and `.stderr.log`: where a lifecycle script's output goes, as bosh-agent
     /// names them.
     public func scriptLogs(job: String, script: String) -> ScriptLogs {

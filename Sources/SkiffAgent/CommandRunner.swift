@@ -26,8 +26,8 @@ public struct CommandResult: Sendable, Hashable {
 /// mask and default signal dispositions. It is reaped when it exits, so waiting never depends on its output
 /// reaching end-of-file: a background process it leaves behind holding its output cannot hang the agent.
 enum CommandRunner {
-    /// The PATH given to scripts, as monit and bosh-agent do.
-    static let defaultPath = "/var/vcap/bosh/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+    /// The PATH given to scripts, as monit and bosh-agent do, for an agent whose root is `/var/vcap`.
+    static let defaultPath = AgentPaths().searchPath
 
     /// Starts `executable` with `arguments` and exactly `environment`, writing stdout to the file `stdout` and
     /// stderr to `stderr` (the same file when nil), both appended to and created 0640; `directory` is the working

@@ -29,7 +29,7 @@ struct Installer: Sendable {
             let log = (paths.compileDirectory as NSString).appendingPathComponent("\(name).log")
             try? Files.remove(log)
             let environment = [
-                "PATH": CommandRunner.defaultPath,
+                "PATH": paths.searchPath,
                 "BOSH_COMPILE_TARGET": compileTarget,
                 "BOSH_INSTALL_TARGET": installTarget,
                 "BOSH_PACKAGE_NAME": name,

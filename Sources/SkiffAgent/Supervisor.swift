@@ -77,12 +77,18 @@ public actor Supervisor {
     private var launched: [ChildProcess] = []
     private var loop: Task<Void, Never>?
     private let logDirectory: String
+    private let searchPath: String
     private let timing: SupervisorTiming
     private let clock = ContinuousClock()
 
-    /// Creates a supervisor writing start-program output under `logDirectory`.
-    public init(logDirectory: String, timing: SupervisorTiming = SupervisorTiming()) {
+    /// Creates a supervisor writing start-program output under `logDirectory`; start and stop programs get
+    /// `searchPath` as their PATH (the agent's is its root's `bosh/bin`, then the system's).
+    public init(
+        logDirectory: String, searchPath: String = AgentPaths().searchPath,
+        timing: SupervisorTiming = SupervisorTiming()
+    ) {
         self.logDirectory = logDirectory
+        self.searchPath = searchPath
         self.timing = timing
     }
 
@@ -257,7 +263,7 @@ public actor Supervisor {
         try? FileManager.default.createDirectory(atPath: logDirectory, withIntermediateDirectories: true)
         do {
             let spawned = try CommandRunner.spawn(
-                process.startProgram, logPath: log, environment: ["PATH": CommandRunner.defaultPath])
+                process.startProgram, logPath: log, environment: ["PATH": searchPath])
             launched.append(spawned)
             entry.starter = spawned
             entry.launchedAt = Date()
@@ -298,7 +304,7 @@ public actor Supervisor {
             let log = (logDirectory as NSString).appendingPathComponent("\(process.name).log")
             // The stop program may hang: it is stopped itself at the stop timeout.
             async let stopped = try? CommandRunner.run(
-                "/bin/sh", ["-c", stop], environment: ["PATH": CommandRunner.defaultPath], logPath: log,
+                "/bin/sh", ["-c", stop], environment: ["PATH": searchPath], logPath: log,
                 timeout: timing.stopTimeout)
             _ = await waitUntil(timeout: timing.stopTimeout) { pids.allSatisfy { !ProcessProbe.isAlive($0) } }
             _ = await stopped

@@ -6,6 +6,10 @@ import SkiffDeploy
 /// One environment for deployer tests, in a private folder: a copy of the example release, a stemcell folder whose
 /// version can change, and a manifest that the test shapes (disk size, a property, networks). Deploys go to an
 /// ``InMemoryCloud`` and an ``InMemoryAgent``, so they take milliseconds and need no root.
+///
+/// ``withInProcessAgent(shape:capabilities:)`` makes one whose agent is skiff's real agent in the test process
+/// (``InProcessAgent``, its root in the folder) and whose release is the kit's own (``KitRelease``): the deployer
+/// reaches it over the HTTPS mbus the manifest names, and its jobs really run. Call ``tearDown()`` when done.
 public final class DeployFixture: @unchecked Sendable {
     /// The private folder.
     public let directory: URL
@@ -21,8 +25,10 @@ public final class DeployFixture: @unchecked Sendable {
     public var stemcell: URL { directory.appendingPathComponent("stemcell") }
     /// The cloud.
     public let cloud: InMemoryCloud
-    /// The agent.
+    /// The in-memory agent (unused when ``inProcessAgent`` is set).
     public let agent: InMemoryAgent
+    /// skiff's real agent in the test process, for a fixture made by ``withInProcessAgent(shape:capabilities:)``.
+    public private(set) var inProcessAgent: InProcessAgent?
 
     /// The manifest's shape.
     public struct Shape: Sendable {
@@ -35,24 +41,61 @@ public final class DeployFixture: @unchecked Sendable {
     }
 
     /// A fixture with the stemcell at `stemcellVersion` and the manifest of `shape`.
-    public init(
+    public convenience init(
         shape: Shape = Shape(), capabilities: CloudCapabilities = CloudCapabilities(migratesDisks: false),
         preflightFailure: String? = nil
     ) throws {
+        try self.init(empty: capabilities, preflightFailure: preflightFailure)
+        let example = TestProcess.repository.appendingPathComponent("examples/nginx-ipv6/release")
+        try FileManager.default.copyItem(at: example, to: release)
+        try write(shape)
+    }
+
+    /// A fixture with a stemcell and no release or manifest yet.
+    private init(empty capabilities: CloudCapabilities, preflightFailure: String?) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent(
             "skiff-deploy-test-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         cloud = InMemoryCloud(capabilities: capabilities, preflightFailure: preflightFailure)
         agent = InMemoryAgent()
-        let example = TestProcess.repository.appendingPathComponent("examples/nginx-ipv6/release")
-        try FileManager.default.copyItem(at: example, to: release)
         try FileManager.default.createDirectory(at: stemcell, withIntermediateDirectories: true)
         try setStemcellVersion("1.0")
-        try write(shape)
     }
 
-    /// Removes the folder.
+    /// A fixture whose agent is skiff's real agent in process (root under the fixture's folder, no root privileges
+    /// needed) and whose release is ``KitRelease``; the vars store is seeded with the agent's mbus password.
+    public static func withInProcessAgent(
+        shape: Shape = Shape(), capabilities: CloudCapabilities = CloudCapabilities(migratesDisks: false)
+    ) async throws -> DeployFixture {
+        let fixture = try DeployFixture(empty: capabilities, preflightFailure: nil)
+        do {
+            try KitRelease.write(to: fixture.release)
+            let agent = try await InProcessAgent.start(folder: fixture.directory.appendingPathComponent("agent"))
+            fixture.inProcessAgent = agent
+            try "mbus_password: \(agent.mbus.password ?? "")\n".write(
+                to: fixture.varsStore, atomically: true, encoding: .utf8)
+            try fixture.write(shape)
+        } catch {
+            await fixture.tearDown()
+            throw error
+        }
+        return fixture
+    }
+
+    /// Removes the folder (for an in-process agent, ``tearDown()`` stops it first).
     public func remove() { try? FileManager.default.removeItem(at: directory) }
+
+    /// Stops the in-process agent, if any, and removes the folder.
+    public func tearDown() async {
+        await inProcessAgent?.stop()
+        remove()
+    }
+
+    /// The connector deploys of this fixture use.
+    public var connector: DeployConnector {
+        if let inProcessAgent { return .inProcess(cloud, agent: inProcessAgent) }
+        return .inMemory(cloud, agent: agent)
+    }
 
     /// Writes a stemcell folder of `version` (an empty image).
     public func setStemcellVersion(_ version: String) throws {
@@ -73,17 +116,58 @@ public final class DeployFixture: @unchecked Sendable {
 
     /// Changes a template of the release, so that its version (a dev fingerprint) and its rendered files change.
     public func changeRelease() throws {
-        let script = release.appendingPathComponent("jobs/nginx/templates/post-start.erb")
+        let script = release.appendingPathComponent(
+            inProcessAgent == nil ? "jobs/nginx/templates/post-start.erb" : KitRelease.changeableTemplate)
         let text = try String(contentsOf: script, encoding: .utf8)
         try (text + "\n# changed\n").write(to: script, atomically: true, encoding: .utf8)
     }
 
-    /// Writes the manifest of `shape`.
+    /// Writes the manifest of `shape`: the example's jobs, or the kit's on the in-process agent.
     public func write(_ shape: Shape) throws {
-        let text = """
-            name: memory-env
+        let text: String
+        if let inProcessAgent {
+            // `cloud_provider.mbus` names the agent's address and port with the password from the vars store, and
+            // `cert.ca` its CA.
+            text = manifestText(
+                shape, name: "kit-env", release: KitRelease.name, instanceGroup: "kit", jobs: [KitRelease.job],
+                properties: [
+                    "ticker:",
+                    "  greeting: \(shape.greeting)",
+                    "  root: \(inProcessAgent.root.path)",
+                ],
+                mbusAddress: inProcessAgent.mbus.host.hostPort(inProcessAgent.port),
+                cert: ["cert:", "  ca: |"] + inProcessAgent.caPEM.split(separator: "\n").map { "    \($0)" },
+                variables: [])
+        } else {
+            text = manifestText(
+                shape, name: "memory-env", release: "nginx-ipv6", instanceGroup: "nginx",
+                jobs: ["enable_ipv6", "dhclient_ipv6", "nginx"],
+                properties: [
+                    "dhclient_ipv6:",
+                    "  interface: eth0",
+                    "nginx_conf: |",
+                    "  # \(shape.greeting)",
+                    "  events {}",
+                    "pre_start: ((pre_start_secret))",
+                ],
+                mbusAddress: "10.245.0.7:6868", cert: [], variables: ["pre_start_secret"])
+        }
+        try text.write(to: manifest, atomically: true, encoding: .utf8)
+    }
+
+    /// A manifest of `shape` deploying `jobs` of `release` with `properties` (YAML lines) and an agent at
+    /// `mbusAddress`; `cert` (YAML lines) goes under `cloud_provider`, and `variables` are extra passwords.
+    func manifestText(
+        _ shape: Shape, name: String, release releaseName: String, instanceGroup: String, jobs: [String],
+        properties: [String], mbusAddress: String, cert: [String], variables: [String]
+    ) -> String {
+        func lines(_ lines: [String], indent: String) -> String {
+            lines.map { indent + $0 + "\n" }.joined()
+        }
+        return """
+            name: \(name)
             releases:
-            - name: nginx-ipv6
+            - name: \(releaseName)
               url: file://\(release.path)
             resource_pools:
             - name: vms
@@ -109,7 +193,7 @@ public final class DeployFixture: @unchecked Sendable {
                 gateway: \(shape.ipv6Gateway)
                 cloud_properties: {}
             jobs:
-            - name: nginx
+            - name: \(instanceGroup)
               instances: 1
               persistent_disk_pool: disks
               resource_pool: vms
@@ -120,32 +204,29 @@ public final class DeployFixture: @unchecked Sendable {
               - name: private-ipv6
                 static_ips: [\(shape.ipv6Address)]
               templates:
-              - {name: enable_ipv6, release: nginx-ipv6}
-              - {name: dhclient_ipv6, release: nginx-ipv6}
-              - {name: nginx, release: nginx-ipv6}
-              properties:
-                dhclient_ipv6:
-                  interface: eth0
-                nginx_conf: |
-                  # \(shape.greeting)
-                  events {}
-                pre_start: ((pre_start_secret))
-            cloud_provider:
-              template:
-                name: local_cpi
-                release: skiff
-              mbus: https://mbus:((mbus_password))@10.245.0.7:6868
-              properties:
-                agent:
-                  mbus: https://mbus:((mbus_password))@0.0.0.0:6868
-            variables:
-            - name: mbus_password
-              type: password
-            - name: pre_start_secret
-              type: password
 
             """
-        try text.write(to: manifest, atomically: true, encoding: .utf8)
+                + lines(jobs.map { "- {name: \($0), release: \(releaseName)}" }, indent: "  ")
+                + "  properties:\n" + lines(properties, indent: "    ")
+                    + """
+                    cloud_provider:
+                      template:
+                        name: local_cpi
+                        release: skiff
+                      mbus: https://mbus:((mbus_password))@\(mbusAddress)
+
+                    """
+                + lines(cert, indent: "  ")
+                    + """
+                      properties:
+                        agent:
+                          mbus: https://mbus:((mbus_password))@0.0.0.0:6868
+                    variables:
+                    - name: mbus_password
+                      type: password
+
+                    """
+                + lines(variables.flatMap { ["- name: \($0)", "  type: password"] }, indent: "")
     }
 
     /// Options for this environment.
@@ -158,19 +239,19 @@ public final class DeployFixture: @unchecked Sendable {
         recreate: Bool = false, kill: KillSwitch = .none, sink: any ProgressSink = SilentProgress()
     ) -> EnvironmentDeployer {
         EnvironmentDeployer(
-            options: options(recreate: recreate), sink: sink, connector: .inMemory(cloud, agent: agent), kill: kill)
+            options: options(recreate: recreate), sink: sink, connector: connector, kill: kill)
     }
 
     /// A deleter on the in-memory cloud and agent.
     public func deleter(kill: KillSwitch = .none, sink: any ProgressSink = SilentProgress()) -> EnvironmentDeleter {
-        EnvironmentDeleter(options: options(), sink: sink, connector: .inMemory(cloud, agent: agent), kill: kill)
+        EnvironmentDeleter(options: options(), sink: sink, connector: connector, kill: kill)
     }
 
     /// Every file in the folder (but the release and stemcell copies) with its bytes, to compare before and after.
     public func files() throws -> [String: Data] {
         var result: [String: Data] = [:]
         for name in try FileManager.default.contentsOfDirectory(atPath: directory.path)
-        where name != "release" && name != "stemcell" {
+        where name != "release" && name != "stemcell" && name != "agent" {
             result[name] = FileManager.default.contents(atPath: directory.appendingPathComponent(name).path) ?? Data()
         }
         return result
