@@ -2,6 +2,10 @@ import Crypto
 import Foundation
 import Yams
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// A BOSH release, read from a release directory or a release tarball, ready to render and compile.
 public struct Release: Sendable {
     /// The release name (`config/final.yml`'s `final_name` or `name`, or `release.MF`'s `name`).
@@ -116,36 +120,54 @@ public enum ReleaseReader {
         let fm = FileManager.default
         let patterns = spec["files"] as? [String] ?? []
         let excluded = spec["excluded_files"] as? [String] ?? []
-        let staging = workDirectory.appendingPathComponent("package-src/\(name)")
-        try? fm.removeItem(at: staging)
-        try fm.createDirectory(at: staging, withIntermediateDirectories: true)
-        try fm.copyItem(
-            at: directory.appendingPathComponent("packaging"), to: staging.appendingPathComponent("packaging"))
-        var entries = ["packaging"]
+        // The fingerprint comes from the files where they are; the source archive is made only when no earlier run
+        // made one for the same fingerprint ($SKIFF_HOME/packages), so an unchanged re-run archives nothing.
+        var files: [(entry: String, source: URL)] = [("packaging", directory.appendingPathComponent("packaging"))]
         var fingerprintInput = ["packaging " + (try fileDigest(directory.appendingPathComponent("packaging")))]
         for base in ["src", "blobs"] {
             let baseURL = releaseRoot.appendingPathComponent(base)
-            for file in try listFiles(baseURL) where !entries.contains(file) {
+            for file in try listFiles(baseURL) where !files.contains(where: { $0.entry == file }) {
                 guard patterns.contains(where: { Glob.matches($0, file) }),
                     !excluded.contains(where: { Glob.matches($0, file) })
                 else { continue }
-                let target = staging.appendingPathComponent(file)
-                try fm.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
-                try fm.copyItem(at: baseURL.appendingPathComponent(file), to: target)
-                entries.append(file)
-                fingerprintInput.append("\(file) " + (try fileDigest(target)))
+                let source = baseURL.appendingPathComponent(file)
+                files.append((file, source))
+                fingerprintInput.append("\(file) " + (try fileDigest(source)))
             }
         }
-        for pattern in patterns where !entries.dropFirst().contains(where: { Glob.matches(pattern, $0) }) {
+        for pattern in patterns where !files.dropFirst().contains(where: { Glob.matches(pattern, $0.entry) }) {
             throw DeployError(
                 .release, "package '\(name)': no file matches '\(pattern)' in src/ or blobs/", at: directory.path)
         }
         let dependencies = spec["dependencies"] as? [String] ?? []
         fingerprintInput.append("dependencies " + dependencies.sorted().joined(separator: ","))
         let fingerprint = hex(SHA256.hash(data: Data(fingerprintInput.sorted().joined(separator: "\n").utf8)))
+        let cached = Download.skiffHome.appendingPathComponent("packages/\(name)-\(fingerprint).tgz")
         let archive = workDirectory.appendingPathComponent("packages/\(name).tgz")
         try fm.createDirectory(at: archive.deletingLastPathComponent(), withIntermediateDirectories: true)
-        try Archive.create(archive, from: staging, entries: entries)
+        // A copy in the run's own folder: the cache may be cleaned while this run still needs the file.
+        try? fm.removeItem(at: archive)
+        if (try? fm.copyItem(at: cached, to: archive)) != nil {
+            return ReleasePackage(
+                name: name, fingerprint: fingerprint, dependencies: dependencies, archive: archive,
+                sha1: try fileSHA1(archive))
+        }
+        let staging = workDirectory.appendingPathComponent("package-src/\(name)")
+        try? fm.removeItem(at: staging)
+        try fm.createDirectory(at: staging, withIntermediateDirectories: true)
+        for file in files {
+            let target = staging.appendingPathComponent(file.entry)
+            try fm.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try fm.copyItem(at: file.source, to: target)
+        }
+        try Archive.create(archive, from: staging, entries: files.map(\.entry))
+        // Kept for the next run; a failure to keep it costs only time.
+        if (try? fm.createDirectory(at: cached.deletingLastPathComponent(), withIntermediateDirectories: true)) != nil {
+            let temporary = cached.deletingLastPathComponent().appendingPathComponent(".\(UUID().uuidString).tgz")
+            if (try? fm.copyItem(at: archive, to: temporary)) != nil, rename(temporary.path, cached.path) != 0 {
+                try? fm.removeItem(at: temporary)
+            }
+        }
         return ReleasePackage(
             name: name, fingerprint: fingerprint, dependencies: dependencies, archive: archive,
             sha1: try fileSHA1(archive))

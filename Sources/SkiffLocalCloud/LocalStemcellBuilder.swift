@@ -44,10 +44,16 @@ public struct LocalStemcellBuilder: Sendable {
     /// The stemcell as a directory (`stemcell.MF`, `image/`), built if the cache does not have it; its root already
     /// belongs to VM ids, so the local cloud imports it by hard links.
     public func cachedStemcell() async throws(CloudError) -> String {
+        // The stemcell last built for this very executable (same path, size and time), without running ldd.
+        let index = cacheDirectory + "/stemcells/.agent-" + digest(executableStamp()).prefix(16)
+        if let known = try? String(contentsOfFile: index, encoding: .utf8), Self.isComplete(known) {
+            return known
+        }
         let inputs = try await agentInputs()
         let key = try stemcellKey(inputs)
         let directory = cacheDirectory + "/stemcells/" + key
-        if LocalStemcellImage.isShifted(directory + "/image"), Files.exists(directory + "/stemcell.MF") {
+        if Self.isComplete(directory) {
+            try? Files.write(directory, to: index, mode: 0o600)
             return directory
         }
         // One build at a time per cache; whoever waited finds the stemcell made.
@@ -67,6 +73,7 @@ public struct LocalStemcellBuilder: Sendable {
                 "cannot move the built stemcell into '\(directory)': \(String(cString: strerror(errno)))")
         }
         pruneStemcells(keeping: key)
+        try? Files.write(directory, to: index, mode: 0o600)
         return directory
     }
 
@@ -97,6 +104,19 @@ public struct LocalStemcellBuilder: Sendable {
             throw CloudError.cloud("writing '\(output)' failed: \(stemcell.stderrText)")
         }
         return output
+    }
+
+    /// True if `directory` is a finished cached stemcell.
+    static func isComplete(_ directory: String) -> Bool {
+        directory.hasPrefix("/") && LocalStemcellImage.isShifted(directory + "/image")
+            && Files.exists(directory + "/stemcell.MF")
+    }
+
+    /// The agent executable's path, size and modification time, with the recipe's digest.
+    func executableStamp() -> String {
+        var info = stat()
+        stat(agentExecutable, &info)
+        return "\(baseKey)\n\(agentExecutable) \(info.st_size) \(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec)"
     }
 
     func lock() async throws(CloudError) -> StateLock {
