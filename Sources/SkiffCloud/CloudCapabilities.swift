@@ -53,4 +53,8 @@ extension CloudProvider {
 public protocol VMFileLocating: CloudProvider {
     /// The host directory that is the root filesystem of VM `vmCID`, or nil if it has none here.
     func hostRoot(vmCID: String) -> String?
+    /// False once VM `vmCID`'s first process has ended (nothing in it can answer any more); nil if unknown.
+    func isRunning(vmCID: String) -> Bool?
+    /// The file where VM `vmCID`'s first process wrote what it printed, if there is one on this host.
+    func consoleLog(vmCID: String) -> String?
 }

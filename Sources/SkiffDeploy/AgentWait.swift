@@ -33,7 +33,11 @@ public enum AgentWait {
     ) async throws {
         let failure: AgentClientError
         do {
-            try await agent.waitUntilReady(timeout: timeout, delay: .milliseconds(50))
+            if let local = cloud as? any VMFileLocating {
+                try await waitWatching(agent, vmCID: vmCID, timeout: timeout, cloud: local)
+            } else {
+                try await agent.waitUntilReady(timeout: timeout, delay: .milliseconds(50))
+            }
             return
         } catch let error as AgentClientError where error.code == .timeout || error.code == .unreachable {
             failure = error
@@ -46,6 +50,32 @@ public enum AgentWait {
                 + ((cloud as? any VMFileLocating)?.hostRoot(vmCID: vmCID).map {
                     " (the agent's log on this host: \($0)/var/vcap/bosh/log/agent.log)"
                 } ?? ""))
+    }
+
+    /// Waits for the agent while checking that the VM still runs: a VM whose init ended (its agent could not start)
+    /// fails the wait at once, naming its console and the agent's log on this host, instead of after the timeout.
+    static func waitWatching(
+        _ agent: any AgentConnection, vmCID: String, timeout: Duration, cloud: any VMFileLocating
+    ) async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await agent.waitUntilReady(timeout: timeout, delay: .milliseconds(50)) }
+            group.addTask {
+                while true {
+                    try await Task.sleep(for: .milliseconds(200))
+                    guard cloud.isRunning(vmCID: vmCID) == false else { continue }
+                    let logs = [
+                        cloud.consoleLog(vmCID: vmCID),
+                        cloud.hostRoot(vmCID: vmCID).map { $0 + "/var/vcap/bosh/log/agent.log" },
+                    ].compactMap { $0 }
+                    throw DeployError(
+                        .agent,
+                        "VM '\(vmCID)' stopped before its agent answered; read "
+                            + logs.joined(separator: " and "))
+                }
+            }
+            defer { group.cancelAll() }
+            try await group.next()
+        }
     }
 
     /// `skiff delete-env MANIFEST [--state FILE] [-o …]` with the run's flags (variables too).

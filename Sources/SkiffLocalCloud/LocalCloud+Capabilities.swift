@@ -62,4 +62,15 @@ extension LocalCloud: VMFileLocating {
     public func hostRoot(vmCID: String) -> String? {
         Self.isSafeName(vmCID) ? layout.vm(vmCID) + "/root" : nil
     }
+
+    /// Whether the VM's init (tini, its container's first process) is alive.
+    public func isRunning(vmCID: String) -> Bool? {
+        guard let record = try? loadVM(vmCID), let pid = record.holderPID else { return nil }
+        return Host.isAlive(pid)
+    }
+
+    /// `STATE_DIR/vms/CID/console.log`.
+    public func consoleLog(vmCID: String) -> String? {
+        Self.isSafeName(vmCID) ? layout.vm(vmCID) + "/console.log" : nil
+    }
 }

@@ -310,6 +310,27 @@ struct LocalCloudTests {
         }
     }
 
+    @Test("a VM whose agent cannot start is seen to stop, with its console on the host")
+    func deadAgent() async throws {
+        try await Sandbox.with { sandbox in
+            let vm = try await sandbox.cloud.createVM(
+                agentID: "dies", stemcellCID: sandbox.stemcell,
+                cloudProperties: ["agent_command": ["/bin/sh", "-c", "echo agent gave up; exit 3"]],
+                networks: sandbox.networks(), diskCIDs: [], env: [:]
+            ).cid
+            var running = sandbox.cloud.isRunning(vmCID: vm)
+            for _ in 0..<200 where running == true {
+                try await Task.sleep(for: .milliseconds(10))
+                running = sandbox.cloud.isRunning(vmCID: vm)
+            }
+            #expect(running == false)
+            let root = try #require(sandbox.cloud.hostRoot(vmCID: vm))
+            let log = try String(contentsOfFile: root + "/var/vcap/bosh/log/agent.log", encoding: .utf8)
+            #expect(log.contains("agent gave up"))
+            #expect(sandbox.cloud.consoleLog(vmCID: vm).map { FileManager.default.fileExists(atPath: $0) } == true)
+        }
+    }
+
     @Test("reboot_vm restarts the VM's processes with IPv6 off again")
     func reboot() async throws {
         try await Sandbox.with { sandbox in
