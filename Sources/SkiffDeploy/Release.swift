@@ -161,8 +161,12 @@ public enum ReleaseReader {
             try fm.copyItem(at: file.source, to: target)
         }
         try Archive.create(archive, from: staging, entries: files.map(\.entry))
-        // Kept for the next run; a failure to keep it costs only time.
-        if (try? fm.createDirectory(at: cached.deletingLastPathComponent(), withIntermediateDirectories: true)) != nil {
+        // Kept for the next run; a failure to keep it costs only time. Only $SKIFF_HOME and its `packages` folder
+        // are made, never a missing parent of them: a home that was removed meanwhile stays removed.
+        let packages = cached.deletingLastPathComponent()
+        try? fm.createDirectory(at: packages.deletingLastPathComponent(), withIntermediateDirectories: false)
+        try? fm.createDirectory(at: packages, withIntermediateDirectories: false)
+        if fm.fileExists(atPath: packages.path) {
             let temporary = cached.deletingLastPathComponent().appendingPathComponent(".\(UUID().uuidString).tgz")
             if (try? fm.copyItem(at: archive, to: temporary)) != nil, rename(temporary.path, cached.path) != 0 {
                 try? fm.removeItem(at: temporary)
