@@ -7,8 +7,6 @@ import SkiffCloud
 public struct LocalStemcellImage: Sendable, Hashable, Codable {
     /// The stemcell format the local cloud accepts, as `info` reports it.
     public static let format = "skiff-local"
-    /// The agent command of the stemcells `skiff stemcell build` makes.
-    public static let defaultAgentCommand = ["/var/vcap/bosh/bin/skiff-agent"]
     /// Files an image's root must have: the VM's init, and the script it runs.
     static let requiredFiles = ["usr/bin/tini", "var/vcap/bosh/bin/skiff-init", "bin/sh"]
     /// The file in an image directory that says its root belongs to VM ids already (its value is the id base).

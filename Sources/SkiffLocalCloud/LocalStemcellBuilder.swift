@@ -42,7 +42,7 @@ public struct LocalStemcellBuilder: Sendable {
     }
 
     /// The stemcell as a directory (`stemcell.MF`, `image/`), built if the cache does not have it; its root already
-    /// belongs to VM ids, so the local cloud imports it by hard links.
+    /// belongs to VM ids, so the local cloud uses it in place.
     public func cachedStemcell() async throws(CloudError) -> String {
         // The stemcell last built for this very executable (same path, size and time), without running ldd.
         let index = cacheDirectory + "/stemcells/.agent-" + digest(executableStamp()).prefix(16)
@@ -59,9 +59,7 @@ public struct LocalStemcellBuilder: Sendable {
         // One build at a time per cache; whoever waited finds the stemcell made.
         let held = try await lock()
         defer { withExtendedLifetime(held) {} }
-        if LocalStemcellImage.isShifted(directory + "/image"), Files.exists(directory + "/stemcell.MF") {
-            return directory
-        }
+        if Self.isComplete(directory) { return directory }
         let work = try await assemble(inputs, key: key)
         defer { Files.remove(work) }
         try Files.makeDirectory(cacheDirectory + "/stemcells", mode: 0o700)
@@ -224,10 +222,9 @@ public struct LocalStemcellBuilder: Sendable {
         var main = "http://deb.debian.org/debian"
         var security = "http://deb.debian.org/debian-security"
         var texts: [String] = []
-        for directory in ["/etc/apt/sources.list.d"] {
-            for name in Files.list(directory) where name.hasSuffix(".sources") || name.hasSuffix(".list") {
-                texts.append((try? String(contentsOfFile: directory + "/" + name, encoding: .utf8)) ?? "")
-            }
+        let directory = "/etc/apt/sources.list.d"
+        for name in Files.list(directory) where name.hasSuffix(".sources") || name.hasSuffix(".list") {
+            texts.append((try? String(contentsOfFile: directory + "/" + name, encoding: .utf8)) ?? "")
         }
         texts.append((try? String(contentsOfFile: "/etc/apt/sources.list", encoding: .utf8)) ?? "")
         for text in texts {
@@ -295,16 +292,15 @@ public struct LocalStemcellBuilder: Sendable {
                 if path.hasPrefix("/") { libraries.append(path) }
             }
         }
-        var hasher = SHA256()
+        var stamps = ""
         for file in [agentExecutable] + libraries.sorted() {
             var info = stat()
             guard stat(file, &info) == 0 else { continue }
             // Size and modification time stand in for content: hashing a debug build's 200 MB on every deploy
             // would cost more than it protects against.
-            hasher.update(data: Data("\(file) \(info.st_size) \(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec)\n".utf8))
+            stamps += "\(file) \(info.st_size) \(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec)\n"
         }
-        let digest = hasher.finalize().map { String(format: "%02x", $0) }.joined()
-        return AgentInputs(executable: agentExecutable, libraries: libraries, digest: digest)
+        return AgentInputs(executable: agentExecutable, libraries: libraries, digest: digest(stamps))
     }
 
     func stemcellKey(_ inputs: AgentInputs) throws(CloudError) -> String {

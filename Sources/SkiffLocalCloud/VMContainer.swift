@@ -172,9 +172,6 @@ enum Mounts {
         }
     }
 
-    /// True if `path` is a mount point.
-    static func isMountPoint(_ path: String) -> Bool { under(path).contains(path) }
-
     private static func unescape(_ text: String) -> String {
         guard text.contains("\\") else { return text }
         var result = ""
