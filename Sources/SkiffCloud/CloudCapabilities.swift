@@ -57,4 +57,13 @@ public protocol VMFileLocating: CloudProvider {
     func isRunning(vmCID: String) -> Bool?
     /// The file where VM `vmCID`'s first process wrote what it printed, if there is one on this host.
     func consoleLog(vmCID: String) -> String?
+    /// The agent's log of VM `vmCID` on this host, if there is one.
+    func agentLog(vmCID: String) -> String?
+}
+
+extension VMFileLocating {
+    /// skiff's agent's log: `/var/vcap/bosh/log/agent.log` under the VM's root.
+    public func agentLog(vmCID: String) -> String? {
+        hostRoot(vmCID: vmCID).map { $0 + "/var/vcap/bosh/log/agent.log" }
+    }
 }

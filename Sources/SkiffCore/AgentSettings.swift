@@ -136,6 +136,49 @@ public struct AgentSettings: Sendable, Hashable, Codable {
     /// `env.persistent_disk_fs`, if set.
     public var persistentDiskFS: String? { env["persistent_disk_fs"]?.stringValue }
 
+    // MARK: user data
+
+    /// How a new VM's agent gets its network configuration.
+    public enum NetworkSetup: Sendable, Hashable {
+        /// The IaaS hands addresses out by DHCP and DHCPv6 (EC2): every manual and dynamic network gets
+        /// `use_dhcp: true`.
+        case dhcp
+        /// The cloud configured the VM's interfaces before the agent starts (skiff's local cloud): every manual and
+        /// dynamic network gets `preconfigured: true`, and the agent leaves interfaces alone.
+        case preconfigured
+    }
+
+    /// The settings a CPI (API v2, no registry) puts in a new VM's user data, as bosh-aws-cpi does: the server name
+    /// and DNS servers beside the agent's own settings (agent id, vm name, mbus, ntp, blobstore, disks, env), the
+    /// networks marked with how the VM gets its addresses and, when the CPI knows it, the interface's `mac`.
+    ///
+    /// The one function both clouds use: the AWS CPI sends its result as EC2 user data, and skiff's local cloud
+    /// serves it from its instance metadata service, so a local deploy proves the AWS CPI's user data against the
+    /// agent that reads it.
+    public static func userData(
+        agentID: String, vmName: String, networks: [String: CPINetwork], env: [String: JSONValue], mbus: MbusURL,
+        ntp: [String], blobstore: Blobstore?, disks: Disks, setup: NetworkSetup, mac: String? = nil
+    ) -> AgentSettings {
+        var agentNetworks = networks
+        var nameservers: [IPAddress] = []
+        for name in agentNetworks.keys.sorted() {
+            guard var network = agentNetworks[name] else { continue }
+            if (network.type ?? "manual") != "vip" {
+                switch setup {
+                case .dhcp: network.other["use_dhcp"] = true
+                case .preconfigured: network.other["preconfigured"] = true
+                }
+                if let mac, !mac.isEmpty { network.mac = mac }
+            }
+            if let dns = network.dns, nameservers.isEmpty { nameservers = dns }
+            agentNetworks[name] = network
+        }
+        return AgentSettings(
+            agentID: agentID, vm: .init(name: vmName), server: .init(name: vmName), networks: agentNetworks,
+            nameservers: nameservers.isEmpty ? nil : nameservers, disks: disks, mbus: mbus, ntp: ntp,
+            blobstore: blobstore, env: env)
+    }
+
     // MARK: JSON
 
     /// Reads settings from their JSON value; `source` (a file name or `user data`) names them in errors, with the

@@ -47,8 +47,8 @@ public enum AgentWait {
             "the agent on VM '\(vmCID)' did not answer within \(timeout.components.seconds) s (\(key)): "
                 + "\(failure.message). The VM is still running (and billed, on a paid cloud); remove it with: "
                 + removeCommand(options)
-                + ((cloud as? any VMFileLocating)?.hostRoot(vmCID: vmCID).map {
-                    " (the agent's log on this host: \($0)/var/vcap/bosh/log/agent.log)"
+                + ((cloud as? any VMFileLocating)?.agentLog(vmCID: vmCID).map {
+                    " (the agent's log on this host: \($0))"
                 } ?? ""))
     }
 
@@ -65,7 +65,7 @@ public enum AgentWait {
                     guard cloud.isRunning(vmCID: vmCID) == false else { continue }
                     let logs = [
                         cloud.consoleLog(vmCID: vmCID),
-                        cloud.hostRoot(vmCID: vmCID).map { $0 + "/var/vcap/bosh/log/agent.log" },
+                        cloud.agentLog(vmCID: vmCID),
                     ].compactMap { $0 }
                     throw DeployError(
                         .agent,

@@ -48,10 +48,10 @@ struct HostTools: Sendable {
     }
 
     /// Runs `ip -batch -` with one command per line.
-    func ipBatch(_ commands: [String], force: Bool = false) async throws(CloudError) {
+    func ipBatch(_ commands: [String], force: Bool = false, netns: String? = nil) async throws(CloudError) {
         guard !commands.isEmpty else { return }
         let output = try await ProcessRunner.run(
-            path("ip"), force ? ["-force", "-batch", "-"] : ["-batch", "-"],
+            path("ip"), (netns.map { ["-n", $0] } ?? []) + (force ? ["-force", "-batch", "-"] : ["-batch", "-"]),
             input: Data((commands.joined(separator: "\n") + "\n").utf8))
         guard output.status == 0 || force else {
             throw CloudError.cloud("'ip' failed (exit \(output.status)): \(output.stderrText)")

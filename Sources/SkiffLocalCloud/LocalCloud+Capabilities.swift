@@ -73,4 +73,12 @@ extension LocalCloud: VMFileLocating {
     public func consoleLog(vmCID: String) -> String? {
         Self.isSafeName(vmCID) ? layout.vm(vmCID) + "/console.log" : nil
     }
+
+    /// skiff's agent's `agent.log`, or, in a VM of the real bosh-agent, runit's `/var/vcap/bosh/log/current`.
+    public func agentLog(vmCID: String) -> String? {
+        guard let root = hostRoot(vmCID: vmCID) else { return nil }
+        let runit = root + "/var/vcap/bosh/log/current"
+        return Files.exists(layout.vm(vmCID) + "/metadata") && Files.exists(runit)
+            ? runit : root + "/var/vcap/bosh/log/agent.log"
+    }
 }

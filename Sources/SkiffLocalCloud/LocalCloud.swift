@@ -148,7 +148,9 @@ public struct LocalCloud: CloudProvider {
             let image = try LocalStemcellImage.read(directory: directory + "/image", reportingAs: imagePath)
             try Files.save(
                 StemcellRecord(
-                    cid: cid, agentCommand: image.agent.command, cloudProperties: .object(cloudProperties),
+                    cid: cid, agentCommand: image.agent.command, settings: image.agent.settings, tmpfs: image.tmpfs,
+                    ownMounts: image.ownMounts,
+                    cloudProperties: .object(cloudProperties),
                     uploadID: uploadID),
                 to: directory + "/stemcell.json")
             guard rename(directory, layout.stemcell(cid)) == 0 else {
@@ -245,8 +247,7 @@ public struct LocalCloud: CloudProvider {
             }
             guard var networkRecord else { throw CloudError.cloud("local network '\(plan.name)' was not created") }
             try await prepareRoot(
-                record, stemcell: stemcellCID, agentCommand: agentCommand, networks: configured, env: env,
-                tools: tools)
+                record, stemcell: stemcell, agentCommand: agentCommand, networks: configured, env: env, tools: tools)
             timer.mark("root")
             record.holderPID = try await boot(record, bridge: networkRecord.bridge, plan: plan, tools: tools)
             timer.mark("boot")
@@ -277,24 +278,29 @@ public struct LocalCloud: CloudProvider {
         }
     }
 
-    /// The settings the VM's agent reads from `/var/vcap/bosh/settings.json`.
+    /// The settings of the VM's agent: the AWS CPI's user data (``AgentSettings/userData``), with the networks
+    /// `preconfigured` (the local cloud sets the VM's interfaces up), the root filesystem as the system disk and
+    /// `/var/vcap/data` as the ephemeral one. An image whose agent reads a file gets them in
+    /// `/var/vcap/bosh/settings.json`; one whose agent reads instance metadata (the real bosh-agent's `HTTP` source)
+    /// gets them as user data from the VM's metadata service.
     public func agentSettings(
         agentID: String, vmCID: String, networks: [String: CPINetwork], env: [String: JSONValue]
     ) throws(CloudError) -> AgentSettings {
         let mbusText =
             config.mbus ?? env["bosh"]?["mbus"]?["urls"]?.arrayValue?.first?.stringValue ?? "https://0.0.0.0:6868"
-        return AgentSettings(
-            agentID: agentID, vm: .init(name: vmCID), networks: networks,
-            disks: .init(system: "/", ephemeral: "/var/vcap/data", persistent: [:]),
-            mbus: try MbusURL(parsing: mbusText), ntp: config.ntp, env: env)
+        return AgentSettings.userData(
+            agentID: agentID, vmName: vmCID, networks: networks, env: env, mbus: try MbusURL(parsing: mbusText),
+            ntp: config.ntp, blobstore: .local,
+            disks: .init(system: "/", ephemeral: "/var/vcap/data", persistent: [:]), setup: .preconfigured)
     }
 
     /// Makes the VM's bundle: its root (the stemcell's image under a writable layer of its own, mounted on the
     /// host), the store mount point a persistent disk is attached on, the agent settings and `config.json`.
     func prepareRoot(
-        _ record: VMRecord, stemcell: String, agentCommand: [String], networks: [String: CPINetwork],
-        env: [String: JSONValue], tools: HostTools
+        _ record: VMRecord, stemcell stemcellRecord: StemcellRecord, agentCommand: [String],
+        networks: [String: CPINetwork], env: [String: JSONValue], tools: HostTools
     ) async throws(CloudError) {
+        let stemcell = stemcellRecord.cid
         let directory = layout.vm(record.cid)
         let root = directory + "/root"
         for path in ["upper", "work", "root", "store"] { try Files.makeDirectory(directory + "/" + path) }
@@ -314,10 +320,18 @@ public struct LocalCloud: CloudProvider {
             try Files.makeDirectory(root + path)
             VMContainer.giveToVMRoot(root + path)
         }
-        let settings = root + "/var/vcap/bosh/settings.json"
-        try agentSettings(agentID: record.agentID, vmCID: record.cid, networks: networks, env: env)
-            .write(to: settings)
-        VMContainer.giveToVMRoot(settings)
+        let settings = try agentSettings(agentID: record.agentID, vmCID: record.cid, networks: networks, env: env)
+        switch stemcellRecord.settings ?? "file" {
+        case "instance-metadata":
+            try InstanceMetadata(userData: Data(settings.json.description.utf8), instanceID: record.cid)
+                .write(to: directory + "/metadata")
+        case "file":
+            try settings.write(to: root + "/var/vcap/bosh/settings.json")
+            VMContainer.giveToVMRoot(root + "/var/vcap/bosh/settings.json")
+        case let other:
+            throw CloudError.cloud(
+                "stemcell \(stemcell): unknown agent settings source '\(other)' (expected file or instance-metadata)")
+        }
         guard let program = agentCommand.first, VMContainer.find(program, inRoot: root) else {
             throw CloudError.cloud(
                 "agent command '\(agentCommand.first ?? "")' is not in the VM's root filesystem (stemcell \(stemcell), "
@@ -326,7 +340,10 @@ public struct LocalCloud: CloudProvider {
         }
         let command = VMContainer.initCommand + agentCommand
         let configuration = VMContainer.configuration(
-            hostname: record.agentID, command: command, store: directory + "/store", cgroup: "/skiff/" + record.cid)
+            hostname: record.agentID, command: command, store: directory + "/store", cgroup: "/skiff/" + record.cid,
+            tmpfs: stemcellRecord.tmpfs ?? [], ownMounts: stemcellRecord.ownMounts ?? [],
+            storeTarget: stemcellRecord.settings == "instance-metadata"
+                ? VMContainer.agentDisksDirectory : "/var/vcap/store")
         try Files.write(configuration.prettyEncoded(), to: directory + "/config.json", mode: 0o600)
     }
 
@@ -353,12 +370,22 @@ public struct LocalCloud: CloudProvider {
             throw CloudError.cloud("VM \(record.cid) did not start: runc create failed: \(reason)")
         }
         try await tools.run("ip", ["netns", "attach", record.netns, "\(pid)"])
-        try await tools.ipBatch([
+        var links = [
             "link add \(record.hostVeth) type veth peer name eth0 address \(record.mac) netns \(record.netns)",
             "link set \(record.hostVeth) master \(bridge) up",
-        ])
+        ]
+        let metadata = servesMetadata(record)
+        if metadata {
+            // The metadata service's own network namespace, linked to the VM alone (EC2's is off the instance too:
+            // a server in the VM's namespace would hold port 80 there, which jobs such as nginx bind to).
+            let md = metadataNetns(record)
+            await removeMetadataNetns(md, tools: tools)
+            links += ["netns add \(md)", "link add imds0 netns \(record.netns) type veth peer name md0 netns \(md)"]
+        }
+        try await tools.ipBatch(links)
         try await tools.run(
             "nsenter", ["--net=/run/netns/" + record.netns, "--", tools.path("sh"), "-c", networkScript(record, plan)])
+        if metadata { try await startMetadataServer(record, tools: tools) }
         let started = try await ProcessRunner.run(tools.path("runc"), runc.global + ["start", record.cid])
         guard started.status == 0 else {
             throw CloudError.cloud("VM \(record.cid) did not start: \(started.stderrText)")
@@ -382,15 +409,69 @@ public struct LocalCloud: CloudProvider {
             }
         }
         var network = ["link set lo up"]
+        if servesMetadata(record) {
+            network += ["link set imds0 up", "route replace \(InstanceMetadata.address)/32 dev imds0"]
+        }
         if let address = plan.ipv4Address, let subnet = plan.ipv4Subnet {
             network.append("address replace \(address)/\(subnet.length) dev eth0")
         }
+        // The alias marks eth0 as the VM's network interface for a BOSH agent, which counts devices with a bus
+        // device or this alias (a veth has no device).
+        network.append("link set eth0 alias bosh-interface-eth0")
         network.append("link set eth0 up")
         if plan.ipv4Default, let gateway = plan.ipv4Gateway {
             network.append("route replace default via \(gateway) dev eth0")
         }
         lines.append("ip -batch - <<'SKIFF_NETWORK'\n" + network.joined(separator: "\n") + "\nSKIFF_NETWORK")
         return "set -e\n" + lines.joined(separator: "\n") + "\n"
+    }
+
+    /// True if the VM's agent reads its settings from instance metadata.
+    func servesMetadata(_ record: VMRecord) -> Bool {
+        Files.exists(layout.vm(record.cid) + "/metadata/user-data")
+    }
+
+    /// The network namespace of the VM's instance metadata server: 169.254.169.254 on `md0`, whose peer `imds0`
+    /// in the VM is its route there (and the only way in).
+    func metadataNetns(_ record: VMRecord) -> String {
+        "skiff-md-" + record.cid.dropFirst("skiff-vm-".count)
+    }
+
+    /// Ends the metadata server of a VM and removes its network namespace (and with it the link to the VM).
+    func removeMetadataNetns(_ name: String, tools: HostTools) async {
+        guard Host.netnsExists(name) else { return }
+        await Host.killAndWait(Host.pids(inNetns: name))
+        try? await tools.ipBatch(["netns del \(name)"], force: true)
+    }
+
+    /// Starts the VM's instance metadata server (`skiff local metadata-server`) in its own network namespace, on
+    /// the host but never as root once it answers, and waits until it listens.
+    func startMetadataServer(_ record: VMRecord, tools: HostTools) async throws(CloudError) {
+        let md = metadataNetns(record)
+        try await tools.ipBatch(
+            [
+                "link set lo up", "address add \(InstanceMetadata.address)/32 dev md0", "link set md0 up",
+                "route add default dev md0",
+            ], netns: md)
+        let directory = layout.vm(record.cid) + "/metadata"
+        let skiff = config.skiffExecutable ?? LocalStemcellBuilder.currentExecutable
+        Files.remove(directory + "/server.pid")
+        let command = ProcessCommand(
+            tools.path("nsenter"),
+            ["--net=/run/netns/" + md, "--", skiff, "local", "metadata-server", "--directory", directory],
+            stdout: .file(layout.vm(record.cid) + "/metadata-server.log"), stderr: .standardOutput, newSession: true)
+        let server = try ProcessRunner.start(command)
+        let deadline = ContinuousClock.now + .seconds(10)
+        while !Files.exists(directory + "/server.pid") {
+            if !server.isRunning || ContinuousClock.now > deadline {
+                server.signal(SIGKILL)
+                let log = (try? String(contentsOfFile: layout.vm(record.cid) + "/metadata-server.log", encoding: .utf8))
+                throw CloudError.cloud(
+                    "VM \(record.cid): its instance metadata server did not start (\(skiff)): "
+                        + (log?.split(separator: "\n").last.map(String.init) ?? "no output"))
+            }
+            try? await Task.sleep(for: .milliseconds(5))
+        }
     }
 
     /// `runc` with the local cloud's own state root, so its containers are apart from any other runc user's.
@@ -426,6 +507,7 @@ public struct LocalCloud: CloudProvider {
         }
         // Whatever runc did not know of (a container whose creation was interrupted).
         await Host.killAndWait(Host.pids(inNetns: record.netns))
+        await removeMetadataNetns(metadataNetns(record), tools: tools)
         if Host.netnsExists(record.netns) { _ = try? await tools.run("ip", ["netns", "del", record.netns]) }
     }
 
@@ -527,14 +609,16 @@ public struct LocalCloud: CloudProvider {
         return cid
     }
 
-    /// Bind-mounts the disk at the VM's /var/vcap/store; returns `{"path": "/var/vcap/store"}`.
+    /// Bind-mounts the disk at the VM's /var/vcap/store and returns `{"path": "/var/vcap/store"}`; for an agent that
+    /// mounts disks itself (bosh-agent), at `/var/vcap/bosh/disks/<disk cid>`, which the hint names.
     public func attachDisk(vmCID: String, diskCID: String) async throws -> JSONValue {
         let tools = try hostTools()
         let held = try await lock()
         defer { withExtendedLifetime(held) {} }
         guard var record = try loadVM(vmCID) else { throw CloudError.vmNotFound(vmCID) }
         guard var disk = try loadDisk(diskCID) else { throw CloudError.diskNotFound(diskCID) }
-        let hint: JSONValue = ["path": "/var/vcap/store"]
+        let ownMount = servesMetadata(record)
+        let hint: JSONValue = ["path": .string(ownMount ? VMContainer.agentDisksDirectory + "/" + diskCID : "/var/vcap/store")]
         if disk.vm == vmCID { return hint }
         if let other = disk.vm { throw CloudError.cloud("disk \(diskCID) is attached to VM \(other)") }
         if let other = record.disks.first {
@@ -544,7 +628,12 @@ public struct LocalCloud: CloudProvider {
         let directory = layout.vm(vmCID)
         VMContainer.giveToVMRoot(data)
         // Mounted on the VM's store mount point on the host, it propagates to /var/vcap/store inside the VM.
-        try await tools.run("mount", ["--bind", data, directory + "/store"])
+        let target = directory + "/store" + (ownMount ? "/" + diskCID : "")
+        if ownMount {
+            try Files.makeDirectory(target)
+            VMContainer.giveToVMRoot(target)
+        }
+        try await tools.run("mount", ["--bind", data, target])
         disk.vm = vmCID
         record.disks = [diskCID]
         try Files.save(disk, to: layout.disk(diskCID) + "/disk.json")
@@ -564,8 +653,14 @@ public struct LocalCloud: CloudProvider {
             throw CloudError(.diskNotAttached, "disk \(diskCID) is not attached to VM \(vmCID)")
         }
         let store = layout.vm(vmCID) + "/store"
-        while Mounts.under(store).filter({ $0 == store }).count > 1 {
-            try await tools.run("umount", ["-l", store])
+        let own = store + "/" + diskCID
+        if Files.exists(own) {
+            while Mounts.under(own).contains(own) { try await tools.run("umount", ["-l", own]) }
+            rmdir(own)
+        } else {
+            while Mounts.under(store).filter({ $0 == store }).count > 1 {
+                try await tools.run("umount", ["-l", store])
+            }
         }
         record.disks.removeAll { $0 == diskCID }
         disk.vm = nil
@@ -597,6 +692,8 @@ public struct LocalCloud: CloudProvider {
     }
 
     func updateSettings(_ vmCID: String, _ change: (inout AgentSettings) -> Void) throws(CloudError) {
+        // An agent that read user data keeps its own settings file; disks reach it by add_persistent_disk.
+        guard !Files.exists(layout.vm(vmCID) + "/metadata") else { return }
         let path = layout.vm(vmCID) + "/root/var/vcap/bosh/settings.json"
         guard let data = FileManager.default.contents(atPath: path) else { return }
         var settings = try AgentSettings.decode(data, source: path)

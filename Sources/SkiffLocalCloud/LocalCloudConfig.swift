@@ -17,6 +17,9 @@ public struct LocalCloudConfig: Sendable, Hashable {
     public var mbus: String?
     /// NTP servers written into agent settings (`ntp`).
     public var ntp: [String] = []
+    /// The skiff program that serves a VM's instance metadata (`skiff local metadata-server`), for stemcells whose
+    /// agent reads its settings from there; nil: this very program.
+    public var skiffExecutable: String?
 
     /// Creates a configuration.
     public init(

@@ -74,6 +74,12 @@ struct DiskRecord: Codable, Sendable, Hashable {
 struct StemcellRecord: Codable, Sendable, Hashable {
     var cid: String
     var agentCommand: [String]
+    /// Where the agent reads its settings (``LocalStemcellImage/Agent/settings``); nil: `file`.
+    var settings: String? = nil
+    /// Directories that get a file system of the VM's own (``LocalStemcellImage/tmpfs``).
+    var tmpfs: [String]? = nil
+    /// Directories that are mount points of their own (``LocalStemcellImage/ownMounts``).
+    var ownMounts: [String]? = nil
     var cloudProperties: JSONValue
     /// The id create-env chose before sending `create_stemcell`, to find the stemcell if its cid was not recorded.
     var uploadID: String? = nil
@@ -130,6 +136,12 @@ enum Files {
     static func existsNoFollow(_ path: String) -> Bool {
         var info = stat()
         return lstat(path, &info) == 0
+    }
+
+    /// True if `path` is a symbolic link.
+    static func isSymlink(_ path: String) -> Bool {
+        var info = stat()
+        return lstat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFLNK
     }
 
     /// Removes a file or a directory tree; never follows symbolic links. (FileManager's removeItem takes tens of

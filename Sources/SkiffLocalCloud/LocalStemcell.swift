@@ -16,12 +16,24 @@ public struct LocalStemcellImage: Sendable, Hashable, Codable {
     public struct Agent: Sendable, Hashable, Codable {
         /// The agent's command line, run inside the VM.
         public var command: [String]
+        /// Where the agent reads its settings: `file` (`/var/vcap/bosh/settings.json`, written by the local cloud;
+        /// the default) or `instance-metadata` (user data from the VM's metadata service, as on EC2).
+        public var settings: String?
     }
 
     /// Always `skiff-local`.
     public var format: String
     /// The agent.
     public var agent: Agent
+    /// Directories that get a file system of the VM's own (see ``VMContainer/configuration``).
+    public var tmpfs: [String]?
+    /// Directories that are mount points of their own in a VM (see ``VMContainer/configuration``).
+    public var ownMounts: [String]?
+
+    enum CodingKeys: String, CodingKey {
+        case format, agent, tmpfs
+        case ownMounts = "own_mounts"
+    }
 
     /// Reads `skiff-image.json` from an extracted image directory and checks that `root/` is a bootable root.
     static func read(directory: String, reportingAs image: String) throws(CloudError) -> LocalStemcellImage {

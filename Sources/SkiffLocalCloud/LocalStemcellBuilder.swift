@@ -23,16 +23,20 @@ public struct LocalStemcellBuilder: Sendable {
     public var cacheDirectory: String
     /// The agent executable put in the image (skiff itself, which runs as `skiff agent`).
     public var agentExecutable: String
+    /// A real bosh-agent binary to put in the image instead of skiff's agent, with what a BOSH stemcell gives it
+    /// (runit, monit, the helper scripts, `agent.json` reading settings from instance metadata); nil for skiff's.
+    public var boshAgent: String?
     /// Called with a line of progress now and then.
     public var progress: @Sendable (String) -> Void
 
     /// Creates a builder; `agentExecutable` defaults to this very program.
     public init(
         cacheDirectory: String = LocalStemcellBuilder.defaultCacheDirectory, agentExecutable: String? = nil,
-        progress: @escaping @Sendable (String) -> Void = { _ in }
+        boshAgent: String? = nil, progress: @escaping @Sendable (String) -> Void = { _ in }
     ) {
         self.cacheDirectory = cacheDirectory
         self.agentExecutable = agentExecutable ?? Self.currentExecutable
+        self.boshAgent = boshAgent
         self.progress = progress
     }
 
@@ -110,11 +114,18 @@ public struct LocalStemcellBuilder: Sendable {
             && Files.exists(directory + "/stemcell.MF")
     }
 
-    /// The agent executable's path, size and modification time, with the recipe's digest.
+    /// The agent executable's path, size and modification time, with the recipe's digest and which agent it is.
     func executableStamp() -> String {
         var info = stat()
-        stat(agentExecutable, &info)
-        return "\(baseKey)\n\(agentExecutable) \(info.st_size) \(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec)"
+        let executable = boshAgent ?? agentExecutable
+        stat(executable, &info)
+        return "\(baseKey)\n\(boshAgent == nil ? "skiff" : "bosh-agent") \(executable) \(info.st_size) "
+            + "\(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec)"
+    }
+
+    /// The files the build adds to `image/`, for the agent it puts in.
+    var imageFiles: [(path: String, content: String)] {
+        boshAgent == nil ? LocalStemcellSource.imageFiles : LocalStemcellSource.boshAgentImageFiles
     }
 
     func lock() async throws(CloudError) -> StateLock {
@@ -279,6 +290,17 @@ public struct LocalStemcellBuilder: Sendable {
     }
 
     func agentInputs() async throws(CloudError) -> AgentInputs {
+        if let boshAgent {
+            // bosh-agent is a static Go binary: it needs no library, and its content names it.
+            guard let data = FileManager.default.contents(atPath: boshAgent) else {
+                throw CloudError.cloud("the bosh-agent binary '\(boshAgent)' does not exist or cannot be read")
+            }
+            guard data.starts(with: [0x7F, 0x45, 0x4C, 0x46]) else {
+                throw CloudError.cloud("'\(boshAgent)' is not a Linux executable (ELF); --agent names a bosh-agent binary")
+            }
+            let sum = SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+            return AgentInputs(executable: boshAgent, libraries: [], digest: digest("bosh-agent " + sum))
+        }
         guard Files.exists(agentExecutable) else {
             throw CloudError.cloud("the agent executable '\(agentExecutable)' does not exist")
         }
@@ -306,7 +328,10 @@ public struct LocalStemcellBuilder: Sendable {
     func stemcellKey(_ inputs: AgentInputs) throws(CloudError) -> String {
         String(
             digest(
-                [baseKey, inputs.digest, LocalStemcellSource.imageFiles.map { $0.path + "\n" + $0.content }.joined()]
+                [
+                    baseKey, inputs.digest, imageFiles.map { $0.path + "\n" + $0.content }.joined(),
+                    boshAgent == nil ? "" : LocalStemcellSource.boshAgentLinks.map { $0.path + " " + $0.target }.joined(),
+                ]
                     .joined(separator: "\n")
             ).prefix(16))
     }
@@ -328,10 +353,18 @@ public struct LocalStemcellBuilder: Sendable {
             guard extracted.status == 0 else {
                 throw CloudError.cloud("extracting '\(base)' failed: \(extracted.stderrText)")
             }
-            for file in LocalStemcellSource.imageFiles {
-                let mode = file.path.contains("/bin/") ? 0o755 : 0o644
+            for file in imageFiles {
                 try Files.makeDirectory((image + "/" + file.path as NSString).deletingLastPathComponent)
-                try Files.write(file.content, to: image + "/" + file.path, mode: mode)
+                try Files.write(file.content, to: image + "/" + file.path, mode: LocalStemcellSource.mode(of: file.path))
+            }
+            if boshAgent != nil {
+                try addBoshAgent(inputs.executable, root: root)
+                let version = "0.2.\(LocalStemcellSource.recipeVersion)-\(key.prefix(8))"
+                try Files.write(
+                    LocalStemcellSource.manifestTemplate.replacingOccurrences(of: "VERSION", with: version)
+                        .replacingOccurrences(of: "bosh-skiff-local-debian-go_agent", with: LocalStemcellSource.boshAgentName),
+                    to: work + "/stemcell/stemcell.MF")
+                return work
             }
             let binary = root + "/var/vcap/bosh/bin/skiff"
             if let strip = ProcessRunner.find("strip", path: HostTools.defaultPath),
@@ -361,6 +394,24 @@ public struct LocalStemcellBuilder: Sendable {
         } catch {
             Files.remove(work)
             throw CloudError.cloud("assembling the stemcell failed: \(error)")
+        }
+    }
+
+    /// Puts the bosh-agent binary and the stemcell's links (runit's services, resolvconf's `resolv.conf`) in `root`.
+    func addBoshAgent(_ executable: String, root: String) throws(CloudError) {
+        let binary = root + LocalStemcellSource.boshAgentPath
+        Files.remove(binary)
+        try Files.copyTree(executable, to: binary)
+        chmod(binary, 0o755)
+        // Debian's runit points /etc/service at its own runsvdir levels; a stemcell's is a plain directory.
+        if Files.isSymlink(root + "/etc/service") { unlink(root + "/etc/service") }
+        for link in LocalStemcellSource.boshAgentLinks {
+            let path = root + "/" + link.path
+            try Files.makeDirectory((path as NSString).deletingLastPathComponent)
+            unlink(path)
+            guard symlink(link.target, path) == 0 else {
+                throw CloudError.cloud("cannot link '\(path)' to '\(link.target)': \(String(cString: strerror(errno)))")
+            }
         }
     }
 

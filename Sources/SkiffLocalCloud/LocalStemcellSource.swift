@@ -9,17 +9,19 @@ public enum LocalStemcellSource {
     static let suite = "bookworm"
     /// The stemcell's name and operating system.
     static let name = "bosh-skiff-local-debian-go_agent"
+    /// The name of a stemcell with the real bosh-agent.
+    static let boshAgentName = "bosh-skiff-local-debian-bosh_agent"
     /// The recipe's version; a stemcell's version is this and a digest of everything in it.
-    static let recipeVersion = "2"
+    static let recipeVersion = "3"
     /// A fixed clock for everything the build writes, so the same inputs make the same image.
     static let sourceDateEpoch = "1764547200"
 
     /// The packages asked for besides Debian's essential set: a shell and core tools, networking (`ip`, the DHCPv6
     /// client), `sysctl` and `ps`, user management, `curl` and the CA bundle, the libraries common release binaries
-    /// link against, and tini, the VM's init.
+    /// link against, tini, the VM's init, and the runit and monit a BOSH stemcell starts its agent and jobs with.
     static let packages = [
         "bash", "coreutils", "iproute2", "isc-dhcp-client", "procps", "passwd", "curl", "ca-certificates", "libssl3",
-        "libpcre2-8-0", "zlib1g", "libcrypt1", "libstdc++6", "tini",
+        "libpcre2-8-0", "zlib1g", "libcrypt1", "libstdc++6", "tini", "runit", "monit",
     ]
 
     /// `stemcells/local/packages.lock`: every package of the image and its version, as the image was last built. The
@@ -137,6 +139,7 @@ public enum LocalStemcellSource {
         login 1:4.13+dfsg1-1+deb12u2
         logsave 1.47.0-2+b2
         mawk 1.3.4.20200120-3.1
+        monit 1:5.33.0-1
         mount 2.38.1-5+deb12u3
         ncurses-base 6.4-4
         ncurses-bin 6.4-4
@@ -146,7 +149,10 @@ public enum LocalStemcellSource {
         perl-base 5.36.0-7+deb12u4
         perl-modules-5.36 5.36.0-7+deb12u4
         procps 2:4.0.2-3
+        runit 2.1.2-54
+        runit-helper 2.15.2
         sed 4.9-1+deb12u1
+        sysuser-helper 1.3.9+really1.4.3
         sysvinit-utils 3.06-4
         tar 1.34+dfsg-1.2+deb12u1
         tini 0.19.0-1+b3
@@ -282,7 +288,12 @@ extension LocalStemcellSource {
         for file in imageFiles {
             let path = directory + "/image/" + file.path
             try Files.makeDirectory((path as NSString).deletingLastPathComponent)
-            try Files.write(file.content, to: path, mode: file.path.contains("/bin/") ? 0o755 : 0o644)
+            try Files.write(file.content, to: path, mode: mode(of: file.path))
+        }
+        for file in boshAgentOwnFiles {
+            let path = directory + "/bosh-agent/image/" + file.path
+            try Files.makeDirectory((path as NSString).deletingLastPathComponent)
+            try Files.write(file.content, to: path, mode: mode(of: file.path))
         }
     }
 }

@@ -22,6 +22,10 @@ enum VMContainer {
     /// read-only but for `net.*` and runs the agent command given after it.
     static let initCommand = ["/usr/bin/tini", "--", "/var/vcap/bosh/bin/skiff-init"]
 
+    /// Where an agent that mounts disks itself (bosh-agent) finds each attached disk: `<this>/<disk cid>`, which
+    /// it bind-mounts on `/var/vcap/store` (as on bosh-lite's containers).
+    static let agentDisksDirectory = "/var/vcap/bosh/disks"
+
     /// `PATH` inside a VM.
     static let path = "/var/vcap/bosh/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -45,7 +49,19 @@ enum VMContainer {
     ///
     /// `store` is the host directory shown at `/var/vcap/store` with slave propagation: a persistent disk is
     /// attached by bind-mounting it on `store` on the host, and the mount appears inside the running VM.
-    static func configuration(hostname: String, command: [String], store: String, cgroup: String) -> JSONValue {
+    /// `ownMounts` lists directories of the root bound onto themselves, so they are mount points already (the BOSH
+    /// agent binds `/home` onto itself and remounts it unless it is one).
+    ///
+    /// `tmpfs` lists directories that get a file system of the VM's own (a tmpfs, 1 GiB at most): a superblock
+    /// owned by the VM's user namespace, which its root may remount with other flags (the BOSH agent remounts its
+    /// log directory `nodev,nosuid,noexec`; the overlay root belongs to the host and refuses that).
+    ///
+    /// `storeTarget` is where `store` appears: `/var/vcap/store` itself for skiff's agent, or
+    /// ``agentDisksDirectory`` for an agent that mounts each disk there itself.
+    static func configuration(
+        hostname: String, command: [String], store: String, cgroup: String, tmpfs: [String] = [],
+        ownMounts: [String] = [], storeTarget: String = "/var/vcap/store"
+    ) -> JSONValue {
         let caps = JSONValue.array(capabilities.map { .string($0) })
         func mount(_ destination: String, _ type: String, _ source: String, _ options: [String]) -> JSONValue {
             [
@@ -69,18 +85,21 @@ enum VMContainer {
             ],
             "root": ["path": "root", "readonly": false],
             "hostname": .string(hostname),
-            "mounts": [
-                mount("/proc", "proc", "proc", ["nosuid", "noexec", "nodev"]),
-                mount("/dev", "tmpfs", "tmpfs", ["nosuid", "strictatime", "mode=755", "size=65536k"]),
-                mount(
-                    "/dev/pts", "devpts", "devpts", ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"]),
-                mount("/dev/shm", "tmpfs", "shm", ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]),
-                mount("/dev/mqueue", "mqueue", "mqueue", ["nosuid", "noexec", "nodev"]),
-                mount("/sys", "sysfs", "sysfs", ["nosuid", "noexec", "nodev", "ro"]),
-                mount("/run", "tmpfs", "tmpfs", ["nosuid", "nodev", "mode=755", "size=65536k"]),
-                mount("/tmp", "tmpfs", "tmpfs", ["nosuid", "nodev", "mode=1777", "size=1048576k"]),
-                mount("/var/vcap/store", "bind", store, ["rbind", "rslave"]),
-            ],
+            "mounts": .array(
+                [
+                    mount("/proc", "proc", "proc", ["nosuid", "noexec", "nodev"]),
+                    mount("/dev", "tmpfs", "tmpfs", ["nosuid", "strictatime", "mode=755", "size=65536k"]),
+                    mount(
+                        "/dev/pts", "devpts", "devpts",
+                        ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"]),
+                    mount("/dev/shm", "tmpfs", "shm", ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]),
+                    mount("/dev/mqueue", "mqueue", "mqueue", ["nosuid", "noexec", "nodev"]),
+                    mount("/sys", "sysfs", "sysfs", ["nosuid", "noexec", "nodev", "ro"]),
+                    mount("/run", "tmpfs", "tmpfs", ["nosuid", "nodev", "mode=755", "size=65536k"]),
+                    mount("/tmp", "tmpfs", "tmpfs", ["nosuid", "nodev", "mode=1777", "size=1048576k"]),
+                    mount(storeTarget, "bind", store, ["rbind", "rslave"]),
+                ] + tmpfs.map { mount($0, "tmpfs", "tmpfs", ["nosuid", "nodev", "mode=755", "size=1048576k"]) }
+                    + ownMounts.map { mount($0, "bind", "root" + $0, ["rbind"]) }),
             "linux": [
                 "uidMappings": ids,
                 "gidMappings": ids,

@@ -7,7 +7,7 @@ struct Local: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "local",
         abstract: "Manage the local IPv6 cloud (network namespaces, bridges, dnsmasq) on this machine.",
-        subcommands: [LocalPrune.self]
+        subcommands: [LocalPrune.self, LocalMetadataServer.self]
     )
 }
 
@@ -32,5 +32,28 @@ struct LocalPrune: AsyncParsableCommand {
             return try await LocalCloud(config: settings).prune()
         }
         for line in removed { print("removed \(line)") }
+    }
+}
+
+/// `skiff local metadata-server`: a local VM's instance metadata service (started by the local cloud in the VM's
+/// network namespace; not for people).
+struct LocalMetadataServer: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "metadata-server",
+        abstract: "Serve a local VM's instance metadata on 169.254.169.254:80 (run by the local cloud).",
+        shouldDisplay: false
+    )
+
+    @Option(help: "The VM's metadata folder (user-data, instance-id, public-key); server.pid is written there.")
+    var directory: String
+
+    func run() throws {
+        do {
+            let server = try InstanceMetadataServer.start(directory: directory)
+            server.serve()
+        } catch {
+            printError("skiff local metadata-server: \(error.message)")
+            throw ExitCode.failure
+        }
     }
 }

@@ -21,7 +21,8 @@ struct StemcellBuild: AsyncParsableCommand {
         discussion: """
             Without --output the stemcell goes into the cache that 'stemcell: {url: skiff://local}' uses \
             (SKIFF_CACHE_DIR, default /var/cache/skiff), and its directory is printed. The Debian part is built \
-            once per machine and cached; the agent is this skiff binary.
+            once per machine and cached; the agent is this skiff binary, or with --agent a real bosh-agent binary \
+            started by runit beside monit, as on a BOSH stemcell, reading its settings from instance metadata.
             """
     )
 
@@ -31,10 +32,14 @@ struct StemcellBuild: AsyncParsableCommand {
     @Option(help: "The cache directory (default: SKIFF_CACHE_DIR, else /var/cache/skiff).")
     var cacheDir: String?
 
+    @Option(help: "Put this bosh-agent binary in the stemcell instead of skiff's agent.")
+    var agent: String?
+
     func run() async throws {
         let started = ContinuousClock.now
         let builder = LocalStemcellBuilder(
             cacheDirectory: cacheDir ?? LocalStemcellBuilder.defaultCacheDirectory,
+            boshAgent: agent.map { $0.hasPrefix("/") ? $0 : FileManager.default.currentDirectoryPath + "/" + $0 },
             progress: { line in printError(line) })
         let result = try await reportingErrors { () async throws(CloudError) -> String in
             guard geteuid() == 0 else {

@@ -384,28 +384,16 @@ public struct AWSCPI: Sendable {
     public func agentSettings(
         agentID: String, vmName: String, networks: JSONValue, env: JSONValue, ephemeral: Bool, mac: String? = nil
     ) throws(CloudError) -> AgentSettings {
-        var agentNetworks = try CPINetwork.networks(json: networks)
-        var nameservers: [IPAddress] = []
-        for name in agentNetworks.keys.sorted() {
-            guard var network = agentNetworks[name] else { continue }
-            if (network.type ?? "manual") != "vip" {
-                network.other["use_dhcp"] = true
-                if let mac, !mac.isEmpty { network.mac = mac }
-            }
-            if let dns = network.dns, nameservers.isEmpty { nameservers = dns }
-            agentNetworks[name] = network
-        }
         var blobstore: AgentSettings.Blobstore?
         if let store = config.blobstore {
             blobstore = AgentSettings.Blobstore(
                 provider: store["provider"]?.stringValue ?? "", options: store["options"]?.objectValue ?? [:])
         }
-        return AgentSettings(
-            agentID: agentID, vm: .init(name: vmName), server: .init(name: vmName), networks: agentNetworks,
-            nameservers: nameservers.isEmpty ? nil : nameservers,
-            disks: .init(system: "/dev/xvda", ephemeral: ephemeral ? "/dev/sdb" : .null),
-            mbus: try MbusURL(parsing: config.mbus ?? "https://0.0.0.0:6868"), ntp: config.ntp, blobstore: blobstore,
-            env: env.objectValue ?? [:])
+        return AgentSettings.userData(
+            agentID: agentID, vmName: vmName, networks: try CPINetwork.networks(json: networks),
+            env: env.objectValue ?? [:], mbus: try MbusURL(parsing: config.mbus ?? "https://0.0.0.0:6868"),
+            ntp: config.ntp, blobstore: blobstore,
+            disks: .init(system: "/dev/xvda", ephemeral: ephemeral ? "/dev/sdb" : .null), setup: .dhcp, mac: mac)
     }
 
     /// `delete_vm`: terminates the instance and waits until it is gone; an unknown instance is `VMNotFound`.
