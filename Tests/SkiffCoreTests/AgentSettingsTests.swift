@@ -144,6 +144,11 @@ struct AgentSettingsTests {
         #expect(read.mbusCertificate?.certificate == "CERT")
         #expect(read.ntp == ["time.example"])
         #expect(read.blobstore == .local)
+        // The AWS CPI's user data, with the networks the local cloud already set up marked so.
+        #expect(read.server?.name == "skiff-vm-1")
+        #expect(read.networks["v6"]?.other["preconfigured"] == true)
+        #expect(read.networks["v6"]?.other["use_dhcp"] == nil)
+        #expect(read.nameservers == [IPAddress("fd00:10::53")].compactMap { $0 })
     }
 
     @Test("what the AWS CPI puts in user data, the agent reads back identically")

@@ -16,7 +16,15 @@ struct Environment {
     var stateFile: URL { directory.appendingPathComponent("local-state.json") }
     var cloudState: URL { directory.appendingPathComponent("cloud") }
 
-    init(slot: Int) throws {
+    /// Which agent the example's VM runs.
+    enum Agent {
+        /// skiff's own, in the `skiff://local` stemcell.
+        case skiff
+        /// The real bosh-agent of `SKIFF_BOSH_AGENT`, in a stemcell built with it (``RealAgent/stemcell``).
+        case bosh
+    }
+
+    init(slot: Int, agent: Agent = .skiff) throws {
         self.slot = slot
         directory = FileManager.default.temporaryDirectory.appendingPathComponent(
             "skiff-e2e-\(slot)-\(UUID().uuidString.prefix(8))")
@@ -27,6 +35,10 @@ struct Environment {
             .replacingOccurrences(of: "fd53:6b69:6666:1::", with: "fd53:6b69:6666:\(slot)::")
             .replacingOccurrences(of: "url: file://release", with: "url: file://\(example.path)/release")
             .replacingOccurrences(of: "state_dir: /var/lib/skiff/local", with: "state_dir: \(directory.path)/cloud")
+        if agent == .bosh {
+            text = text.replacingOccurrences(
+                of: "url: skiff://local", with: "url: file://" + (try RealAgent.stemcell.get()))
+        }
         manifest = directory.appendingPathComponent("local.yml")
         try text.write(to: manifest, atomically: true, encoding: .utf8)
     }

@@ -37,6 +37,33 @@ struct BuiltInStemcellTests {
             return exists && !isDirectory.boolValue
         }
         #expect(Set(repositoryFiles) == Set(LocalStemcellSource.imageFiles.map(\.path)))
+        for file in LocalStemcellSource.boshAgentOwnFiles {
+            let path = "bosh-agent/image/" + file.path
+            let repository = try? String(
+                contentsOf: Self.repositoryStemcell.appendingPathComponent(path), encoding: .utf8)
+            #expect(repository == file.content, "\(path) differs from stemcells/local (or is missing)")
+            let mode = try FileManager.default.attributesOfItem(
+                atPath: directory.appendingPathComponent(path).path)[.posixPermissions] as? Int
+            #expect(mode == LocalStemcellSource.mode(of: file.path))
+        }
+    }
+
+    @Test func aStemcellWithTheRealAgentHasWhatABoshStemcellGivesIt() {
+        let paths = Set(LocalStemcellSource.boshAgentImageFiles.map(\.path))
+        for wanted in [
+            "root/var/vcap/bosh/agent.json", "root/etc/sv/agent/run", "root/etc/sv/monit/run", "root/etc/sv/monit/down",
+            "root/etc/monit/monitrc", "root/var/vcap/bosh/bin/bosh-agent-rc",
+            "root/var/vcap/bosh/bin/bosh-start-logging-and-auditing", "root/usr/sbin/resolvconf",
+            "root/var/vcap/bosh/bin/skiff-init", "root/etc/sysctl.d/60-skiff-disable-ipv6.conf",
+        ] {
+            #expect(paths.contains(wanted), "\(wanted) is missing")
+        }
+        #expect(!paths.contains("root/var/vcap/bosh/bin/skiff-agent"))
+        #expect(LocalStemcellSource.mode(of: "root/etc/monit/monitrc") == 0o600)
+        #expect(LocalStemcellSource.mode(of: "root/usr/sbin/resolvconf") == 0o755)
+        let agentJSON = LocalStemcellSource.boshAgentImageFiles.first { $0.path == "root/var/vcap/bosh/agent.json" }
+        #expect(agentJSON?.content.contains("\"TokenPath\": \"/latest/api/token\"") == true)
+        #expect(agentJSON?.content.contains("\"URI\": \"http://169.254.169.254\"") == true)
     }
 
     @Test func everyPinnedPackageHasOneVersion() {
