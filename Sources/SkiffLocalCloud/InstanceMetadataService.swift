@@ -208,7 +208,8 @@ public final class InstanceMetadataServer {
         var headers: [String: String] = [:]
         for line in lines {
             guard let colon = line.firstIndex(of: ":") else { continue }
-            headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+            headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(
+                in: .whitespaces)
         }
         // Drain a small body so the client sees the answer, not a reset.
         var remaining = min(Int(headers["content-length"] ?? "0") ?? 0, 65536) - (received.count - headerEnd - 4)

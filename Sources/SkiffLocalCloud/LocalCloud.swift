@@ -618,7 +618,9 @@ public struct LocalCloud: CloudProvider {
         guard var record = try loadVM(vmCID) else { throw CloudError.vmNotFound(vmCID) }
         guard var disk = try loadDisk(diskCID) else { throw CloudError.diskNotFound(diskCID) }
         let ownMount = servesMetadata(record)
-        let hint: JSONValue = ["path": .string(ownMount ? VMContainer.agentDisksDirectory + "/" + diskCID : "/var/vcap/store")]
+        let hint: JSONValue = [
+            "path": .string(ownMount ? VMContainer.agentDisksDirectory + "/" + diskCID : "/var/vcap/store")
+        ]
         if disk.vm == vmCID { return hint }
         if let other = disk.vm { throw CloudError.cloud("disk \(diskCID) is attached to VM \(other)") }
         if let other = record.disks.first {

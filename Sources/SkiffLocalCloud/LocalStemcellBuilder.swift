@@ -42,7 +42,11 @@ public struct LocalStemcellBuilder: Sendable {
 
     /// This process's executable.
     public static var currentExecutable: String {
-        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        guard let path = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") else {
+            return CommandLine.arguments[0]
+        }
+        // A binary rebuilt while this process runs: the path names the new one.
+        return path.hasSuffix(" (deleted)") ? String(path.dropLast(" (deleted)".count)) : path
     }
 
     /// The stemcell as a directory (`stemcell.MF`, `image/`), built if the cache does not have it; its root already
@@ -296,7 +300,8 @@ public struct LocalStemcellBuilder: Sendable {
                 throw CloudError.cloud("the bosh-agent binary '\(boshAgent)' does not exist or cannot be read")
             }
             guard data.starts(with: [0x7F, 0x45, 0x4C, 0x46]) else {
-                throw CloudError.cloud("'\(boshAgent)' is not a Linux executable (ELF); --agent names a bosh-agent binary")
+                throw CloudError.cloud(
+                    "'\(boshAgent)' is not a Linux executable (ELF); --agent names a bosh-agent binary")
             }
             let sum = SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
             return AgentInputs(executable: boshAgent, libraries: [], digest: digest("bosh-agent " + sum))
@@ -330,9 +335,10 @@ public struct LocalStemcellBuilder: Sendable {
             digest(
                 [
                     baseKey, inputs.digest, imageFiles.map { $0.path + "\n" + $0.content }.joined(),
-                    boshAgent == nil ? "" : LocalStemcellSource.boshAgentLinks.map { $0.path + " " + $0.target }.joined(),
+                    boshAgent == nil
+                        ? "" : LocalStemcellSource.boshAgentLinks.map { $0.path + " " + $0.target }.joined(),
                 ]
-                    .joined(separator: "\n")
+                .joined(separator: "\n")
             ).prefix(16))
     }
 
@@ -355,14 +361,16 @@ public struct LocalStemcellBuilder: Sendable {
             }
             for file in imageFiles {
                 try Files.makeDirectory((image + "/" + file.path as NSString).deletingLastPathComponent)
-                try Files.write(file.content, to: image + "/" + file.path, mode: LocalStemcellSource.mode(of: file.path))
+                try Files.write(
+                    file.content, to: image + "/" + file.path, mode: LocalStemcellSource.mode(of: file.path))
             }
             if boshAgent != nil {
                 try addBoshAgent(inputs.executable, root: root)
                 let version = "0.2.\(LocalStemcellSource.recipeVersion)-\(key.prefix(8))"
                 try Files.write(
                     LocalStemcellSource.manifestTemplate.replacingOccurrences(of: "VERSION", with: version)
-                        .replacingOccurrences(of: "bosh-skiff-local-debian-go_agent", with: LocalStemcellSource.boshAgentName),
+                        .replacingOccurrences(
+                            of: "bosh-skiff-local-debian-go_agent", with: LocalStemcellSource.boshAgentName),
                     to: work + "/stemcell/stemcell.MF")
                 return work
             }

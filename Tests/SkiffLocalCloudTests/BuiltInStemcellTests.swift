@@ -42,8 +42,9 @@ struct BuiltInStemcellTests {
             let repository = try? String(
                 contentsOf: Self.repositoryStemcell.appendingPathComponent(path), encoding: .utf8)
             #expect(repository == file.content, "\(path) differs from stemcells/local (or is missing)")
-            let mode = try FileManager.default.attributesOfItem(
-                atPath: directory.appendingPathComponent(path).path)[.posixPermissions] as? Int
+            let mode =
+                try FileManager.default.attributesOfItem(
+                    atPath: directory.appendingPathComponent(path).path)[.posixPermissions] as? Int
             #expect(mode == LocalStemcellSource.mode(of: file.path))
         }
     }
