@@ -8,7 +8,7 @@ struct StemcellCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "stemcell",
         abstract: "Build the local cloud's stemcell (a Debian bookworm root filesystem with the agent).",
-        subcommands: [StemcellBuild.self]
+        subcommands: [StemcellBuild.self, StemcellRecipe.self]
     )
 }
 
@@ -56,5 +56,22 @@ struct StemcellBuild: AsyncParsableCommand {
             + Double((ContinuousClock.now - started).components.seconds)
         printError(String(format: "Stemcell built in %.1f s", seconds))
         print(result)
+    }
+}
+
+/// `skiff stemcell recipe DIR`: writes the recipe's files as `stemcells/local` holds them (for maintainers moving
+/// the pin or changing an image file; a test keeps that folder equal to the recipe).
+struct StemcellRecipe: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "recipe",
+        abstract: "Write the local stemcell's recipe files (packages.lock, image/, bosh-agent/image/) to a folder.",
+        shouldDisplay: false
+    )
+
+    @Argument(help: "The folder to write (stemcells/local in the repository).")
+    var directory: String
+
+    func run() async throws {
+        try await reportingErrors { try LocalStemcellSource.writeRecipe(to: directory) }
     }
 }
