@@ -256,9 +256,7 @@ public actor Agent {
         }
         object["networks"] = .object(networks)
         object["agent_id"] = .string(settings.agentID)
-        object["bosh_protocol"] = "1"
         object["vm"] = ["name": .string(settings.vm?.name ?? "")]
-        object["ntp"] = ["message": "ntp not configured", "timestamp": ""]
         object["job_state"] = .string(jobs.isEmpty ? "running" : await supervisor.jobState())
         object["processes"] = .array(
             await supervisor.statuses().map { status in
@@ -271,6 +269,8 @@ public actor Agent {
                 ]
             })
         if full {
+            // As bosh-agent: the NTP status comes with vitals only.
+            object["ntp"] = ["message": "ntp not configured", "timestamp": ""]
             let uptime = Int((ContinuousClock.now - started).components.seconds)
             object["vitals"] = [
                 "cpu": ["sys": "0.0", "user": "0.0", "wait": "0.0"],
@@ -303,7 +303,8 @@ public actor Agent {
         specValue = raw
         jobs = installed
         try Files.write(Data(raw.description.utf8), to: paths.specFile, mode: 0o600)
-        return raw
+        // bosh-agent's apply task ends with "applied" (seen from 2.499.0 on the local cloud), not the spec.
+        return "applied"
     }
 
     // MARK: scripts

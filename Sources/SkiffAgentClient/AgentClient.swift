@@ -364,7 +364,7 @@ public final class AgentClient: Sendable {
         }
     }
 
-    /// `apply` a spec and wait; returns the applied spec.
+    /// `apply` a spec and wait; returns the task's result (`"applied"` from bosh-agent and skiff's agent).
     @discardableResult
     public func apply(_ spec: ApplySpec) async throws(AgentClientError) -> JSONValue {
         let value: JSONValue

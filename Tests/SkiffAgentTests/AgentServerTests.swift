@@ -204,8 +204,11 @@ import Testing
                 job: .init(name: "demo", templates: [.init(name: "demo", version: "j1", sha1: "", blobstoreID: "")]),
                 renderedTemplatesArchive: .init(blobstoreID: rendered.id, sha1: rendered.digest))
             try await client.stop()
-            let applied = try await client.apply(spec)
+            #expect(try await client.apply(spec) == "applied")
+            let applied = try await client.getState().raw
             #expect(applied["rendered_templates_archive"]?["blobstore_id"]?.stringValue == rendered.id)
+            #expect(applied["bosh_protocol"] == JSONValue?.none)
+            #expect(applied["ntp"] == JSONValue?.none)
 
             let fm = FileManager.default
             #expect(try fm.destinationOfSymbolicLink(atPath: "\(root)/jobs/demo") == "\(root)/data/jobs/demo/j1")
