@@ -65,16 +65,16 @@ enum RealAgent {
         ../shared/agents/bosh-agent-2.499.0) to run the end-to-end tests against it too
         """
 
-    /// The stemcell tarball with the real agent, built once per test run (`skiff stemcell build --agent`) into
-    /// skiff's stemcell cache, where it is replaced by the next run's.
+    /// The stemcell with the real agent, built once per test run (`skiff stemcell build --agent`, no `--output`)
+    /// into skiff's stemcell cache: its folder, which a manifest's `stemcell.url` names and the local cloud imports
+    /// in place.
     static let stemcell: Result<String, any Error> = Result {
         guard let path else { throw CocoaError(.fileNoSuchFile) }
-        let output = "/var/cache/skiff/e2e-bosh-agent-stemcell.tgz"
-        let built = try TestProcess.run(
-            TestProcess.skiffBinary.path, ["stemcell", "build", "--agent", path, "--output", output])
-        guard built.status == 0 else {
+        let built = try TestProcess.run(TestProcess.skiffBinary.path, ["stemcell", "build", "--agent", path])
+        let directory = built.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard built.status == 0, directory.hasPrefix("/") else {
             throw CocoaError(.fileWriteUnknown, userInfo: [NSLocalizedDescriptionKey: built.stderr])
         }
-        return output
+        return directory
     }
 }
