@@ -5,7 +5,7 @@ import Testing
 @testable import SkiffLocalCloud
 
 @Suite("A local VM's instance metadata service (IMDSv2)")
-struct InstanceMetadataTests {
+struct LocalInstanceMetadataTests {
     let server = InstanceMetadataServer(
         metadata: InstanceMetadata(userData: Data(#"{"agent_id":"a"}"#.utf8), instanceID: "skiff-vm-1"))
 
