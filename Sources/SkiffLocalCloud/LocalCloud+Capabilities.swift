@@ -78,7 +78,7 @@ extension LocalCloud: VMFileLocating {
     public func agentLog(vmCID: String) -> String? {
         guard let root = hostRoot(vmCID: vmCID) else { return nil }
         let runit = root + "/var/vcap/bosh/log/current"
-        return Files.exists(layout.vm(vmCID) + "/metadata") && Files.exists(runit)
+        return servesMetadata(vmCID: vmCID) && Files.exists(runit)
             ? runit : root + "/var/vcap/bosh/log/agent.log"
     }
 }

@@ -322,7 +322,7 @@ public struct LocalCloud: CloudProvider {
         }
         let settings = try agentSettings(agentID: record.agentID, vmCID: record.cid, networks: networks, env: env)
         switch stemcellRecord.settings ?? "file" {
-        case "instance-metadata":
+        case LocalStemcellImage.Agent.instanceMetadata:
             try InstanceMetadata(userData: Data(settings.json.description.utf8), instanceID: record.cid)
                 .write(to: directory + "/metadata")
         case "file":
@@ -342,7 +342,7 @@ public struct LocalCloud: CloudProvider {
         let configuration = VMContainer.configuration(
             hostname: record.agentID, command: command, store: directory + "/store", cgroup: "/skiff/" + record.cid,
             tmpfs: stemcellRecord.tmpfs ?? [], ownMounts: stemcellRecord.ownMounts ?? [],
-            storeTarget: stemcellRecord.settings == "instance-metadata"
+            storeTarget: stemcellRecord.settings == LocalStemcellImage.Agent.instanceMetadata
                 ? VMContainer.agentDisksDirectory : "/var/vcap/store")
         try Files.write(configuration.prettyEncoded(), to: directory + "/config.json", mode: 0o600)
     }
@@ -426,9 +426,12 @@ public struct LocalCloud: CloudProvider {
         return "set -e\n" + lines.joined(separator: "\n") + "\n"
     }
 
-    /// True if the VM's agent reads its settings from instance metadata.
-    func servesMetadata(_ record: VMRecord) -> Bool {
-        Files.exists(layout.vm(record.cid) + "/metadata/user-data")
+    /// True if the VM's agent reads its settings from instance metadata (its metadata folder exists), and so keeps
+    /// its own settings file, logs under runit and mounts disks itself.
+    func servesMetadata(_ record: VMRecord) -> Bool { servesMetadata(vmCID: record.cid) }
+
+    func servesMetadata(vmCID: String) -> Bool {
+        Files.exists(layout.vm(vmCID) + "/metadata/user-data")
     }
 
     /// The network namespace of the VM's instance metadata server: 169.254.169.254 on `md0`, whose peer `imds0`
@@ -695,7 +698,7 @@ public struct LocalCloud: CloudProvider {
 
     func updateSettings(_ vmCID: String, _ change: (inout AgentSettings) -> Void) throws(CloudError) {
         // An agent that read user data keeps its own settings file; disks reach it by add_persistent_disk.
-        guard !Files.exists(layout.vm(vmCID) + "/metadata") else { return }
+        guard !servesMetadata(vmCID: vmCID) else { return }
         let path = layout.vm(vmCID) + "/root/var/vcap/bosh/settings.json"
         guard let data = FileManager.default.contents(atPath: path) else { return }
         var settings = try AgentSettings.decode(data, source: path)

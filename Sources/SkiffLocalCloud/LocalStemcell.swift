@@ -14,6 +14,9 @@ public struct LocalStemcellImage: Sendable, Hashable, Codable {
 
     /// How the agent starts.
     public struct Agent: Sendable, Hashable, Codable {
+        /// The `settings` value of an agent that reads user data from instance metadata (the real bosh-agent).
+        public static let instanceMetadata = "instance-metadata"
+
         /// The agent's command line, run inside the VM.
         public var command: [String]
         /// Where the agent reads its settings: `file` (`/var/vcap/bosh/settings.json`, written by the local cloud;

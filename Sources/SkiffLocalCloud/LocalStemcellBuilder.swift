@@ -366,35 +366,16 @@ public struct LocalStemcellBuilder: Sendable {
             }
             if boshAgent != nil {
                 try addBoshAgent(inputs.executable, root: root)
-                let version = "0.2.\(LocalStemcellSource.recipeVersion)-\(key.prefix(8))"
-                try Files.write(
-                    LocalStemcellSource.manifestTemplate.replacingOccurrences(of: "VERSION", with: version)
-                        .replacingOccurrences(
-                            of: "bosh-skiff-local-debian-go_agent", with: LocalStemcellSource.boshAgentName),
-                    to: work + "/stemcell/stemcell.MF")
-                return work
-            }
-            let binary = root + "/var/vcap/bosh/bin/skiff"
-            if let strip = ProcessRunner.find("strip", path: HostTools.defaultPath),
-                (try? await ProcessRunner.run(strip, ["-o", binary, inputs.executable]))?.status == 0
-            {
-                chmod(binary, 0o755)
             } else {
-                try Files.copyTree(inputs.executable, to: binary)
-            }
-            // The libraries the image lacks (the Swift runtime, and Debian libraries such as libxml2 that the
-            // Foundation it was built with links) go to the agent's own library directory.
-            for library in inputs.libraries where !Files.existsNoFollow(root + library) {
-                let resolved =
-                    (try? FileManager.default.destinationOfSymbolicLink(atPath: library))
-                    .map { $0.hasPrefix("/") ? $0 : (library as NSString).deletingLastPathComponent + "/" + $0 }
-                    ?? library
-                try Files.copyTree(resolved, to: root + "/var/vcap/bosh/lib/" + (library as NSString).lastPathComponent)
+                try await addSkiffAgent(inputs, root: root)
             }
             let version = "0.2.\(LocalStemcellSource.recipeVersion)-\(key.prefix(8))"
-            try Files.write(
-                LocalStemcellSource.manifestTemplate.replacingOccurrences(of: "VERSION", with: version),
-                to: work + "/stemcell/stemcell.MF")
+            var manifest = LocalStemcellSource.manifestTemplate.replacingOccurrences(of: "VERSION", with: version)
+            if boshAgent != nil {
+                manifest = manifest.replacingOccurrences(
+                    of: LocalStemcellSource.name, with: LocalStemcellSource.boshAgentName)
+            }
+            try Files.write(manifest, to: work + "/stemcell/stemcell.MF")
             return work
         } catch let error as CloudError {
             Files.remove(work)
@@ -402,6 +383,27 @@ public struct LocalStemcellBuilder: Sendable {
         } catch {
             Files.remove(work)
             throw CloudError.cloud("assembling the stemcell failed: \(error)")
+        }
+    }
+
+    /// Puts skiff's agent in `root`: this binary, stripped, and the libraries the image lacks.
+    func addSkiffAgent(_ inputs: AgentInputs, root: String) async throws(CloudError) {
+        let binary = root + "/var/vcap/bosh/bin/skiff"
+        if let strip = ProcessRunner.find("strip", path: HostTools.defaultPath),
+            (try? await ProcessRunner.run(strip, ["-o", binary, inputs.executable]))?.status == 0
+        {
+            chmod(binary, 0o755)
+        } else {
+            try Files.copyTree(inputs.executable, to: binary)
+        }
+        // The libraries the image lacks (the Swift runtime, and Debian libraries such as libxml2 that the
+        // Foundation it was built with links) go to the agent's own library directory.
+        for library in inputs.libraries where !Files.existsNoFollow(root + library) {
+            let resolved =
+                (try? FileManager.default.destinationOfSymbolicLink(atPath: library))
+                .map { $0.hasPrefix("/") ? $0 : (library as NSString).deletingLastPathComponent + "/" + $0 }
+                ?? library
+            try Files.copyTree(resolved, to: root + "/var/vcap/bosh/lib/" + (library as NSString).lastPathComponent)
         }
     }
 
