@@ -125,9 +125,13 @@ enum CommandRunner {
         try await check("/bin/tar", ["-xzf", archive, "-C", directory], what: "extracting '\(archive)'")
     }
 
-    /// Writes the contents of `directory` into a gzip tarball at `archive`, with `./` entries as bosh does.
+    /// Writes the contents of `directory` into a gzip tarball at `archive`, with `./` entries as bosh does. gzip's
+    /// fastest level: a compiled package only travels within the VM (blobstore to `data/packages`), and level 6
+    /// took three times as long for a 10% smaller nginx.
     static func tar(_ directory: String, to archive: String) async throws(AgentError) {
-        try await check("/bin/tar", ["-czf", archive, "-C", directory, "."], what: "archiving '\(directory)'")
+        try await check(
+            "/bin/tar", ["--use-compress-program=gzip -1", "-cf", archive, "-C", directory, "."],
+            what: "archiving '\(directory)'")
     }
 }
 

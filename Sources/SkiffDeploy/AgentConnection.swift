@@ -41,6 +41,30 @@ public protocol AgentConnection: Sendable {
     func shutdown() async
 }
 
+extension AgentConnection {
+    /// Polls `get_state` until the agent reports `running` (the manifest's `update_watch_time` is `limit`), or fails
+    /// naming the processes that are not. Jobs usually run within tens of milliseconds of `start`, so the first ask
+    /// comes at once and the pause doubles from 10 ms to 250 ms (bosh asks every second).
+    func waitUntilRunning(instance: String, limit: Duration) async throws {
+        let clock = ContinuousClock()
+        let deadline = clock.now + limit
+        var pause = Duration.milliseconds(10)
+        while true {
+            try Task.checkCancellation()
+            let state = try await getState()
+            if state.jobState == "running" { return }
+            if clock.now >= deadline {
+                let stopped = state.processes.filter { $0.state != "running" }.map { "\($0.name) (\($0.state))" }
+                let detail = stopped.isEmpty ? "" : "; processes not running: \(stopped.joined(separator: ", "))"
+                throw DeployError(
+                    .agent, "instance '\(instance)' is not running: job state '\(state.jobState)'\(detail)")
+            }
+            try await Task.sleep(for: min(pause, deadline - clock.now))
+            pause = min(pause * 2, .milliseconds(250))
+        }
+    }
+}
+
 extension AgentClient: AgentConnection {
     /// `get_state` (not full).
     public func getState() async throws -> AgentState { try await getState(full: false) }

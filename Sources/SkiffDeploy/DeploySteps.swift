@@ -327,22 +327,8 @@ enum InstanceStep {
             try await agent.start()
         }
         try await stages.step("Waiting for instance '\(instance)' to be running") {
-            let deadline = ContinuousClock.now + .milliseconds(max(manifest.watchTime.upperBound, 1_000))
-            var last = ""
-            while ContinuousClock.now < deadline {
-                try Task.checkCancellation()
-                let state = try await agent.getState()
-                if state.jobState == "running" { return }
-                last = state.jobState
-                try await Task.sleep(for: .milliseconds(50))
-            }
-            let failing = try await agent.getState().processes.filter { $0.state != "running" }.map {
-                "\($0.name) (\($0.state))"
-            }
-            throw DeployError(
-                .agent,
-                "instance '\(instance)' is not running: job state '\(last)'"
-                    + (failing.isEmpty ? "" : "; processes not running: \(failing.joined(separator: ", "))"))
+            try await agent.waitUntilRunning(
+                instance: instance, limit: .milliseconds(max(manifest.watchTime.upperBound, 1_000)))
         }
         try await stages.step("Running the post-start scripts '\(instance)'") {
             try await agent.runScript("post-start")

@@ -43,32 +43,13 @@ public struct EnvironmentStartStop: Sendable {
                 try await agent.start()
             }
             try await stages.step("Waiting for instance '\(instance)' to be running") {
-                let limit = Duration.milliseconds(max(manifest.watchTime.upperBound, 1_000))
-                try await Self.waitUntilRunning(agent, instance: instance, limit: limit)
+                try await agent.waitUntilRunning(
+                    instance: instance, limit: .milliseconds(max(manifest.watchTime.upperBound, 1_000)))
             }
             try await stages.step("Running the post-start scripts '\(instance)'") {
                 try await agent.runScript("post-start")
             }
         }
-    }
-
-    /// Polls `get_state` until the agent reports `running`, or fails naming the processes that are not.
-    static func waitUntilRunning(_ agent: AgentClient, instance: String, limit: Duration) async throws {
-        let clock = ContinuousClock()
-        let deadline = clock.now + limit
-        var seen = "unknown"
-        repeat {
-            try Task.checkCancellation()
-            let state = try await agent.getState()
-            seen = state.jobState
-            if seen == "running" { return }
-            let stopped = state.processes.filter { $0.state != "running" }.map { "\($0.name) (\($0.state))" }
-            if clock.now >= deadline {
-                let detail = stopped.isEmpty ? "" : "; processes not running: \(stopped.joined(separator: ", "))"
-                throw DeployError(.agent, "instance '\(instance)' is not running: job state '\(seen)'\(detail)")
-            }
-            try await Task.sleep(for: .milliseconds(100))
-        } while true
     }
 
     /// Reads the state (locked while working) and the manifest, reaches the instance's agent, and runs `body`.

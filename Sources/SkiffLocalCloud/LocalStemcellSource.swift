@@ -12,16 +12,17 @@ public enum LocalStemcellSource {
     /// The name of a stemcell with the real bosh-agent.
     static let boshAgentName = "bosh-skiff-local-debian-bosh_agent"
     /// The recipe's version; a stemcell's version is this and a digest of everything in it.
-    static let recipeVersion = "3"
+    static let recipeVersion = "4"
     /// A fixed clock for everything the build writes, so the same inputs make the same image.
     static let sourceDateEpoch = "1764547200"
 
-    /// The packages asked for besides Debian's essential set: a shell and core tools, networking (`ip`, the DHCPv6
-    /// client), `sysctl` and `ps`, user management, `curl` and the CA bundle, the libraries common release binaries
+    /// The packages asked for besides Debian's essential set: a shell and core tools, networking (`ip`, two DHCPv6
+    /// clients: ISC dhclient as 2016's stemcells had, and dhcpcd, which can skip the random wait before its first
+    /// Solicit), `sysctl` and `ps`, user management, `curl` and the CA bundle, the libraries common release binaries
     /// link against, tini, the VM's init, and the runit and monit a BOSH stemcell starts its agent and jobs with.
     static let packages = [
-        "bash", "coreutils", "iproute2", "isc-dhcp-client", "procps", "passwd", "curl", "ca-certificates", "libssl3",
-        "libpcre2-8-0", "zlib1g", "libcrypt1", "libstdc++6", "tini", "runit", "monit",
+        "bash", "coreutils", "iproute2", "isc-dhcp-client", "dhcpcd-base", "procps", "passwd", "curl",
+        "ca-certificates", "libssl3", "libpcre2-8-0", "zlib1g", "libcrypt1", "libstdc++6", "tini", "runit", "monit",
     ]
 
     /// `stemcells/local/packages.lock`: every package of the image and its version, as the image was last built. The
@@ -40,6 +41,7 @@ public enum LocalStemcellSource {
         curl 7.88.1-10+deb12u15
         dash 0.5.12-2
         debconf 1.5.82
+        dhcpcd-base 9.4.1-24~deb12u5
         debian-archive-keyring 2023.3+deb12u2
         debianutils 5.7-0.5~deb12u1
         diffutils 1:3.8-4

@@ -27,7 +27,7 @@ struct DeploymentManifestTests {
         let loaded = try LoadedEnvironment.load(options)
         let manifest = loaded.manifest
         #expect(manifest.name == "nginx-ipv6")
-        #expect(manifest.jobs.map(\.name) == ["enable_ipv6", "dhclient_ipv6", "nginx"])
+        #expect(manifest.jobs.map(\.name) == ["enable_ipv6", "dhcpcd_ipv6", "nginx"])
         #expect(manifest.diskSize == 1024)
         #expect(manifest.healthCheck?.port == 80)
         let networks = manifest.cpiNetworks

@@ -19,7 +19,7 @@ struct ReleaseTests {
         let release = try ReleaseReader.read(at: Self.exampleRelease, workDirectory: work)
         #expect(release.name == "nginx-ipv6")
         #expect(release.version.hasPrefix("0+dev."))
-        #expect(Set(release.jobs.keys) == ["enable_ipv6", "dhclient_ipv6", "nginx"])
+        #expect(Set(release.jobs.keys) == ["enable_ipv6", "dhclient_ipv6", "dhcpcd_ipv6", "nginx"])
         #expect(Set(release.packages.keys) == ["nginx"])
         let again = try ReleaseReader.read(at: Self.exampleRelease, workDirectory: work)
         #expect(again.version == release.version)

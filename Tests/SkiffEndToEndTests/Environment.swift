@@ -52,6 +52,12 @@ struct Environment {
         return try TestProcess.run(Self.skiffBinary.path, arguments, environment: environment)
     }
 
+    /// The local network's DHCPv6 server log (dnsmasq's, with `log-dhcp`).
+    func dhcpLog() throws -> String {
+        try String(
+            contentsOf: cloudState.appendingPathComponent("networks/default/dnsmasq.log"), encoding: .utf8)
+    }
+
     /// What the local cloud still has: VM, network, disk and stemcell records, and their kernel objects.
     func leftovers() throws -> [String] {
         var found: [String] = []

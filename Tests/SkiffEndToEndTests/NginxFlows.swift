@@ -19,6 +19,11 @@ enum NginxFlows {
         #expect(page.stdout.contains("Your address is fd53:6b69:6666:\(env.slot)::1"))
         let page4 = try Environment.run("/usr/bin/curl", ["-s", "--max-time", "5", "http://10.245.\(env.slot).7/"])
         #expect(page4.stdout.contains("Your address is ::ffff:10.245.\(env.slot).1"))
+        // dhcpcd_ipv6 asked with its MAC-made client id (DUID-LL) and rapid commit: Solicit, then Reply at once.
+        let dhcp = try env.dhcpLog()
+        #expect(dhcp.contains("DHCPSOLICIT("))
+        #expect(dhcp.contains("DHCPREPLY(") && dhcp.contains("fd53:6b69:6666:\(env.slot)::4 00:03:00:01:"))
+        #expect(!dhcp.contains("DHCPADVERTISE("))
 
         let state = try String(contentsOf: env.stateFile, encoding: .utf8)
         #expect(state.contains("\"current_vm_cid\": \"skiff-vm-"))
@@ -71,6 +76,8 @@ enum NginxFlows {
         #expect(second.stdout.contains("Deleting VM 'skiff-vm-"))
         #expect(!second.stdout.contains("Creating disk"))
         #expect(second.stdout.contains("Skipped [Stemcell already uploaded]"))
+        // Stopping the old VM's jobs gave its lease back before the new VM asked for the same address.
+        #expect(try env.dhcpLog().contains("DHCPRELEASE("))
         let page = try Environment.run(
             "/usr/bin/curl", ["-sg", "-6", "--max-time", "5", "http://[fd53:6b69:6666:\(env.slot)::4]/"])
         #expect(page.stdout.contains("Changed. Your address is fd53:6b69:6666:\(env.slot)::1"))

@@ -289,3 +289,30 @@ struct InstanceGroupTests {
         #expect(rendered[1][destination: "out"] == "9")
     }
 }
+
+/// The example release's DHCPv6 job, rendered from its directory as create-env renders it.
+struct ExampleDHCPJobTests {
+    static let job = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("examples/nginx-ipv6/release/jobs/dhcpcd_ipv6")
+
+    @Test func dhcpcdAsksAtOnceUnlessTheInitialDelayIsAskedFor() throws {
+        let source = try JobTemplates(directory: Self.job)
+        let plain = try JobRenderer.render(
+            job: source, properties: ["interface": "eth0"], spec: SpecContext(deployment: "d"))
+        #expect(plain.files.map(\.destination) == ["bin/ctl", "bin/dhcpcd-hook", "etc/dhcpcd.conf", "monit"])
+        let config = try #require(plain[destination: "etc/dhcpcd.conf"])
+        let lines = config.split(separator: "\n").filter { !$0.hasPrefix("#") }
+        #expect(
+            lines == [
+                "ipv6only", "noipv6rs", "ia_na 1", "duid ll", "option rapid_commit", "nodelay",
+                "script /var/vcap/jobs/dhcpcd_ipv6/bin/dhcpcd-hook",
+            ])
+        #expect(plain[destination: "bin/ctl"]?.contains("interface=\"eth0\"") == true)
+
+        let delayed = try JobRenderer.render(
+            job: source, properties: ["initial_delay": true], spec: SpecContext(deployment: "d"))
+        #expect(delayed[destination: "etc/dhcpcd.conf"]?.contains("\nnodelay\n") == false)
+        #expect(delayed[destination: "bin/ctl"]?.contains("interface=\"\"") == true)
+    }
+}
