@@ -200,10 +200,14 @@ extension LocalStemcellSource {
             """
             #!/usr/bin/perl
             # monit's HTTP API on 127.0.0.1:2822, where the BOSH agent expects it. BOSH stemcells build monit 5.2.5;
-            # Debian's monit 5.33 (on 127.0.0.1:2823 here) refuses every form POST without a CSRF token pair (a
-            # `securitytoken` parameter equal to a `securitytoken` cookie), and the agent sends none, so its start,
-            # stop and unmonitor requests would fail with "403 Invalid CSRF Token". This passes each request through
-            # unchanged, adding that pair to POSTs; Basic authentication is monit's, with monit.user.
+            # Debian's monit 5.33 (on 127.0.0.1:2823 here) differs from it twice, and this front makes up for both:
+            # - it refuses every form POST without a CSRF token pair (a `securitytoken` parameter equal to a
+            #   `securitytoken` cookie), and the agent sends none, so its start, stop and unmonitor requests would fail
+            #   with "403 Invalid CSRF Token": each POST gets that pair;
+            # - it runs no stop program for a service that is not monitored, and the agent's `stop` unmonitors every
+            #   job before it stops them (5.2.5 stops them all the same), so no job would stop: a stop is preceded by
+            #   a monitor request for the same service.
+            # Everything else passes through unchanged; Basic authentication is monit's, with monit.user.
             use strict;
             use warnings;
             use IO::Socket::INET;
@@ -239,6 +243,46 @@ extension LocalStemcellSource {
                 }
                 my $body = '';
                 read($client, $body, $length) if $length > 0;
+                if ($method eq 'POST' && $body =~ /(?:^|&)action=stop(?:&|$)/ && $request =~ m{^POST /([\\w.-]+)[ ?]}) {
+                    monitor_first($1, $request, \\@headers);
+                }
+                my $monit = send_to_monit($request, \\@headers, $method, $body);
+                if (!$monit) {
+                    print $client "HTTP/1.0 503 Service Unavailable\\r\\nContent-Length: 0\\r\\nConnection: close\\r\\n\\r\\n";
+                    return;
+                }
+                my $buffer;
+                while (sysread($monit, $buffer, 65536)) { print $client $buffer; }
+                close $client;
+            }
+
+            # Asks monit to monitor `service` again and waits (up to 2 s) until it does: monit keeps one pending action per
+            # service, so a stop sent at once would replace the monitor request before monit carried it out.
+            sub monitor_first {
+                my ($service, $request, $headers) = @_;
+                answer_of(send_to_monit($request, $headers, 'POST', 'action=monitor'));
+                my @status_headers = grep { !/^(content-type|accept-encoding):/i } @$headers;
+                for (1 .. 100) {
+                    my $xml = answer_of(send_to_monit("GET /_status?format=xml HTTP/1.0", \\@status_headers, 'GET', ''));
+                    return if $xml =~ m{<name>\\Q$service\\E</name>(?:(?!</service>).)*<monitor>[1-9]\\d*</monitor>(?:(?!</service>).)*<pendingaction>0</pendingaction>}s;
+                    select(undef, undef, undef, 0.02);
+                }
+            }
+
+            # Everything monit answers on `connection` (nothing when there is no connection).
+            sub answer_of {
+                my ($connection) = @_;
+                return '' unless $connection;
+                my ($answer, $buffer) = ('', '');
+                while (sysread($connection, $buffer, 65536)) { $answer .= $buffer; }
+                close $connection;
+                return $answer;
+            }
+
+            # Sends one request to monit, a POST with a fresh CSRF token pair; returns the connection to read the answer from.
+            sub send_to_monit {
+                my ($request, $given, $method, $body) = @_;
+                my @headers = @$given;
                 if ($method eq 'POST') {
                     my $token = join '', map { sprintf '%02x', int(rand(256)) } 1 .. 16;
                     $body = length($body) ? "$body&securitytoken=$token" : "securitytoken=$token";
@@ -246,15 +290,9 @@ extension LocalStemcellSource {
                 }
                 push @headers, 'Content-Length: ' . length($body) if length($body) || $method eq 'POST';
                 push @headers, 'Connection: close';
-                my $monit = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => 2823);
-                if (!$monit) {
-                    print $client "HTTP/1.0 503 Service Unavailable\\r\\nContent-Length: 0\\r\\nConnection: close\\r\\n\\r\\n";
-                    return;
-                }
+                my $monit = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => 2823) or return;
                 print $monit join("\\r\\n", $request, @headers) . "\\r\\n\\r\\n" . $body;
-                my $buffer;
-                while (sysread($monit, $buffer, 65536)) { print $client $buffer; }
-                close $client;
+                return $monit;
             }
 
             """

@@ -118,13 +118,21 @@ public struct LocalStemcellBuilder: Sendable {
             && Files.exists(directory + "/stemcell.MF")
     }
 
-    /// The agent executable's path, size and modification time, with the recipe's digest and which agent it is.
+    /// The agent executable's path, size and modification time, with the recipe's digest (the Debian part and the
+    /// files the build adds: a bosh-agent binary stays the same when a new skiff changes those) and which agent it is.
     func executableStamp() -> String {
         var info = stat()
         let executable = boshAgent ?? agentExecutable
         stat(executable, &info)
-        return "\(baseKey)\n\(boshAgent == nil ? "skiff" : "bosh-agent") \(executable) \(info.st_size) "
+        let agent = boshAgent == nil ? "skiff" : "bosh-agent"
+        return "\(baseKey)\n\(digest(addedFiles))\n\(agent) \(executable) \(info.st_size) "
             + "\(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec)"
+    }
+
+    /// The files and links the build adds to the Debian root, as one text for digests.
+    var addedFiles: String {
+        imageFiles.map { $0.path + "\n" + $0.content }.joined()
+            + (boshAgent == nil ? "" : LocalStemcellSource.boshAgentLinks.map { $0.path + " " + $0.target }.joined())
     }
 
     /// The files the build adds to `image/`, for the agent it puts in.
@@ -333,12 +341,7 @@ public struct LocalStemcellBuilder: Sendable {
     func stemcellKey(_ inputs: AgentInputs) throws(CloudError) -> String {
         String(
             digest(
-                [
-                    baseKey, inputs.digest, imageFiles.map { $0.path + "\n" + $0.content }.joined(),
-                    boshAgent == nil
-                        ? "" : LocalStemcellSource.boshAgentLinks.map { $0.path + " " + $0.target }.joined(),
-                ]
-                .joined(separator: "\n")
+                [baseKey, inputs.digest, addedFiles].joined(separator: "\n")
             ).prefix(16))
     }
 

@@ -58,6 +58,15 @@ struct Environment {
             contentsOf: cloudState.appendingPathComponent("networks/default/dnsmasq.log"), encoding: .utf8)
     }
 
+    /// Whether the DHCPv6 server's log shows `text` within 3 s (dnsmasq writes it a moment after the packet).
+    func dhcpLog(eventually text: String) throws -> Bool {
+        for _ in 0..<60 {
+            if try dhcpLog().contains(text) { return true }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        return false
+    }
+
     /// What the local cloud still has: VM, network, disk and stemcell records, and their kernel objects.
     func leftovers() throws -> [String] {
         var found: [String] = []

@@ -5,7 +5,8 @@ import Testing
 /// The end-to-end runs of the nginx example that both agents go through: skiff's own (``NginxIPv6Tests``) and the
 /// real bosh-agent (``RealAgentTests``). Every agent method skiff's client sends is exercised: ping, apply,
 /// compile_package, get_state, start, run_script, get_task, list_disk, mount_disk and add_persistent_disk on
-/// create-env; drain, stop, unmount_disk and remove_persistent_disk on the update and on delete-env.
+/// create-env; stop and start on stop-env and start-env; drain, stop, unmount_disk and remove_persistent_disk on the
+/// update and on delete-env.
 enum NginxFlows {
     /// create-env answers over both families, an unchanged re-run skips, delete-env leaves nothing.
     static func deployAnswerSkipDelete(_ env: Environment) throws {
@@ -34,6 +35,22 @@ enum NginxFlows {
         #expect(again.status == 0)
         #expect(again.stdout.contains("No deployment, stemcell or release changes. Skipping deploy."))
         #expect(again.stdout.hasSuffix("\(url)\n"))
+
+        // stop-env stops the jobs: dhcpcd gives its lease back and nginx no longer answers; start-env brings both back.
+        let stopped = try env.skiff(["stop-env", env.manifest.path])
+        #expect(stopped.status == 0, "stop-env failed: \(stopped.stderr)")
+        #expect(try env.dhcpLog(eventually: "DHCPRELEASE("))
+        let refused = try Environment.run("/usr/bin/curl", ["-sg", "-6", "--max-time", "2", url])
+        #expect(!refused.stdout.contains("Your address is"))
+        let started = try env.skiff(["start-env", env.manifest.path])
+        #expect(started.status == 0, "start-env failed: \(started.stderr)")
+        let back = try Environment.run(
+            "/usr/bin/curl",
+            [
+                "-sg", "-6", "--max-time", "5", "--retry", "20",
+                "--retry-delay", "0", "--retry-connrefused", url,
+            ])
+        #expect(back.stdout.contains("Your address is fd53:6b69:6666:\(env.slot)::1"))
 
         let deleted = try env.skiff(["delete-env", env.manifest.path])
         #expect(deleted.status == 0, "delete-env failed: \(deleted.stderr)")
@@ -76,8 +93,6 @@ enum NginxFlows {
         #expect(second.stdout.contains("Deleting VM 'skiff-vm-"))
         #expect(!second.stdout.contains("Creating disk"))
         #expect(second.stdout.contains("Skipped [Stemcell already uploaded]"))
-        // Stopping the old VM's jobs gave its lease back before the new VM asked for the same address.
-        #expect(try env.dhcpLog().contains("DHCPRELEASE("))
         let page = try Environment.run(
             "/usr/bin/curl", ["-sg", "-6", "--max-time", "5", "http://[fd53:6b69:6666:\(env.slot)::4]/"])
         #expect(page.stdout.contains("Changed. Your address is fd53:6b69:6666:\(env.slot)::1"))
