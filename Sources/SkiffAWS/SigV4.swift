@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import SkiffCore
 
 /// AWS Signature Version 4 for the EC2 Query API: POST form bodies, service `ec2`.
 public struct SigV4Signer: Sendable {
@@ -66,20 +67,20 @@ public struct SigV4Signer: Sendable {
         let names = canonical.keys.sorted()
         let signedHeaders = names.joined(separator: ";")
         let canonicalHeaders = names.map { "\($0):\(canonical[$0] ?? "")\n" }.joined()
-        let payloadHash = Self.hex(SHA256.hash(data: body))
+        let payloadHash = Hex.string(SHA256.hash(data: body))
         let canonicalRequest = [
             method, path.isEmpty ? "/" : path, query, canonicalHeaders, signedHeaders, payloadHash,
         ].joined(separator: "\n")
         let scope = "\(day)/\(region)/\(service)/aws4_request"
         let stringToSign = [
-            "AWS4-HMAC-SHA256", amzDate, scope, Self.hex(SHA256.hash(data: Array(canonicalRequest.utf8))),
+            "AWS4-HMAC-SHA256", amzDate, scope, Hex.string(SHA256.hash(data: Array(canonicalRequest.utf8))),
         ].joined(separator: "\n")
 
         let kDate = Self.hmac(key: Array("AWS4\(credentials.secretAccessKey)".utf8), day)
         let kRegion = Self.hmac(key: kDate, region)
         let kService = Self.hmac(key: kRegion, service)
         let kSigning = Self.hmac(key: kService, "aws4_request")
-        let signature = Self.hex(Self.hmac(key: kSigning, stringToSign))
+        let signature = Hex.string(Self.hmac(key: kSigning, stringToSign))
         let authorization =
             "AWS4-HMAC-SHA256 Credential=\(credentials.accessKeyID)/\(scope), SignedHeaders=\(signedHeaders), "
             + "Signature=\(signature)"
@@ -93,15 +94,6 @@ public struct SigV4Signer: Sendable {
         Array(HMAC<SHA256>.authenticationCode(for: Array(message.utf8), using: SymmetricKey(data: key)))
     }
 
-    static func hex(_ bytes: some Sequence<UInt8>) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out: [UInt8] = []
-        for byte in bytes {
-            out.append(digits[Int(byte >> 4)])
-            out.append(digits[Int(byte & 0x0f)])
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
 }
 
 /// Ordered EC2 query parameters and their form encoding.

@@ -87,7 +87,7 @@ public struct BlobDigest: Hashable, Sendable, CustomStringConvertible {
             case .sha256: Array(sha256.finalize())
             case .sha512: Array(sha512.finalize())
             }
-        return bytes.map { String(format: "%02x", $0) }.joined()
+        return Hex.string(bytes)
     }
 
     /// Checks a file against the strongest digest present; the error names the blob and both digests.

@@ -491,7 +491,7 @@ public final class AgentClient: Sendable {
     /// The mbus path of a blob: `/blobs/XX/ID`, XX the first byte of SHA-1(ID) in hex (davcli layout).
     public static func blobPath(_ id: String) -> String {
         let first: UInt8 = Array(Insecure.SHA1.hash(data: Data(id.utf8))).first ?? 0
-        return "/blobs/\(String(format: "%02x", first))/\(id)"
+        return "/blobs/\(Hex.string([first]))/\(id)"
     }
 
     /// Uploads bytes as blob `id`.
@@ -512,7 +512,7 @@ public final class AgentClient: Sendable {
         }
         let id = UUID().uuidString.lowercased()
         try await uploadBlob(id: id, data: data)
-        let hex = SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+        let hex = Hex.string(SHA256.hash(data: data))
         return (id, "sha256:\(hex)")
     }
 

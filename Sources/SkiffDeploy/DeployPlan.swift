@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import SkiffCloud
+import SkiffCore
 import SkiffManifest
 import SkiffTemplates
 
@@ -107,7 +108,7 @@ enum DeployPlanner {
                 hmac.update(data: Data((file.destination + "\u{0}" + file.content + "\u{0}").utf8))
             }
             hmac.update(data: Data(releaseJob.fingerprint.utf8))
-            rendered[job.name] = Data(hmac.finalize()).map { String(format: "%02x", $0) }.joined()
+            rendered[job.name] = Hex.string(hmac.finalize())
         }
         let deployedJobs = state.skiff.renderedJobs
         var jobs: [(name: String, change: DeployPlan.JobChange)] = []

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Crypto
 import Foundation
 import NIOCore
+import SkiffCore
 
 /// Fetches release and stemcell tarballs named by `http(s)://` URLs into a local cache, checking their digest.
 ///
@@ -70,7 +71,7 @@ public enum Download {
     }
 
     static func cacheFile(_ url: String, digest: String) -> URL {
-        let key = Insecure.SHA1.hash(data: Data(url.utf8)).map { String(format: "%02x", $0) }.joined()
+        let key = Hex.string(Insecure.SHA1.hash(data: Data(url.utf8)))
         let safeDigest = digest.lowercased().replacingOccurrences(of: ":", with: "-")
         return cacheDirectory.appendingPathComponent("\(key)-\(safeDigest)")
     }
@@ -79,8 +80,8 @@ public enum Download {
     static func digest(of file: URL, like expected: String) throws -> String {
         let data = try Data(contentsOf: file, options: .mappedIfSafe)
         if expected.lowercased().hasPrefix("sha256:") {
-            return "sha256:" + SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+            return "sha256:" + Hex.string(SHA256.hash(data: data))
         }
-        return Insecure.SHA1.hash(data: data).map { String(format: "%02x", $0) }.joined()
+        return Hex.string(Insecure.SHA1.hash(data: data))
     }
 }

@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import SkiffCloud
+import SkiffCore
 import SkiffManifest
 
 /// What `create-env` and `delete-env` are given: the manifest, its ops files and variables, and where state lives.
@@ -100,7 +101,7 @@ public struct LoadedEnvironment: Sendable {
             request.savesStore = false
             let document = try Interpolator.evaluate(request)
             let manifest = try DeploymentManifestParser.parse(document)
-            let digest = SHA512.hash(data: Data(document.output.utf8)).map { String(format: "%02x", $0) }.joined()
+            let digest = Hex.string(SHA512.hash(data: Data(document.output.utf8)))
             return LoadedEnvironment(manifestURL: manifestURL, document: document, manifest: manifest, sha512: digest)
         } catch let error as ManifestError {
             throw DeployError(.manifest, error.message, at: error.location)

@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import SkiffCloud
+import SkiffCore
 import SkiffManifest
 
 /// The deployed manifest as the state file keeps it: the interpolated document with every value that came from a
@@ -16,7 +17,7 @@ enum RedactedManifest {
         func walk(_ value: ManifestValue, _ path: [FieldPathComponent]) -> JSONValue {
             if paths.contains(path) {
                 let mac = HMAC<SHA256>.authenticationCode(for: Data(YAMLWriter.write(value).utf8), using: hmacKey)
-                return .string(marker + ":" + mac.prefix(8).map { String(format: "%02x", $0) }.joined() + ">")
+                return .string(marker + ":" + Hex.string(mac.prefix(8)) + ">")
             }
             switch value {
             case .null: return .null

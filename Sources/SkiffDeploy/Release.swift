@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import SkiffCore
 import Yams
 
 #if canImport(Glibc)
@@ -96,7 +97,7 @@ public enum ReleaseReader {
                 (jobs.values.map { "job \($0.name) \($0.fingerprint)" }
                     + packages.values.map { "package \($0.name) \($0.fingerprint)" })
                     .sorted().joined(separator: "\n").utf8))
-        let version = "0+dev." + String(hex(digest).prefix(12))
+        let version = "0+dev." + String(Hex.string(digest).prefix(12))
         return Release(name: name, version: version, jobs: jobs, packages: packages, source: root.path)
     }
 
@@ -141,7 +142,7 @@ public enum ReleaseReader {
         }
         let dependencies = spec["dependencies"] as? [String] ?? []
         fingerprintInput.append("dependencies " + dependencies.sorted().joined(separator: ","))
-        let fingerprint = hex(SHA256.hash(data: Data(fingerprintInput.sorted().joined(separator: "\n").utf8)))
+        let fingerprint = Hex.string(SHA256.hash(data: Data(fingerprintInput.sorted().joined(separator: "\n").utf8)))
         let cached = Download.skiffHome.appendingPathComponent("packages/\(name)-\(fingerprint).tgz")
         let archive = workDirectory.appendingPathComponent("packages/\(name).tgz")
         try fm.createDirectory(at: archive.deletingLastPathComponent(), withIntermediateDirectories: true)
@@ -256,14 +257,14 @@ public enum ReleaseReader {
             guard FileManager.default.fileExists(atPath: url.path) else { continue }
             lines.append("\(file) \(try fileDigest(url))")
         }
-        return hex(SHA256.hash(data: Data(lines.sorted().joined(separator: "\n").utf8)))
+        return Hex.string(SHA256.hash(data: Data(lines.sorted().joined(separator: "\n").utf8)))
     }
 
-    static func fileDigest(_ url: URL) throws -> String { hex(SHA256.hash(data: try Data(contentsOf: url))) }
+    static func fileDigest(_ url: URL) throws -> String { Hex.string(SHA256.hash(data: try Data(contentsOf: url))) }
 
-    static func fileSHA1(_ url: URL) throws -> String { hex(Insecure.SHA1.hash(data: try Data(contentsOf: url))) }
-
-    static func hex(_ digest: some Digest) -> String { digest.map { String(format: "%02x", $0) }.joined() }
+    static func fileSHA1(_ url: URL) throws -> String {
+        Hex.string(Insecure.SHA1.hash(data: try Data(contentsOf: url)))
+    }
 }
 
 /// Shell-style globs as BOSH package specs use them: `*` and `?` within a path segment, `**` across segments.

@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import SkiffCloud
+import SkiffCore
 
 #if canImport(Glibc)
     import Glibc
@@ -311,7 +312,7 @@ public struct LocalStemcellBuilder: Sendable {
                 throw CloudError.cloud(
                     "'\(boshAgent)' is not a Linux executable (ELF); --agent names a bosh-agent binary")
             }
-            let sum = SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+            let sum = Hex.string(SHA256.hash(data: data))
             return AgentInputs(executable: boshAgent, libraries: [], digest: digest("bosh-agent " + sum))
         }
         guard Files.exists(agentExecutable) else {
@@ -451,6 +452,6 @@ public struct LocalStemcellBuilder: Sendable {
     }
 
     func digest(_ text: String) -> String {
-        SHA256.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined()
+        Hex.string(SHA256.hash(data: Data(text.utf8)))
     }
 }

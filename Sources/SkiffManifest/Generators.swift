@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import SkiffCore
 import SkiffNet
 import SwiftASN1
 import X509
@@ -131,7 +132,7 @@ public enum VariableGenerator {
             throw ManifestError(.generationFailed, "Generating SSH key: \(error)")
         }
         let digest = Insecure.MD5.hash(data: wire)
-        let fingerprint = digest.map { String(format: "%02x", $0) }.joined(separator: ":")
+        let fingerprint = Hex.string(digest, separator: ":")
         return .map(
             ManifestMap([
                 "private_key": .string(withNewline(key.pemRepresentation)),

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import SkiffCore
 import SkiffNet
 
 /// The Ruby standard library pieces real templates call: `ERB::Util`, `Digest`, `Zlib` with `StringIO`,
@@ -143,7 +144,7 @@ extension Interpreter {
             default: digest = Array(SHA512.hash(data: input))
             }
             switch name {
-            case "hexdigest": return .string(digest.map { String(format: "%02x", $0) }.joined())
+            case "hexdigest": return .string(Hex.string(digest))
             case "base64digest": return .string(Data(digest).base64EncodedString())
             default: return Interpreter.binary(digest)
             }
