@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Times the flagship flow with a release build, as root: first create-env of the nginx example to a verified
 # HTTP answer over IPv6, an unchanged re-run, and delete-env. Usage: Benchmarks/create-env.sh [ROUNDS]
+# With BOSH_AGENT=PATH (a bosh-agent binary) the VM runs that agent: its stemcell is built once and named by its
+# folder in the stemcell cache.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-5}
@@ -8,7 +10,12 @@ export PATH="/opt/swift/usr/bin:$PATH"
 swift build -c release --product skiff 2>&1 | tail -n 1
 skiff=$PWD/.build/release/skiff
 # The stemcell (skiff://local) is built once per skiff binary and cached; build it before timing.
-"$skiff" stemcell build >/dev/null
+stemcell=skiff://local
+if [[ -n "${BOSH_AGENT:-}" ]]; then
+    stemcell="file://$("$skiff" stemcell build --agent "$BOSH_AGENT" 2>/dev/null | tail -n 1)"
+else
+    "$skiff" stemcell build >/dev/null
+fi
 
 work=$(mktemp -d /tmp/skiff-bench-XXXXXX)
 chmod 0755 "$work"   # the VMs' root user (an unprivileged uid) must reach its state directory
@@ -20,7 +27,8 @@ cleanup() {
 trap cleanup EXIT
 sed -e 's/10\.245\.0\./10.245.200./g' -e 's/fd53:6b69:6666:1::/fd53:6b69:6666:200::/g' \
     -e "s|url: file://release|url: file://$PWD/examples/nginx-ipv6/release|" \
-    -e "s|state_dir: /var/lib/skiff/local|state_dir: $work/cloud|" examples/nginx-ipv6/local.yml >"$work/local.yml"
+    -e "s|state_dir: /var/lib/skiff/local|state_dir: $work/cloud|" -e "s|url: skiff://local|url: $stemcell|" \
+    examples/nginx-ipv6/local.yml >"$work/local.yml"
 
 seconds() { local start=$1 end=$2; echo "$start $end" | awk '{ printf "%.3f\n", $2 - $1 }'; }
 now() { date +%s.%N; }
